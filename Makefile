@@ -1,0 +1,33 @@
+# Two set-up commands: `make run` (the local stack) and `make test`.
+PYTHON ?= python3.11
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: test lint unit package cfn-lint bench run clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH"; exit 1; }
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $(STAMP)
+
+test: $(STAMP) lint
+	$(PY) -m pytest
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+# The deployable template: Chalice's functions and API merged with infra/resources.json.
+package: $(STAMP)
+	rm -rf build/package
+	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(VENV)/bin/chalice package --stage dev --merge-template infra/resources.json build/package
+
+cfn-lint: package
+	$(VENV)/bin/cfn-lint build/package/sam.json
+
+bench: $(STAMP)
+	$(PY) -m bench
+
+clean:
+	rm -rf build .pytest_cache

@@ -1,0 +1,202 @@
+"""Chalice app: thin handlers only (parse, call chalicelib, map the answer).
+
+Heavy imports (boto3, pydantic models, Powertools batch) happen inside the handlers that
+need them, so a cold start pays only for what its invocation uses.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice import Chalice, Rate
+
+from chalicelib.api import http_errors, json_object, json_response, parse_model, query_int
+from chalicelib.observability import flush_metrics, logger
+
+app = Chalice(app_name="procore-sage-connector")
+app.experimental_feature_flags.update(["BLUEPRINTS"])
+
+WEBHOOK_CONTENT_TYPES = ["application/json", "text/plain", "application/octet-stream"]
+
+
+@app.middleware("all")
+def observability(event: Any, get_response: Any) -> Any:
+    """Correlation id per invocation, and metrics flushed as the invocation ends."""
+    context = getattr(event, "context", None)
+    request_id = context.get("requestId") if isinstance(context, dict) else None
+    logger.set_correlation_id(request_id)
+    try:
+        return get_response(event)
+    finally:
+        flush_metrics()
+        logger.remove_keys(["event_id", "resource", "resource_id", "action", "item_id"])
+
+
+# ---- Procore webhooks ---------------------------------------------------------------------
+@app.route("/webhooks/procore", methods=["POST"], content_types=WEBHOOK_CONTENT_TYPES)
+@http_errors
+def procore_webhook() -> Any:
+    from chalicelib.services.receiver import receive
+    from chalicelib.settings import get_settings, read_secret
+    from chalicelib.wiring import get_inbound_queue
+
+    request = app.current_request
+    settings = get_settings()
+    answer = receive(settings, read_secret(settings, "webhook_token"), get_inbound_queue(),
+                     request.headers, request.raw_body or b"")
+    return json_response(202, answer)
+
+
+@app.lambda_function(name="intake")
+def intake(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Inbound-events queue consumer; reports partial batch failures (FIFO order kept)."""
+    from aws_lambda_powertools.utilities.batch import (
+        SqsFifoPartialProcessor,
+        process_partial_response,
+    )
+
+    processor = SqsFifoPartialProcessor(skip_group_on_error=True)
+    return process_partial_response(event=event, record_handler=_intake_record,
+                                    processor=processor, context=context)
+
+
+def _intake_record(record: Any) -> str:
+    import json
+
+    from chalicelib.domain.webhooks import from_message
+    from chalicelib.wiring import get_intake
+
+    event = from_message(json.loads(record.body))
+    logger.set_correlation_id(event.event_id)
+    outcome = get_intake().handle_event(event)
+    logger.info("event processed", event_id=event.event_id, outcome=outcome)
+    return outcome
+
+
+# ---- accounting acceptance ------------------------------------------------------------------
+def _caller() -> Any:
+    from chalicelib.domain.permissions import User
+    from chalicelib.settings import get_settings
+    from chalicelib.wiring import get_store, get_verifier
+
+    request = app.current_request
+    principal = get_verifier().verify(request.headers.get("authorization"))
+    company_id = get_settings().procore_company_id
+    user = get_store().get_user(company_id, principal.subject)
+    logger.append_keys(user=principal.subject)
+    return user or User(subject=principal.subject, company_id=company_id)
+
+
+@app.route("/items", methods=["GET"])
+@http_errors
+def list_items() -> Any:
+    from chalicelib.domain.permissions import Permission, require
+    from chalicelib.domain.state_machine import Status
+    from chalicelib.errors import BadRequest
+    from chalicelib.wiring import get_store
+
+    user = _caller()
+    require(user, Permission.READ_INBOX)
+    params = app.current_request.query_params or {}
+    status = None
+    if params.get("status"):
+        try:
+            status = Status(params["status"])
+        except ValueError as exc:
+            raise BadRequest(f"query parameter 'status' must be one of "
+                             f"{', '.join(s.value for s in Status if s is not Status.NEW)}",
+                             field="status") from exc
+    items, cursor = get_store().list_items(
+        user.company_id, status=status, kind=params.get("kind") or None,
+        project_id=query_int(params, "project_id", minimum=1),
+        limit=query_int(params, "limit", default=50, minimum=1, maximum=200) or 50,
+        cursor=params.get("cursor"))
+    return json_response(200, {"items": [i.public() for i in items], "next_cursor": cursor})
+
+
+@app.route("/items/{item_id}", methods=["GET"])
+@http_errors
+def get_item(item_id: str) -> Any:
+    from chalicelib.domain.permissions import Permission, require
+    from chalicelib.wiring import get_item_service
+
+    user = _caller()
+    require(user, Permission.READ_INBOX)
+    return json_response(200, get_item_service().detail(user.company_id, item_id))
+
+
+@app.route("/items/{item_id}/accept", methods=["POST"])
+@http_errors
+def accept_item(item_id: str) -> Any:
+    from chalicelib.wiring import get_item_service
+
+    return json_response(200, get_item_service().accept(_caller(), item_id).public())
+
+
+@app.route("/items/{item_id}/reject", methods=["POST"])
+@http_errors
+def reject_item(item_id: str) -> Any:
+    from chalicelib.requests import RejectBody
+    from chalicelib.wiring import get_item_service
+
+    user = _caller()
+    body = parse_model(RejectBody, json_object(app.current_request.raw_body))
+    return json_response(200, get_item_service().reject(user, item_id, body.reason).public())
+
+
+@app.route("/items/{item_id}/retrieve", methods=["POST"])
+@http_errors
+def retrieve_item(item_id: str) -> Any:
+    from chalicelib.wiring import get_item_service
+
+    return json_response(200, get_item_service().retrieve(_caller(), item_id).public())
+
+
+@app.route("/items/{item_id}/resend", methods=["POST"])
+@http_errors
+def resend_item(item_id: str) -> Any:
+    from chalicelib.wiring import get_item_service
+
+    return json_response(200, get_item_service().resend(_caller(), item_id).public())
+
+
+@app.route("/items/{item_id}/unlink", methods=["POST"])
+@http_errors
+def unlink_item(item_id: str) -> Any:
+    from chalicelib.wiring import get_item_service
+
+    return json_response(200, get_item_service().unlink(_caller(), item_id).public())
+
+
+@app.route("/items/send", methods=["POST"])
+@http_errors
+def send_item() -> Any:
+    from chalicelib.requests import SendBody
+    from chalicelib.services.send import send
+    from chalicelib.wiring import get_intake, get_item_service
+
+    user = _caller()
+    body = parse_model(SendBody, json_object(app.current_request.raw_body))
+    item = send(user, body, get_intake(), get_item_service())
+    return json_response(200, item.public())
+
+
+# ---- operations -----------------------------------------------------------------------------
+@app.route("/health", methods=["GET"])
+@http_errors
+def health() -> Any:
+    from chalicelib.services.health import check
+
+    report = check()
+    return json_response(200 if report["status"] == "ok" else 503, report)
+
+
+@app.schedule(Rate(5, unit=Rate.MINUTES), name="requeue-unsent-exports")
+def requeue_unsent_exports(event: Any) -> dict[str, int]:
+    """Hand accepted items whose export message could not be sent to the queue again."""
+    from chalicelib.settings import get_settings
+    from chalicelib.wiring import get_item_service
+
+    sent = get_item_service().requeue_unsent_exports(get_settings().procore_company_id)
+    logger.info("requeued unsent exports", count=sent)
+    return {"requeued": sent}

@@ -1,0 +1,268 @@
+"""The connector's single DynamoDB table.
+
+Key layout (all scoped by company):
+
+    ITEM#{company}#{kind}#{procore_id}  STATE            the item (status, version, snapshot)
+    ITEM#{company}#{kind}#{procore_id}  EV#{version:08}  one audit event per transition
+    LINK#{company}#{kind}#procore#{id}  LINK             Procore id -> Sage key
+    LINK#{company}#{kind}#sage#{key}    LINK             Sage key -> Procore id
+    COMPANY#{company}                   USER#{subject}   an approver's levels
+    EVENT#{company}#{event_id}          EVENT            webhook event already processed (TTL)
+
+Index ``inbox``: GSI1PK = "{company}#{status}", GSI1SK = "{updated_at}#{item_id}".
+Index ``company_items``: GSI2PK = "COMPANY#{company}#ITEMS", same sort key.
+
+Item documents are stored as JSON text (``doc``) beside the attributes that keys,
+indexes and conditions need: Procore's numbers stay exact and no float/Decimal juggling
+leaks out of this adapter. Every transition is one TransactWriteItems: the item put,
+conditional on the version read, plus its audit event, conditional on not existing.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import time
+from typing import Any
+
+from chalicelib.domain.models import AuditEvent, Item, Link
+from chalicelib.domain.permissions import Level, User
+from chalicelib.domain.state_machine import Status
+from chalicelib.errors import BadRequest, Conflict, ServiceUnavailable
+
+PROCESSED_EVENT_TTL_SECONDS = 14 * 24 * 3600  # beyond SQS's longest retention
+
+
+class StaleItem(Conflict):
+    """The item changed (or appeared) between our read and our write."""
+
+
+def _s(value: object) -> dict[str, str]:
+    return {"S": str(value)}
+
+
+def _n(value: int) -> dict[str, str]:
+    return {"N": str(value)}
+
+
+def item_pk(company_id: int, kind: str, procore_id: int) -> str:
+    return f"ITEM#{company_id}#{kind}#{procore_id}"
+
+
+class ItemStore:
+    """Adapter for the connector table. Takes a low-level boto3 DynamoDB client."""
+
+    def __init__(self, table_name: str, client: Any) -> None:
+        self.table_name = table_name
+        self.client = client
+
+    # ---- items -----------------------------------------------------------------------
+    def get_item(self, company_id: int, kind: str, procore_id: int) -> Item | None:
+        answer = self._call("get_item", TableName=self.table_name, ConsistentRead=True,
+                            Key={"PK": _s(item_pk(company_id, kind, procore_id)),
+                                 "SK": _s("STATE")})
+        raw = answer.get("Item")
+        return Item.model_validate_json(raw["doc"]["S"]) if raw else None
+
+    def save_transition(self, item: Item, event: AuditEvent, *, expected_version: int) -> None:
+        """Write ``item`` (already at its new version) and its audit event atomically.
+
+        ``expected_version`` is the version read before deciding the transition; 0 means
+        the item must not exist yet. Raises StaleItem when someone else wrote first.
+        """
+        condition: dict[str, Any]
+        if expected_version == 0:
+            condition = {"ConditionExpression": "attribute_not_exists(PK)"}
+        else:
+            condition = {"ConditionExpression": "version = :expected",
+                         "ExpressionAttributeValues": {":expected": _n(expected_version)}}
+        pk = item_pk(item.company_id, item.kind, item.procore_id)
+        self._transact([
+            {"Put": {"TableName": self.table_name, "Item": self._state_record(item),
+                     **condition}},
+            {"Put": {"TableName": self.table_name,
+                     "Item": {"PK": _s(pk), "SK": _s(f"EV#{event.version:08d}"),
+                              "doc": _s(event.model_dump_json())},
+                     "ConditionExpression": "attribute_not_exists(PK)"}},
+        ])
+
+    def save_fields(self, item: Item) -> None:
+        """Rewrite an item without a transition (e.g. export_enqueued), same version only."""
+        self._call("put_item", TableName=self.table_name, Item=self._state_record(item),
+                   ConditionExpression="version = :expected",
+                   ExpressionAttributeValues={":expected": _n(item.version)},
+                   _conditional=True)
+
+    def audit_trail(self, company_id: int, kind: str, procore_id: int) -> list[AuditEvent]:
+        events: list[AuditEvent] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": "PK = :pk AND begins_with(SK, :ev)",
+            "ExpressionAttributeValues": {":pk": _s(item_pk(company_id, kind, procore_id)),
+                                          ":ev": _s("EV#")},
+            "ConsistentRead": True,
+        }
+        while True:
+            answer = self._call("query", **kwargs)
+            events += [AuditEvent.model_validate_json(r["doc"]["S"]) for r in answer["Items"]]
+            if "LastEvaluatedKey" not in answer:
+                return events
+            kwargs["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+
+    def list_items(self, company_id: int, *, status: Status | None = None,
+                   kind: str | None = None, project_id: int | None = None,
+                   limit: int = 50, cursor: str | None = None) -> tuple[list[Item], str | None]:
+        """Newest first; ``cursor`` is the opaque value a previous page returned."""
+        kwargs: dict[str, Any] = {"TableName": self.table_name, "ScanIndexForward": False,
+                                  "Limit": limit}
+        if status is not None:
+            kwargs["IndexName"] = "inbox"
+            kwargs["KeyConditionExpression"] = "GSI1PK = :pk"
+            values = {":pk": _s(f"{company_id}#{status.value}")}
+        else:
+            kwargs["IndexName"] = "company_items"
+            kwargs["KeyConditionExpression"] = "GSI2PK = :pk"
+            values = {":pk": _s(f"COMPANY#{company_id}#ITEMS")}
+        filters = []
+        if kind is not None:
+            filters.append("kind = :kind")
+            values[":kind"] = _s(kind)
+        if project_id is not None:
+            filters.append("project_id = :project")
+            values[":project"] = _n(project_id)
+        if filters:
+            kwargs["FilterExpression"] = " AND ".join(filters)
+        kwargs["ExpressionAttributeValues"] = values
+        if cursor:
+            start = decode_cursor(cursor)
+            index_pk = "GSI1PK" if status is not None else "GSI2PK"
+            if start.get(index_pk) != values[":pk"]:
+                raise BadRequest("query parameter 'cursor' belongs to another listing")
+            kwargs["ExclusiveStartKey"] = start
+        answer = self._call("query", **kwargs)
+        items = [Item.model_validate_json(r["doc"]["S"]) for r in answer["Items"]]
+        last = answer.get("LastEvaluatedKey")
+        return items, (encode_cursor(last) if last else None)
+
+    # ---- links -----------------------------------------------------------------------
+    def get_link(self, company_id: int, kind: str, procore_id: int) -> Link | None:
+        answer = self._call("get_item", TableName=self.table_name, Key={
+            "PK": _s(f"LINK#{company_id}#{kind}#procore#{procore_id}"), "SK": _s("LINK")})
+        raw = answer.get("Item")
+        return Link.model_validate_json(raw["doc"]["S"]) if raw else None
+
+    def put_link(self, link: Link) -> None:
+        """Link both directions at once; Conflict if either side is already linked."""
+        doc = _s(link.model_dump_json())
+        puts = []
+        for pk in (f"LINK#{link.company_id}#{link.kind}#procore#{link.procore_id}",
+                   f"LINK#{link.company_id}#{link.kind}#sage#{link.sage_key}"):
+            puts.append({"Put": {"TableName": self.table_name,
+                                 "Item": {"PK": _s(pk), "SK": _s("LINK"), "doc": doc},
+                                 "ConditionExpression": "attribute_not_exists(PK)"}})
+        try:
+            self._transact(puts)
+        except StaleItem as exc:
+            raise Conflict(f"{link.kind} {link.procore_id} or Sage key {link.sage_key} is "
+                           "already linked") from exc
+
+    # ---- users -----------------------------------------------------------------------
+    def get_user(self, company_id: int, subject: str) -> User | None:
+        answer = self._call("get_item", TableName=self.table_name, Key={
+            "PK": _s(f"COMPANY#{company_id}"), "SK": _s(f"USER#{subject}")})
+        raw = answer.get("Item")
+        if not raw:
+            return None
+        data = json.loads(raw["doc"]["S"])
+        return User(
+            subject=subject, company_id=company_id, name=data.get("name"),
+            erp_level=Level.parse(data.get("erp_level", "none")),
+            can_push_to_accounting=bool(data.get("can_push_to_accounting")),
+            tool_levels={k: Level.parse(v) for k, v in data.get("tool_levels", {}).items()},
+            privileges=frozenset(data.get("privileges", [])),
+        )
+
+    def put_user(self, user: User) -> None:
+        doc = {"name": user.name, "erp_level": user.erp_level.label,
+               "can_push_to_accounting": user.can_push_to_accounting,
+               "tool_levels": {k: Level(v).label for k, v in user.tool_levels.items()},
+               "privileges": sorted(user.privileges)}
+        self._call("put_item", TableName=self.table_name, Item={
+            "PK": _s(f"COMPANY#{user.company_id}"), "SK": _s(f"USER#{user.subject}"),
+            "doc": _s(json.dumps(doc))})
+
+    # ---- processed webhook events ------------------------------------------------------
+    def event_seen(self, company_id: int, event_id: str) -> bool:
+        answer = self._call("get_item", TableName=self.table_name, ConsistentRead=True,
+                            Key={"PK": _s(f"EVENT#{company_id}#{event_id}"),
+                                 "SK": _s("EVENT")})
+        return "Item" in answer
+
+    def mark_event_seen(self, company_id: int, event_id: str, outcome: str) -> None:
+        self._call("put_item", TableName=self.table_name, Item={
+            "PK": _s(f"EVENT#{company_id}#{event_id}"), "SK": _s("EVENT"),
+            "outcome": _s(outcome),
+            "expires_at": _n(int(time.time()) + PROCESSED_EVENT_TTL_SECONDS)})
+
+    def ping(self) -> None:
+        self._call("describe_table", TableName=self.table_name)
+
+    # ---- plumbing --------------------------------------------------------------------
+    def _state_record(self, item: Item) -> dict[str, Any]:
+        sort = _s(f"{item.updated_at}#{item.item_id}")
+        record: dict[str, Any] = {
+            "PK": _s(item_pk(item.company_id, item.kind, item.procore_id)), "SK": _s("STATE"),
+            "GSI1PK": _s(f"{item.company_id}#{item.status.value}"), "GSI1SK": sort,
+            "GSI2PK": _s(f"COMPANY#{item.company_id}#ITEMS"), "GSI2SK": sort,
+            "kind": _s(item.kind), "status": _s(item.status.value),
+            "version": _n(item.version), "doc": _s(item.model_dump_json()),
+        }
+        if item.project_id is not None:
+            record["project_id"] = _n(item.project_id)
+        return record
+
+    def _transact(self, operations: list[dict[str, Any]]) -> None:
+        from botocore.exceptions import ClientError
+
+        try:
+            self._call("transact_write_items", TransactItems=operations, _raw=True)
+        except ClientError as exc:
+            reasons = exc.response.get("CancellationReasons") or []
+            if any(r.get("Code") == "ConditionalCheckFailed" for r in reasons):
+                raise StaleItem("the item changed while this request was handled") from exc
+            raise _unavailable(exc) from exc
+
+    def _call(self, operation: str, *, _raw: bool = False, _conditional: bool = False,
+              **kwargs: Any) -> dict[str, Any]:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            return getattr(self.client, operation)(**kwargs)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if _raw:
+                raise
+            if _conditional and code == "ConditionalCheckFailedException":
+                raise StaleItem("the item changed while this request was handled") from exc
+            raise _unavailable(exc) from exc
+        except BotoCoreError as exc:
+            raise ServiceUnavailable(f"the connector table is unreachable: {exc}") from exc
+
+
+def _unavailable(exc: Exception) -> ServiceUnavailable:
+    return ServiceUnavailable(f"the connector table refused the request: {exc}")
+
+
+def encode_cursor(key: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(key, sort_keys=True).encode()).decode()
+
+
+def decode_cursor(cursor: str) -> dict[str, Any]:
+    try:
+        key = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
+        raise BadRequest("query parameter 'cursor' is not a cursor this API returned") from exc
+    if not isinstance(key, dict):
+        raise BadRequest("query parameter 'cursor' is not a cursor this API returned")
+    return key

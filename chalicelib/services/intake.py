@@ -1,0 +1,129 @@
+"""Intake: turn a webhook event (or a tool admin's "send") into an item version.
+
+For commitments: read the commitment and its lines from Procore, build the snapshot,
+apply the readiness rules, and record ready_to_export or not_ready with every reason.
+Idempotent per event (a processed-event marker) and per content (the snapshot hash), so
+the same delivery five times, or an unchanged commitment seen again, adds no version.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from chalicelib.adapters.store import ItemStore
+from chalicelib.domain import commitments
+from chalicelib.domain.models import SYSTEM_INTAKE, Item
+from chalicelib.domain.webhooks import WebhookEvent, commitment_target
+from chalicelib.errors import UpstreamNotFound
+from chalicelib.observability import count, logger
+from chalicelib.services.items import ItemService
+
+if TYPE_CHECKING:
+    from chalicelib.adapters.procore import ProcoreClient
+
+COMMITMENT = "commitment"
+PATH = {"work_order_contract": "work_order_contracts",
+        "purchase_order_contract": "purchase_order_contracts"}
+
+
+class IntakeService:
+    def __init__(self, store: ItemStore, items: ItemService,
+                 procore_for: Callable[[int], ProcoreClient], limits: commitments.Limits) -> None:
+        self.store = store
+        self.items = items
+        self.procore_for = procore_for
+        self.limits = limits
+
+    def handle_event(self, event: WebhookEvent) -> str:
+        """Process one webhook event; returns the outcome recorded for it."""
+        if self.store.event_seen(event.company_id, event.event_id):
+            count("DuplicateEvents")
+            logger.info("event already processed", event_id=event.event_id)
+            return "duplicate"
+        target = commitment_target(event)
+        if target is None:
+            outcome = "ignored"
+        else:
+            outcome = self._handle_commitment_event(event, target)
+        # Marked only after the item write is durable: a crash before this line makes
+        # SQS redeliver, and the snapshot hash keeps the redelivery from adding a version.
+        self.store.mark_event_seen(event.company_id, event.event_id, outcome)
+        count("EventsProcessed")
+        return outcome
+
+    def _handle_commitment_event(self, event: WebhookEvent, target: Any) -> str:
+        company_id = event.company_id
+        commitment_id = target.commitment_id
+        if commitment_id is None:
+            commitment_id = self._find_parent(company_id, target.kind, target.project_id,
+                                              target.line_item_id)
+            if commitment_id is None:
+                logger.warning("line item's commitment not found", event_id=event.event_id,
+                               line_item_id=target.line_item_id)
+                return "unresolved"
+        is_commitment_delete = event.action == "delete" and target.line_item_id is None
+        if is_commitment_delete:
+            self.items.observe_deleted(company_id=company_id, kind=COMMITMENT,
+                                       procore_id=commitment_id, actor=SYSTEM_INTAKE,
+                                       correlation_id=event.event_id)
+            return "deleted"
+        item = self.evaluate_commitment(company_id, target.kind, commitment_id,
+                                        target.project_id, actor=SYSTEM_INTAKE,
+                                        correlation_id=event.event_id)
+        return "changed" if item is not None else "unchanged"
+
+    def evaluate_commitment(self, company_id: int, kind: commitments.CommitmentKind,
+                            commitment_id: int, project_id: int | None, *, actor: str,
+                            correlation_id: str | None = None) -> Item | None:
+        """Read the commitment now and record what it is. None when nothing changed."""
+        procore = self.procore_for(company_id)
+        try:
+            record = procore.get_commitment(kind, project_id, commitment_id)
+            lines = procore.list_commitment_line_items(kind, project_id, commitment_id)
+        except UpstreamNotFound:
+            return self.items.observe_deleted(company_id=company_id, kind=COMMITMENT,
+                                              procore_id=commitment_id, actor=actor,
+                                              correlation_id=correlation_id)
+        snapshot = commitments.build_snapshot(kind, record, lines)
+        project = snapshot.get("project_id") or project_id
+        vendor = snapshot.get("vendor")
+        reasons = commitments.readiness_reasons(
+            snapshot,
+            project_link=self.store.get_link(company_id, "project", project) if project else None,
+            vendor_link=(self.store.get_link(company_id, "vendor", vendor["id"])
+                         if vendor else None),
+            limits=self.limits,
+        )
+        return self.items.observe(
+            company_id=company_id, kind=COMMITMENT, procore_id=commitment_id,
+            project_id=project, subtype=commitments.SUBTYPE[kind], snapshot=snapshot,
+            reasons=reasons, actor=actor, correlation_id=correlation_id)
+
+    def _find_parent(self, company_id: int, kind: commitments.CommitmentKind,
+                     project_id: int | None, line_item_id: int | None) -> int | None:
+        """The commitment holding a line item when the event did not say (payload v2.0).
+
+        First the snapshots already stored for the project (no Procore call; also works
+        for a deleted line), then the project's commitments in Procore.
+        """
+        if line_item_id is None or project_id is None:
+            return None
+        cursor: str | None = None
+        while True:
+            stored, cursor = self.store.list_items(company_id, kind=COMMITMENT,
+                                                   project_id=project_id, limit=100,
+                                                   cursor=cursor)
+            for item in stored:
+                snapshots = [item.snapshot, item.pending_snapshot or {}]
+                if any(line.get("id") == line_item_id
+                       for snap in snapshots for line in snap.get("lines", [])):
+                    return item.procore_id
+            if cursor is None:
+                break
+        procore = self.procore_for(company_id)
+        for record in procore.get_all(f"/rest/v1.0/{PATH[kind]}", {"project_id": project_id}):
+            lines = procore.list_commitment_line_items(kind, project_id, record["id"])
+            if any(line.get("id") == line_item_id for line in lines):
+                return int(record["id"])
+        return None

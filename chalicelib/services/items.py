@@ -1,0 +1,261 @@
+"""Moving items through their lifecycle: observations from intake, people's actions.
+
+Each change reads the item, asks the state machine, and writes the new version plus its
+audit event in one conditional transaction. Timeline of a race between two approvers:
+
+    A: read v3 (ready_to_export)     B: read v3 (ready_to_export)
+    A: write v4 accepted if v == 3   -> ok
+                                     B: write v4 accepted if v == 3 -> condition fails
+                                     B: read v4 (accepted) -> 409 "... that is accepted"
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from chalicelib.adapters.queues import FifoQueue
+from chalicelib.adapters.store import ItemStore, StaleItem
+from chalicelib.domain.models import AuditEvent, Item, content_hash, parse_item_id, utc_now
+from chalicelib.domain.permissions import Permission, User, require
+from chalicelib.domain.state_machine import (
+    Action,
+    Status,
+    TransitionNotAllowed,
+    transition,
+)
+from chalicelib.errors import BadRequest, Conflict, NotFound, ServiceUnavailable
+from chalicelib.observability import count, logger
+
+OBSERVE_ATTEMPTS = 3
+_COMMITTED = (Status.ACCEPTED, Status.EXPORTING)
+_WITH_SENDER = (Status.RETRIEVED, Status.REJECTED, Status.FAILED)
+_IGNORED_AFTER = (Status.WITHDRAWN, Status.UNLINKED)
+
+
+class ItemService:
+    def __init__(self, store: ItemStore, export_queue: FifoQueue,
+                 clock: Callable[[], str] = utc_now) -> None:
+        self.store = store
+        self.export_queue = export_queue
+        self.clock = clock
+
+    # ---- reads -----------------------------------------------------------------------
+    def get(self, company_id: int, item_id: str) -> Item:
+        try:
+            kind, procore_id = parse_item_id(item_id)
+        except ValueError as exc:
+            raise NotFound(f"no item {item_id!r}: {exc}") from exc
+        item = self.store.get_item(company_id, kind, procore_id)
+        if item is None:
+            raise NotFound(f"no item {item_id!r} in company {company_id}")
+        return item
+
+    def detail(self, company_id: int, item_id: str) -> dict[str, Any]:
+        item = self.get(company_id, item_id)
+        body = item.public()
+        body["history"] = [e.model_dump(mode="json") for e in self.store.audit_trail(
+            company_id, item.kind, item.procore_id)]
+        return body
+
+    # ---- observations (intake, send) ---------------------------------------------------
+    def observe(self, *, company_id: int, kind: str, procore_id: int, project_id: int | None,
+                subtype: str | None, snapshot: dict[str, Any], reasons: list[str],
+                actor: str, correlation_id: str | None = None) -> Item | None:
+        """Record what Procore says the item is now. None when nothing changed.
+
+        Retries a lost race a few times: the new content must land on whatever version
+        is current, and SQS will retry the whole event if it still cannot.
+        """
+        digest = content_hash(snapshot)
+        action = Action.OBSERVE_NOT_READY if reasons else Action.OBSERVE_READY
+        for _ in range(OBSERVE_ATTEMPTS):
+            item = self.store.get_item(company_id, kind, procore_id)
+            if item is None:
+                item = Item(company_id=company_id, kind=kind, procore_id=procore_id,
+                            project_id=project_id, subtype=subtype, status=Status.NEW,
+                            created_at=self.clock())
+            change = _observed_change(item, snapshot, digest, reasons)
+            if change is None:
+                return None
+            try:
+                return self._apply(item, action, actor=actor, correlation_id=correlation_id,
+                                   reason=_observation_note(item, reasons), mutate=change)
+            except StaleItem:
+                continue
+        raise ServiceUnavailable(f"item {kind}-{procore_id} kept changing; will retry")
+
+    def observe_deleted(self, *, company_id: int, kind: str, procore_id: int, actor: str,
+                        correlation_id: str | None = None) -> Item | None:
+        for _ in range(OBSERVE_ATTEMPTS):
+            item = self.store.get_item(company_id, kind, procore_id)
+            if item is None or item.status in _IGNORED_AFTER or item.deleted_in_procore:
+                return None
+
+            def mark(new: Item) -> None:
+                new.deleted_in_procore = True
+
+            note = ("deleted in Procore" if item.status not in (*_COMMITTED, Status.SYNCED)
+                    else "deleted in Procore after acceptance; the Sage record is unchanged")
+            try:
+                return self._apply(item, Action.OBSERVE_DELETED, actor=actor, reason=note,
+                                   correlation_id=correlation_id, mutate=mark)
+            except StaleItem:
+                continue
+        raise ServiceUnavailable(f"item {kind}-{procore_id} kept changing; will retry")
+
+    # ---- people's actions --------------------------------------------------------------
+    def accept(self, user: User, item_id: str) -> Item:
+        item = self.get(user.company_id, item_id)
+        require(user, Permission.ACCEPT_OR_REJECT, item.kind)
+
+        def accepted(new: Item) -> None:
+            new.accepted_snapshot_version = new.snapshot_version
+            new.export_enqueued = False
+
+        new = self._act(user, item, Action.ACCEPT, mutate=accepted)
+        return self.enqueue_export(new)
+
+    def reject(self, user: User, item_id: str, reason: str) -> Item:
+        item = self.get(user.company_id, item_id)
+        require(user, Permission.ACCEPT_OR_REJECT, item.kind)
+        return self._act(user, item, Action.REJECT, reason=reason)
+
+    def retrieve(self, user: User, item_id: str) -> Item:
+        item = self.get(user.company_id, item_id)
+        require(user, Permission.SEND_RETRIEVE_RESEND, item.kind)
+        return self._act(user, item, Action.RETRIEVE)
+
+    def resend(self, user: User, item_id: str) -> Item:
+        item = self.get(user.company_id, item_id)
+        require(user, Permission.SEND_RETRIEVE_RESEND, item.kind)
+        if item.status in _WITH_SENDER and item.reasons:
+            raise Conflict(f"cannot resend item {item_id}: it is not ready: "
+                           + " ".join(item.reasons), status=item.status.value,
+                           reasons=item.reasons)
+        return self._act(user, item, Action.RESEND)
+
+    def unlink(self, user: User, item_id: str) -> Item:
+        item = self.get(user.company_id, item_id)
+        require(user, Permission.UNLINK, item.kind)
+        return self._act(user, item, Action.UNLINK)
+
+    # ---- export hand-off ---------------------------------------------------------------
+    def enqueue_export(self, item: Item) -> Item:
+        """Put the accepted version on the export queue exactly once.
+
+        The acceptance is already durable. If SQS is away, export_enqueued stays False
+        and the scheduled ``requeue_unsent_exports`` sends it later; the deduplication id
+        (item, version) keeps a repeat within SQS's window from doubling it, and the
+        exporter checks the version it is given.
+        """
+        message = {"company_id": item.company_id, "item_id": item.item_id, "kind": item.kind,
+                   "procore_id": item.procore_id, "version": item.version,
+                   "snapshot_version": item.accepted_snapshot_version}
+        try:
+            self.export_queue.send(
+                message, deduplication_id=f"{item.company_id}:{item.item_id}:v{item.version}",
+                group_id=f"{item.company_id}:project:{item.project_id}")
+        except ServiceUnavailable as exc:
+            logger.error("export hand-off failed; will retry on schedule",
+                         item_id=item.item_id, error=str(exc))
+            count("ExportEnqueueFailed")
+            return item
+        sent = item.model_copy(update={"export_enqueued": True})
+        try:
+            self.store.save_fields(sent)
+        except StaleItem:
+            # The exporter already moved it on; the flag no longer matters.
+            return self.store.get_item(item.company_id, item.kind, item.procore_id) or sent
+        return sent
+
+    def requeue_unsent_exports(self, company_id: int) -> int:
+        sent = 0
+        cursor: str | None = None
+        while True:
+            items, cursor = self.store.list_items(company_id, status=Status.ACCEPTED,
+                                                  limit=100, cursor=cursor)
+            for item in items:
+                if not item.export_enqueued:
+                    sent += int(self.enqueue_export(item).export_enqueued)
+            if cursor is None:
+                return sent
+
+    # ---- plumbing --------------------------------------------------------------------
+    def _act(self, user: User, item: Item, action: Action, *, reason: str | None = None,
+             mutate: Callable[[Item], None] | None = None) -> Item:
+        try:
+            return self._apply(item, action, actor=user.subject, reason=reason, mutate=mutate,
+                               status_reason=reason)
+        except TransitionNotAllowed as exc:
+            raise Conflict(f"{exc} (item {item.item_id})", status=item.status.value) from exc
+        except StaleItem as exc:
+            current = self.store.get_item(item.company_id, item.kind, item.procore_id)
+            status = current.status if current else item.status
+            raise Conflict(
+                f"item {item.item_id} was changed by someone else and is now {status.value}; "
+                f"cannot {action.value.replace('_', ' ')} it", status=status.value) from exc
+        except ValueError as exc:  # a reason the action needs is missing
+            raise BadRequest(str(exc)) from exc
+
+    def _apply(self, item: Item, action: Action, *, actor: str, reason: str | None,
+               correlation_id: str | None = None,
+               mutate: Callable[[Item], None] | None = None,
+               status_reason: str | None = None) -> Item:
+        step = transition(item.status, action, reason)
+        now = self.clock()
+        new = item.model_copy(deep=True)
+        new.status = step.to_status
+        new.version = item.version + 1
+        new.updated_at = now
+        if step.to_status != step.from_status:
+            new.status_reason = status_reason
+            new.status_by = actor
+        if mutate is not None:
+            mutate(new)
+        event = AuditEvent(item_id=new.item_id, version=new.version, at=now, actor=actor,
+                           action=action.value, from_status=step.from_status.value,
+                           to_status=step.to_status.value, reason=reason,
+                           snapshot_version=new.snapshot_version,
+                           correlation_id=correlation_id or logger.get_correlation_id())
+        self.store.save_transition(new, event, expected_version=item.version)
+        logger.info("item transition", item_id=new.item_id, action=action.value,
+                    from_status=step.from_status.value, to_status=step.to_status.value,
+                    version=new.version, actor=actor)
+        return new
+
+
+def _observed_change(item: Item, snapshot: dict[str, Any], digest: str,
+                     reasons: list[str]) -> Callable[[Item], None] | None:
+    """How an observation changes ``item``, or None when it changes nothing."""
+    if item.status in _IGNORED_AFTER:
+        return None
+    if item.status in _COMMITTED:
+        # The accepted snapshot exports; a different one waits for a new acceptance.
+        if digest in (item.pending_hash, item.snapshot_hash if item.pending_hash is None
+                      else None):
+            return None
+
+        def keep_pending(new: Item) -> None:
+            new.pending_snapshot, new.pending_hash = snapshot, digest
+        return keep_pending
+    if digest == item.snapshot_hash and (reasons == item.reasons or item.status == Status.SYNCED):
+        return None
+
+    def replace(new: Item) -> None:
+        if digest != item.snapshot_hash:
+            new.snapshot, new.snapshot_hash = snapshot, digest
+            new.snapshot_version = item.snapshot_version + 1
+            new.title = str(snapshot.get("title") or "")
+            new.number = str(snapshot.get("number") or "")
+        new.reasons = list(reasons)
+        new.deleted_in_procore = False
+    return replace
+
+
+def _observation_note(item: Item, reasons: list[str]) -> str | None:
+    if item.status in _COMMITTED:
+        return "changed in Procore after acceptance; the accepted version exports"
+    if item.status in _WITH_SENDER:
+        return "changed in Procore; resend to put it in front of an approver"
+    return "; ".join(reasons) if reasons else None

@@ -1,0 +1,19 @@
+"""A tool admin's "send to ERP": evaluate the record now, as a webhook would."""
+
+from __future__ import annotations
+
+from chalicelib.domain.commitments import KIND_FOR_SUBTYPE
+from chalicelib.domain.models import Item, make_item_id
+from chalicelib.domain.permissions import Permission, User, require
+from chalicelib.requests import SendBody
+from chalicelib.services.intake import COMMITMENT, IntakeService
+from chalicelib.services.items import ItemService
+
+
+def send(user: User, body: SendBody, intake: IntakeService, items: ItemService) -> Item:
+    require(user, Permission.SEND_RETRIEVE_RESEND, body.kind)
+    item = intake.evaluate_commitment(
+        user.company_id, KIND_FOR_SUBTYPE[body.commitment_type],  # type: ignore[arg-type]
+        body.procore_id, body.project_id, actor=user.subject)
+    # None: nothing changed since the last evaluation; answer with what is stored.
+    return item or items.get(user.company_id, make_item_id(COMMITMENT, body.procore_id))

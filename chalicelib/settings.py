@@ -1,0 +1,107 @@
+"""The one settings model.
+
+Values come from environment variables (set per stage in .chalice/config.json, by
+infra, or by the local stack). Secrets are never plain settings outside the local stack:
+in AWS they are read through Powertools parameters (SSM SecureString or Secrets Manager)
+by name, cached for ``secret_max_age`` seconds.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from chalicelib.errors import ConfigurationError
+
+Stage = Literal["local", "test", "dev", "prod"]
+# Stages where a secret may be given as a plain value (the local stack and tests).
+PLAIN_SECRET_STAGES = frozenset({"local", "test"})
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
+
+    stage: Stage = "local"
+    aws_region: str = Field("us-east-1", alias="AWS_REGION")
+
+    # Storage and queues (names/urls come from the CloudFormation template outputs).
+    table_name: str = "connector"
+    inbound_queue_url: str = ""
+    export_queue_url: str = ""
+
+    # Procore
+    procore_base_url: str = "https://api.procore.com"
+    procore_auth_url: str = "https://login.procore.com"
+    procore_client_id: str = ""
+    procore_company_id: int = 0  # the company this deployment serves by default
+    connector_application_id: str = ""  # skip webhooks caused by our own writes
+
+    # Webhook receiver
+    max_webhook_bytes: int = 256 * 1024
+
+    # Approver authentication (Cognito in AWS; a locally held key in the local stack)
+    jwt_issuer: str = ""
+    jwt_audience: str = ""
+    jwt_jwks_url: str = ""
+
+    # Readiness limits (Procore's documented Sage 100 limits; UNCONFIRMED, so settable)
+    commitment_number_max: int = 12
+    commitment_title_max: int = 30
+
+    # Secrets: by parameter name in AWS, plain only where PLAIN_SECRET_STAGES allows.
+    webhook_token_parameter: str = ""
+    procore_client_secret_parameter: str = ""
+    jwt_public_key_parameter: str = ""
+    webhook_token: SecretStr | None = None
+    procore_client_secret: SecretStr | None = None
+    jwt_public_key_pem: SecretStr | None = None
+    secret_max_age: int = 300
+
+    @model_validator(mode="after")
+    def _plain_secrets_only_locally(self) -> Settings:
+        plain = [
+            name
+            for name in ("webhook_token", "procore_client_secret", "jwt_public_key_pem")
+            if getattr(self, name) is not None
+        ]
+        if plain and self.stage not in PLAIN_SECRET_STAGES:
+            raise ValueError(
+                f"plain secret values ({', '.join(plain)}) are allowed only in the local "
+                f"stack; stage {self.stage!r} must use the *_parameter settings"
+            )
+        return self
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Settings are read once per process (per Lambda container), never at import."""
+    return Settings()
+
+
+def read_secret(settings: Settings, name: str) -> str:
+    """The value of secret ``name`` (webhook_token, procore_client_secret, jwt_public_key_pem).
+
+    A plain value (local stack) wins; otherwise the named parameter is read through
+    Powertools parameters: names starting with ``secret:`` from Secrets Manager, the rest
+    from SSM Parameter Store with decryption. Powertools caches for ``secret_max_age``.
+    """
+    plain: SecretStr | None = getattr(settings, name)
+    if plain is not None:
+        return plain.get_secret_value()
+    parameter = getattr(settings, f"{name.removesuffix('_pem')}_parameter", "")
+    if not parameter:
+        raise ConfigurationError(f"secret {name} is not configured")
+    from aws_lambda_powertools.utilities import parameters  # heavy: only when needed
+
+    if parameter.startswith("secret:"):
+        value = parameters.get_secret(parameter.removeprefix("secret:"),
+                                      max_age=settings.secret_max_age)
+    else:
+        value = parameters.get_parameter(parameter, decrypt=True,
+                                         max_age=settings.secret_max_age)
+    if not isinstance(value, str) or not value:
+        raise ConfigurationError(f"secret {name} is empty")
+    return value

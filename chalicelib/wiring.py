@@ -1,0 +1,107 @@
+"""Builds the adapters and services once per process, on first use.
+
+Handlers call these getters; tests call ``reset()`` after pointing the environment at a
+fresh emulator. Nothing here runs at import time.
+"""
+
+from __future__ import annotations
+
+import threading
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+from chalicelib import aws
+from chalicelib.settings import get_settings, read_secret
+
+if TYPE_CHECKING:
+    from chalicelib.adapters.procore import ProcoreClient, ProcoreTokenProvider
+    from chalicelib.adapters.queues import FifoQueue
+    from chalicelib.adapters.store import ItemStore
+    from chalicelib.auth import TokenVerifier
+    from chalicelib.services.intake import IntakeService
+    from chalicelib.services.items import ItemService
+
+_procore_lock = threading.Lock()
+_procore_clients: dict[int, ProcoreClient] = {}
+
+
+@lru_cache(maxsize=1)
+def get_store() -> ItemStore:
+    from chalicelib.adapters.store import ItemStore
+
+    return ItemStore(get_settings().table_name, aws.client("dynamodb"))
+
+
+@lru_cache(maxsize=1)
+def get_inbound_queue() -> FifoQueue:
+    from chalicelib.adapters.queues import FifoQueue
+
+    return FifoQueue(get_settings().inbound_queue_url, aws.client("sqs"), name="inbound events")
+
+
+@lru_cache(maxsize=1)
+def get_export_queue() -> FifoQueue:
+    from chalicelib.adapters.queues import FifoQueue
+
+    return FifoQueue(get_settings().export_queue_url, aws.client("sqs"), name="exports")
+
+
+@lru_cache(maxsize=1)
+def get_item_service() -> ItemService:
+    from chalicelib.services.items import ItemService
+
+    return ItemService(get_store(), get_export_queue())
+
+
+@lru_cache(maxsize=1)
+def get_token_provider() -> ProcoreTokenProvider:
+    from chalicelib.adapters.procore import ProcoreTokenProvider
+
+    settings = get_settings()
+    return ProcoreTokenProvider(
+        auth_url=settings.procore_auth_url, client_id=settings.procore_client_id,
+        client_secret=read_secret(settings, "procore_client_secret"))
+
+
+def get_procore(company_id: int) -> ProcoreClient:
+    """One client per company (its own Procore-Company-Id), sharing one OAuth token."""
+    from chalicelib.adapters.procore import ProcoreClient
+
+    with _procore_lock:
+        if company_id not in _procore_clients:
+            _procore_clients[company_id] = ProcoreClient(
+                get_settings().procore_base_url, get_token_provider(), company_id)
+        return _procore_clients[company_id]
+
+
+@lru_cache(maxsize=1)
+def get_intake() -> IntakeService:
+    from chalicelib.domain.commitments import Limits
+    from chalicelib.services.intake import IntakeService
+
+    settings = get_settings()
+    return IntakeService(get_store(), get_item_service(), get_procore,
+                         Limits(number_max=settings.commitment_number_max,
+                                title_max=settings.commitment_title_max))
+
+
+@lru_cache(maxsize=1)
+def get_verifier() -> TokenVerifier:
+    from chalicelib.auth import TokenVerifier
+
+    settings = get_settings()
+    if settings.jwt_jwks_url:
+        return TokenVerifier(issuer=settings.jwt_issuer, audience=settings.jwt_audience or None,
+                             jwks_url=settings.jwt_jwks_url)
+    return TokenVerifier(issuer=settings.jwt_issuer, audience=settings.jwt_audience or None,
+                         public_key_pem=read_secret(settings, "jwt_public_key_pem"))
+
+
+def reset() -> None:
+    """Forget every built object (tests use a fresh emulator and environment each time)."""
+    for getter in (get_store, get_inbound_queue, get_export_queue, get_item_service,
+                   get_token_provider, get_intake, get_verifier, get_settings):
+        getter.cache_clear()
+    with _procore_lock:
+        _procore_clients.clear()
+    aws.reset_clients()
