@@ -1,0 +1,635 @@
+"""Procore REST client: OAuth client credentials, rate-limit pacing, bounded retries.
+
+Standard library HTTP only (``urllib.request``): no ``requests`` import keeps the Lambda
+cold start low. The HTTP call itself goes through an injectable ``transport`` so tests can
+wrap or replace it; the default ``UrllibTransport`` talks real HTTP.
+
+Error mapping (the one place Procore answers become domain errors):
+
+* 2xx/3xx -> parsed JSON (``None`` for an empty body).
+* 401 -> drop the cached token and retry once; a second 401 -> ``ProcoreAuthError``.
+* 404 -> ``UpstreamNotFound``; 409 -> ``ProcoreConflict`` (retriable later, not here).
+* 429 -> sleep until ``X-Rate-Limit-Reset`` (+ jitter), retry.
+* 503 with ``Retry-After`` -> sleep that long, retry.
+* other 5xx and connection errors -> exponential backoff with full jitter, retry.
+* other 4xx -> ``FatalUpstreamError`` carrying Procore's (truncated) error body.
+
+Retries are bounded by ``max_attempts``; running out raises ``RetriableUpstreamError``
+(``ProcoreRateLimited`` when the last answer was a 429) so the queue can redrive later.
+
+POST is not idempotent in Procore (a retried create makes a second commitment), so a
+POST is retried only when Procore certainly did not act on it: 429, 503 with Retry-After,
+or a refused connection. A POST that got a 5xx or lost its connection mid-flight raises
+``RetriableUpstreamError`` at once and the caller reconciles (e.g. by ``origin_id``).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import http.client
+import json
+import random
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from aws_lambda_powertools import Logger
+
+from chalicelib.errors import (
+    FatalUpstreamError,
+    RetriableUpstreamError,
+    UpstreamNotFound,
+)
+
+logger = Logger(service="procore-sage-connector", child=True)
+
+#: ``(method, url, headers, body, timeout) -> (status, headers, body)``
+Transport = Callable[
+    [str, str, Mapping[str, str], bytes | None, float], tuple[int, Mapping[str, str], bytes]
+]
+Clock = Callable[[], float]
+Sleep = Callable[[float], None]
+
+CommitmentKind = Literal["work_order_contract", "purchase_order_contract"]
+#: commitment kind -> REST path segment
+COMMITMENT_PATHS: Mapping[str, str] = {
+    "work_order_contract": "work_order_contracts",
+    "purchase_order_contract": "purchase_order_contracts",
+}
+
+_ERROR_BODY_LIMIT = 500
+_RATE_LIMIT_JITTER = 0.25  # seconds added after Reset so we do not arrive exactly on it
+_MAX_PAGES = 10_000  # a runaway-pagination guard, far above any real list
+
+
+# --- typed errors --------------------------------------------------------------------
+class ProcoreConnectionError(RetriableUpstreamError):
+    """No HTTP answer (refused, reset, timeout). ``request_sent`` False = safe to resend."""
+
+    def __init__(self, message: str, *, request_sent: bool = True, **details: object) -> None:
+        super().__init__(message, **details)
+        self.request_sent = request_sent
+
+
+class ProcoreRateLimited(RetriableUpstreamError):
+    """Still rate limited after every attempt; ``details['retry_after']`` says how long."""
+
+    code = "upstream_rate_limited"
+
+
+class ProcoreConflict(RetriableUpstreamError):
+    """409: a concurrent write in Procore; trying again later usually works."""
+
+    code = "upstream_conflict"
+
+
+class ProcoreAuthError(FatalUpstreamError):
+    """Procore rejected our client credentials or a fresh token: a configuration problem."""
+
+    code = "upstream_auth_failed"
+
+
+# --- transport -----------------------------------------------------------------------
+class UrllibTransport:
+    """Default transport. urllib raises ``HTTPError`` for 4xx/5xx: we return its status.
+
+    ``use_env_proxies=False`` ignores ``HTTP(S)_PROXY`` (tests against loopback servers).
+    """
+
+    def __init__(self, *, use_env_proxies: bool = True) -> None:
+        handlers: list[urllib.request.BaseHandler] = []
+        if not use_env_proxies:
+            handlers.append(urllib.request.ProxyHandler({}))
+        self._opener = urllib.request.build_opener(*handlers)
+
+    def __call__(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        body: bytes | None,
+        timeout: float,
+    ) -> tuple[int, Mapping[str, str], bytes]:
+        request = urllib.request.Request(url, data=body, headers=dict(headers), method=method)
+        try:
+            with self._opener.open(request, timeout=timeout) as response:
+                return response.status, dict(response.headers.items()), response.read()
+        except urllib.error.HTTPError as exc:
+            try:
+                payload = exc.read() if exc.fp is not None else b""
+            except (OSError, ValueError, http.client.HTTPException):
+                payload = b""  # the status alone still tells us what happened
+            finally:
+                exc.close()
+            return exc.code, dict(exc.headers.items()) if exc.headers else {}, payload
+        except urllib.error.URLError as exc:
+            refused = isinstance(exc.reason, ConnectionRefusedError)
+            raise ProcoreConnectionError(
+                f"Could not reach Procore ({type(exc.reason).__name__})",
+                request_sent=not refused,
+            ) from exc
+        except (OSError, http.client.HTTPException) as exc:
+            raise ProcoreConnectionError(
+                f"Connection to Procore failed ({type(exc).__name__})"
+            ) from exc
+
+
+def _request_not_sent(exc: BaseException) -> bool:
+    """True when the server certainly never saw the request (safe to resend a POST)."""
+    if isinstance(exc, ProcoreConnectionError):
+        return not exc.request_sent
+    return isinstance(exc, ConnectionRefusedError)
+
+
+# --- OAuth ---------------------------------------------------------------------------
+class ProcoreTokenProvider:
+    """Client-credentials tokens, cached until shortly before they expire.
+
+    Expiry is measured on our own clock from just before the token request (not from
+    Procore's ``created_at``), so clock skew between us and Procore cannot keep a stale
+    token alive. Thread-safe: one fetch at a time, other threads wait and reuse it.
+    Neither the secret nor the token is ever logged or shown in ``repr``.
+    """
+
+    def __init__(
+        self,
+        auth_url: str,
+        client_id: str,
+        client_secret: str,
+        *,
+        transport: Transport | None = None,
+        clock: Clock = time.time,
+        timeout: float = 10.0,
+        refresh_margin: float = 60.0,
+    ) -> None:
+        self._token_url = auth_url.rstrip("/") + "/oauth/token"
+        self.client_id = client_id
+        self._client_secret = client_secret
+        self._transport: Transport = transport or UrllibTransport()
+        self._clock = clock
+        self._timeout = timeout
+        self._refresh_margin = refresh_margin
+        self._lock = threading.Lock()
+        self._token: str | None = None
+        self._refresh_at = 0.0
+        self.calls_made = 0
+
+    def __repr__(self) -> str:
+        return f"ProcoreTokenProvider(url={self._token_url!r}, client_id={self.client_id!r})"
+
+    def token(self) -> str:
+        """A valid access token, fetching a new one when the cached one is about to expire."""
+        with self._lock:
+            if self._token is not None and self._clock() < self._refresh_at:
+                return self._token
+            return self._fetch()
+
+    def invalidate(self) -> None:
+        """Forget the cached token (Procore answered 401: it was revoked or expired early)."""
+        with self._lock:
+            self._token = None
+            self._refresh_at = 0.0
+
+    def _fetch(self) -> str:
+        started = self._clock()
+        form = urllib.parse.urlencode(
+            {
+                "grant_type": "client_credentials",
+                "client_id": self.client_id,
+                "client_secret": self._client_secret,
+            }
+        ).encode("ascii")
+        headers = {
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Accept": "application/json",
+        }
+        self.calls_made += 1
+        try:
+            status, _, body = self._transport("POST", self._token_url, headers, form, self._timeout)
+        except ProcoreConnectionError:
+            raise
+        except (OSError, http.client.HTTPException) as exc:
+            raise ProcoreConnectionError(
+                f"Could not reach the Procore token endpoint ({type(exc).__name__})",
+                request_sent=not _request_not_sent(exc),
+            ) from exc
+        if status in (400, 401, 403):
+            raise ProcoreAuthError(
+                "Procore rejected the client credentials",
+                status=status,
+                client_id=self.client_id,
+            )
+        if status == 429 or status >= 500:
+            raise RetriableUpstreamError("Procore token endpoint unavailable", status=status)
+        if status >= 300:
+            raise FatalUpstreamError("Procore token request failed", status=status)
+        try:
+            payload = json.loads(body)
+            token = str(payload["access_token"])
+            expires_in = float(payload.get("expires_in") or 0)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise FatalUpstreamError("Procore token answer is not understood") from exc
+        self._token = token
+        self._refresh_at = started + expires_in - self._refresh_margin
+        logger.info("procore token fetched", client_id=self.client_id, expires_in=expires_in)
+        return token
+
+
+# --- client ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RateLimit:
+    """Procore's last reported quota: whichever of the hourly/spike limits is nearer."""
+
+    limit: int | None
+    remaining: int | None
+    reset: float | None
+
+
+def _header_int(headers: Mapping[str, str], name: str) -> int | None:
+    value = headers.get(name)
+    if value is None:
+        return None
+    try:
+        return int(float(value))
+    except ValueError:
+        return None
+
+
+def _retry_after_seconds(value: str | None, now: float) -> float | None:
+    """``Retry-After`` is either delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - now)
+
+
+def _truncate(body: bytes) -> str:
+    text = body.decode("utf-8", errors="replace")
+    return text if len(text) <= _ERROR_BODY_LIMIT else text[:_ERROR_BODY_LIMIT] + "..."
+
+
+def _error_details(body: bytes) -> object:
+    """Procore's ``errors`` value when the body is JSON (422 field map), else None."""
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return None
+    if isinstance(parsed, dict):
+        return parsed.get("errors", parsed.get("error"))
+    return None
+
+
+class ProcoreClient:
+    """Procore REST v1.0 client for one company.
+
+    Sends ``Authorization``, ``Procore-Company-Id`` and ``Accept`` on every call. Paces
+    itself from the rate-limit headers: when ``X-Rate-Limit-Remaining`` drops to
+    ``low_remaining_threshold`` it waits for ``X-Rate-Limit-Reset`` (at most ``max_wait``)
+    before the next call instead of running into 429s. ``calls_made`` counts API calls
+    sent (token requests are counted by the token provider).
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        token_provider: ProcoreTokenProvider,
+        company_id: int,
+        *,
+        transport: Transport | None = None,
+        sleep: Sleep = time.sleep,
+        clock: Clock = time.time,
+        rng: Callable[[], float] = random.random,
+        max_attempts: int = 5,
+        low_remaining_threshold: int = 5,
+        timeout: float = 10.0,
+        backoff_base: float = 0.5,
+        backoff_cap: float = 20.0,
+        max_wait: float = 60.0,
+    ) -> None:
+        if max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        self._base_url = base_url.rstrip("/")
+        self._tokens = token_provider
+        self.company_id = int(company_id)
+        self._transport: Transport = transport or UrllibTransport()
+        self._sleep = sleep
+        self._clock = clock
+        self._rng = rng
+        self._max_attempts = max_attempts
+        self._low_remaining = low_remaining_threshold
+        self._timeout = timeout
+        self._backoff_base = backoff_base
+        self._backoff_cap = backoff_cap
+        self._max_wait = max_wait
+        self._lock = threading.Lock()
+        self._slow_until = 0.0
+        self.rate_limit = RateLimit(None, None, None)
+        self.calls_made = 0
+
+    # --- generic verbs -----------------------------------------------------------------
+    def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        """GET one resource or one page; returns parsed JSON."""
+        _, _, body = self._call("GET", path, params=params)
+        return _decode(body, "GET", path)
+
+    def get_all(
+        self, path: str, params: Mapping[str, Any] | None = None, per_page: int = 100
+    ) -> list[Any]:
+        """Every item of a v1.0 list, walking ``page``/``per_page``.
+
+        Stops at the ``Total`` header when Procore sends it, else at the first short page.
+        A server that ignores ``page`` (same first item twice) raises instead of looping.
+        """
+        items: list[Any] = []
+        previous_first: object = None
+        for page in range(1, _MAX_PAGES + 1):
+            query = dict(params or {})
+            query.update(page=page, per_page=per_page)
+            _, headers, body = self._call("GET", path, params=query)
+            chunk = _decode(body, "GET", path)
+            if not isinstance(chunk, list):
+                raise FatalUpstreamError(
+                    f"Procore GET {path} did not answer a list", path=path, page=page
+                )
+            if not chunk:
+                return items
+            first = json.dumps(chunk[0], sort_keys=True, default=str)
+            if page > 1 and first == previous_first:
+                raise FatalUpstreamError(
+                    f"Procore GET {path} repeated page {page - 1}; pagination ignored",
+                    path=path,
+                    page=page,
+                )
+            previous_first = first
+            items.extend(chunk)
+            total = _header_int(headers, "total")
+            if total is not None and len(items) >= total:
+                return items
+            if len(chunk) < per_page:
+                return items
+        raise FatalUpstreamError(f"Procore GET {path} has more than {_MAX_PAGES} pages")
+
+    def post(self, path: str, json_body: Any) -> Any:
+        """POST a JSON body; see the module docstring for when a POST is retried."""
+        _, _, body = self._call("POST", path, json_body=json_body)
+        return _decode(body, "POST", path)
+
+    def patch(self, path: str, json_body: Any) -> Any:
+        """PATCH a JSON body (idempotent in Procore: safe to retry)."""
+        _, _, body = self._call("PATCH", path, json_body=json_body)
+        return _decode(body, "PATCH", path)
+
+    def delete(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        """DELETE a resource; ``None`` for Procore's usual empty 204."""
+        _, _, body = self._call("DELETE", path, params=params)
+        return _decode(body, "DELETE", path)
+
+    # --- domain helpers ------------------------------------------------------------------
+    def list_projects(self) -> list[dict[str, Any]]:
+        return self.get_all("/rest/v1.0/projects", {"company_id": self.company_id})
+
+    def get_project(self, project_id: int) -> dict[str, Any]:
+        return self.get(f"/rest/v1.0/projects/{int(project_id)}", {"company_id": self.company_id})
+
+    def get_vendor(self, vendor_id: int) -> dict[str, Any]:
+        return self.get(f"/rest/v1.0/vendors/{int(vendor_id)}", {"company_id": self.company_id})
+
+    def list_vendors(self) -> list[dict[str, Any]]:
+        return self.get_all("/rest/v1.0/vendors", {"company_id": self.company_id})
+
+    def list_cost_codes(self, project_id: int) -> list[dict[str, Any]]:
+        return self.get_all("/rest/v1.0/cost_codes", {"project_id": int(project_id)})
+
+    def list_line_item_types(self) -> list[dict[str, Any]]:
+        return self.get_all("/rest/v1.0/line_item_types", {"company_id": self.company_id})
+
+    def get_commitment(
+        self, kind: CommitmentKind, project_id: int, commitment_id: int
+    ) -> dict[str, Any]:
+        """A subcontract (``work_order_contract``) or purchase order."""
+        path = f"/rest/v1.0/{_commitment_segment(kind)}/{int(commitment_id)}"
+        return self.get(path, {"project_id": int(project_id)})
+
+    def list_commitment_line_items(
+        self, kind: CommitmentKind, project_id: int, commitment_id: int
+    ) -> list[dict[str, Any]]:
+        """The commitment's schedule of values."""
+        path = f"/rest/v1.0/{_commitment_segment(kind)}/{int(commitment_id)}/line_items"
+        return self.get_all(path, {"project_id": int(project_id)})
+
+    # --- the retry loop -----------------------------------------------------------------
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json_body: Any = None,
+    ) -> tuple[int, dict[str, str], bytes]:
+        url = self._base_url + path
+        if params:
+            url += "?" + urllib.parse.urlencode(_query_items(params), doseq=True)
+        body = None if json_body is None else json.dumps(json_body).encode("utf-8")
+        post = method == "POST"
+        auth_retried = False
+        attempt = 0
+        last_status: int | None = None
+        last_problem = "no answer"
+        retry_after: float | None = None
+        while True:
+            attempt += 1
+            self._wait_for_quota()
+            try:
+                token = self._tokens.token()
+            except RetriableUpstreamError as exc:
+                last_problem = f"token endpoint: {exc.message}"
+                delay = self._backoff(attempt)
+            else:
+                try:
+                    status, headers, payload = self._send(method, url, token, body)
+                except (ProcoreConnectionError, OSError, http.client.HTTPException) as exc:
+                    reason = exc.message if isinstance(exc, ProcoreConnectionError) else exc
+                    last_status, last_problem = None, f"connection error: {reason}"
+                    if post and not _request_not_sent(exc):
+                        last_problem += " (POST not resent: Procore may have acted on it)"
+                        break
+                    delay = self._backoff(attempt)
+                else:
+                    if status < 400:
+                        return status, headers, payload
+                    last_status, last_problem = status, f"HTTP {status}"
+                    if status == 401 and not auth_retried:
+                        auth_retried = True
+                        attempt -= 1  # a stale token is our problem, not an attempt
+                        self._tokens.invalidate()
+                        continue
+                    delay = self._retry_delay(method, path, status, headers, payload, attempt)
+                    if delay is None:
+                        last_problem += " (POST not resent: Procore may have acted on it)"
+                        break
+                    if status == 429:
+                        retry_after = delay
+            if attempt >= self._max_attempts:
+                break
+            logger.warning(
+                "procore call will be retried",
+                method=method,
+                path=path,
+                problem=last_problem,
+                attempt=attempt,
+                delay=round(delay, 3),
+            )
+            self._pause(delay)
+        error_cls = ProcoreRateLimited if last_status == 429 else RetriableUpstreamError
+        raise error_cls(
+            f"Procore {method} {path} failed after {attempt} attempt(s); last: {last_problem}",
+            method=method,
+            path=path,
+            status=last_status,
+            attempts=attempt,
+            retry_after=retry_after,
+        )
+
+    def _send(
+        self, method: str, url: str, token: str, body: bytes | None
+    ) -> tuple[int, dict[str, str], bytes]:
+        headers = {
+            "Authorization": f"Bearer {token}",
+            "Procore-Company-Id": str(self.company_id),
+            "Accept": "application/json",
+        }
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        with self._lock:
+            self.calls_made += 1
+        status, raw_headers, payload = self._transport(method, url, headers, body, self._timeout)
+        lowered = {str(k).lower(): str(v) for k, v in raw_headers.items()}
+        self._observe_rate_limit(lowered, status)
+        logger.debug("procore call", method=method, url=url.split("?", 1)[0], status=status)
+        return status, lowered, payload
+
+    def _retry_delay(
+        self,
+        method: str,
+        path: str,
+        status: int,
+        headers: Mapping[str, str],
+        payload: bytes,
+        attempt: int,
+    ) -> float | None:
+        """Seconds to wait before retrying ``status``; None = give up now; raises if fatal."""
+        if status == 429:
+            reset = _header_int(headers, "x-rate-limit-reset")
+            if reset is None:
+                return self._backoff(attempt)
+            wait = max(0.0, reset - self._clock()) + self._rng() * _RATE_LIMIT_JITTER
+            return min(wait, self._max_wait)
+        if status == 503:
+            after = _retry_after_seconds(headers.get("retry-after"), self._clock())
+            if after is not None:
+                return min(after, self._max_wait)
+        if status >= 500:
+            return None if method == "POST" else self._backoff(attempt)
+        details: dict[str, object] = {
+            "method": method,
+            "path": path,
+            "status": status,
+            "body": _truncate(payload),
+        }
+        errors = _error_details(payload)
+        if errors is not None:
+            details["errors"] = errors
+        if status == 401:
+            raise ProcoreAuthError(f"Procore refused our token for {method} {path}", **details)
+        if status == 404:
+            raise UpstreamNotFound(f"Procore has no {path}", **details)
+        if status == 409:
+            raise ProcoreConflict(f"Procore {method} {path} conflicted (HTTP 409)", **details)
+        raise FatalUpstreamError(
+            f"Procore refused {method} {path} (HTTP {status}): {_truncate(payload)[:200]}",
+            **details,
+        )
+
+    # --- pacing ---------------------------------------------------------------------------
+    def _observe_rate_limit(self, headers: Mapping[str, str], status: int) -> None:
+        limit = _header_int(headers, "x-rate-limit-limit")
+        remaining = _header_int(headers, "x-rate-limit-remaining")
+        reset = _header_int(headers, "x-rate-limit-reset")
+        with self._lock:
+            if remaining is not None or reset is not None:
+                self.rate_limit = RateLimit(limit, remaining, reset)
+            # a 429 is waited out by the retry loop itself; do not wait twice
+            if status != 429 and remaining is not None and reset is not None:
+                if remaining <= self._low_remaining:
+                    self._slow_until = float(reset)
+
+    def _wait_for_quota(self) -> None:
+        """Slow down before Procore says 429: wait for the window reset when nearly empty."""
+        with self._lock:
+            wait = self._slow_until - self._clock()
+            self._slow_until = 0.0
+        if wait > 0:
+            wait = min(wait, self._max_wait)
+            logger.info(
+                "procore quota low; waiting for reset",
+                remaining=self.rate_limit.remaining,
+                wait=round(wait, 3),
+            )
+            self._pause(wait)
+
+    def _backoff(self, attempt: int) -> float:
+        """Exponential backoff with full jitter: uniform in [0, min(cap, base * 2^(n-1))]."""
+        ceiling = min(self._backoff_cap, self._backoff_base * 2 ** (attempt - 1))
+        return self._rng() * ceiling
+
+    def _pause(self, seconds: float) -> None:
+        if seconds > 0:
+            self._sleep(seconds)
+
+
+def _commitment_segment(kind: str) -> str:
+    try:
+        return COMMITMENT_PATHS[kind]
+    except KeyError:
+        raise ValueError(
+            f"unknown commitment kind {kind!r}; expected one of {sorted(COMMITMENT_PATHS)}"
+        ) from None
+
+
+def _query_items(params: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    """Flatten params for urlencode: lists repeat the key, None values are dropped."""
+    items: list[tuple[str, Any]] = []
+    for key, value in params.items():
+        if value is None:
+            continue
+        if isinstance(value, list | tuple | set | frozenset):
+            items.extend((key, v) for v in value)
+        elif isinstance(value, bool):
+            items.append((key, "true" if value else "false"))
+        else:
+            items.append((key, value))
+    return items
+
+
+def _decode(body: bytes, method: str, path: str) -> Any:
+    if not body or not body.strip():
+        return None
+    try:
+        return json.loads(body)
+    except ValueError as exc:
+        raise FatalUpstreamError(
+            f"Procore {method} {path} answered something that is not JSON",
+            body=_truncate(body),
+        ) from exc
