@@ -29,7 +29,8 @@ def observability(event: Any, get_response: Any) -> Any:
         return get_response(event)
     finally:
         flush_metrics()
-        logger.remove_keys(["event_id", "resource", "resource_id", "action", "item_id"])
+        logger.remove_keys(["event_id", "resource", "resource_id", "action", "item_id",
+                            "user"])
 
 
 # ---- Procore webhooks ---------------------------------------------------------------------

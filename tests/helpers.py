@@ -1,0 +1,75 @@
+"""Test helpers: personas, items seeded in any status, the webhook-to-item pipeline."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from chalicelib.domain.models import Item
+from chalicelib.domain.permissions import Level, User
+from chalicelib.domain.state_machine import Action, Status
+from chalicelib.wiring import get_item_service, get_store
+
+COMPANY_ID = 4264
+
+# ERP Integrations level, Can Push to Accounting, and Procore tool levels per persona.
+PERSONAS: dict[str, dict[str, Any]] = {
+    "nobody": {},  # a valid token but no record in the connector: no permissions
+    "viewer": {"erp_level": Level.READ_ONLY},
+    "standard": {"erp_level": Level.STANDARD},
+    "approver": {"erp_level": Level.STANDARD, "can_push_to_accounting": True},
+    "admin": {"erp_level": Level.ADMIN},
+    "admin_approver": {"erp_level": Level.ADMIN, "can_push_to_accounting": True},
+    "pm": {"erp_level": Level.READ_ONLY, "tool_levels": {"commitments": Level.ADMIN}},
+}
+
+
+def seed_personas() -> None:
+    store = get_store()
+    for name, levels in PERSONAS.items():
+        if levels:
+            store.put_user(User(subject=name, company_id=COMPANY_ID, name=name, **levels))
+
+
+SNAPSHOT = {"commitment_type": "subcontract", "number": "SC-1", "title": "Concrete",
+            "status": "Approved", "lines": [{"id": 1, "amount": "10.00"}]}
+
+# The shortest path of actions from nothing to each status.
+PATHS: dict[Status, list[Action]] = {
+    Status.READY_TO_EXPORT: [Action.OBSERVE_READY],
+    Status.NOT_READY: [Action.OBSERVE_NOT_READY],
+    Status.ACCEPTED: [Action.OBSERVE_READY, Action.ACCEPT],
+    Status.REJECTED: [Action.OBSERVE_READY, Action.REJECT],
+    Status.RETRIEVED: [Action.OBSERVE_READY, Action.RETRIEVE],
+    Status.EXPORTING: [Action.OBSERVE_READY, Action.ACCEPT, Action.BEGIN_EXPORT],
+    Status.SYNCED: [Action.OBSERVE_READY, Action.ACCEPT, Action.BEGIN_EXPORT,
+                    Action.EXPORT_SUCCEEDED],
+    Status.FAILED: [Action.OBSERVE_READY, Action.ACCEPT, Action.BEGIN_EXPORT,
+                    Action.EXPORT_FAILED],
+    Status.UNLINKED: [Action.OBSERVE_READY, Action.ACCEPT, Action.BEGIN_EXPORT,
+                      Action.EXPORT_SUCCEEDED, Action.UNLINK],
+    Status.WITHDRAWN: [Action.OBSERVE_READY, Action.OBSERVE_DELETED],
+}
+
+
+def seed_item(status: Status, procore_id: int = 501, project_id: int = 11,
+              reasons: list[str] | None = None) -> Item:
+    """An item walked through real transitions (with audit events) to ``status``."""
+    service = get_item_service()
+    item = service.observe(company_id=COMPANY_ID, kind="commitment", procore_id=procore_id,
+                           project_id=project_id, subtype="subcontract",
+                           snapshot={**SNAPSHOT, "id": procore_id},
+                           reasons=reasons if reasons is not None else (
+                               ["not approved"] if status is Status.NOT_READY else []),
+                           actor="seed")
+    assert item is not None
+    for action in PATHS[status][1:]:
+        item = service._apply(item, action, actor="seed",
+                              reason="seeded" if action in (Action.REJECT,
+                                                            Action.EXPORT_FAILED) else None)
+    assert item.status is status
+    return item
+
+
+def body(response: Any) -> Any:
+    return json.loads(response.body) if response.body else None
