@@ -37,7 +37,8 @@ class Settings(BaseSettings):
     procore_auth_url: str = "https://login.procore.com"
     procore_client_id: str = ""
     procore_company_id: int = 0  # the company this deployment serves by default
-    connector_application_id: str = ""  # skip webhooks caused by our own writes
+    connector_application_id: str = ""  # skip webhooks caused by our own writes...
+    connector_procore_user_id: int | None = None  # ...and, for v4.0 payloads, by our user
 
     # Webhook receiver
     max_webhook_bytes: int = 256 * 1024

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from chalicelib.adapters.queues import FifoQueue
-from chalicelib.domain.webhooks import commitment_target, parse_webhook, to_message
+from chalicelib.domain.webhooks import WebhookEvent, commitment_target, parse_webhook, to_message
 from chalicelib.errors import PayloadTooLarge, Unauthorized
 from chalicelib.observability import count, logger
 from chalicelib.settings import Settings
@@ -22,6 +22,27 @@ def check_token(expected: str, provided: str | None) -> None:
         raise Unauthorized("the Authorization header does not match this endpoint's token")
 
 
+def fifo_group(event: WebhookEvent) -> str:
+    """The FIFO group an event is processed in.
+
+    All commitment events of a project share one group: a line item event often does not
+    name its commitment (payload v2.0/v4.0), and intake reads the commitment's current
+    state from Procore, so two evaluations of one commitment must never run at once or
+    finish out of order (an older read would overwrite a newer one).
+    """
+    if commitment_target(event) is not None and event.project_id is not None:
+        return f"{event.company_id}:commitments:{event.project_id}"
+    return event.group_key
+
+
+def is_own_echo(settings: Settings, event: WebhookEvent) -> bool:
+    """Caused by this connector's own write (v2/v3 name the application; v4 only the user)."""
+    if event.is_from_application(settings.connector_application_id or None):
+        return True
+    own_user = settings.connector_procore_user_id
+    return own_user is not None and event.user_id == own_user
+
+
 def receive(settings: Settings, token: str, queue: FifoQueue,
             headers: Mapping[str, str], body: bytes) -> dict[str, Any]:
     check_token(token, headers.get("authorization"))
@@ -32,7 +53,7 @@ def receive(settings: Settings, token: str, queue: FifoQueue,
     logger.set_correlation_id(event.event_id)
     logger.append_keys(event_id=event.event_id, resource=event.resource_name,
                        resource_id=event.resource_id, action=event.action)
-    if event.is_from_application(settings.connector_application_id or None):
+    if is_own_echo(settings, event):
         count("WebhooksSkipped")
         logger.info("skipped: caused by this connector's own write")
         return {"status": "skipped", "reason": "caused by this connector", "id": event.event_id}
@@ -45,7 +66,7 @@ def receive(settings: Settings, token: str, queue: FifoQueue,
         count("WebhooksSkipped")
         return {"status": "skipped", "reason": f"resource {event.resource_name!r} not synced",
                 "id": event.event_id}
-    queue.send(to_message(event), deduplication_id=event.event_id, group_id=event.group_key)
+    queue.send(to_message(event), deduplication_id=event.event_id, group_id=fifo_group(event))
     count("WebhooksReceived")
     logger.info("queued")
     return {"status": "queued", "id": event.event_id}
