@@ -46,7 +46,7 @@ from chalicelib.errors import (
     UpstreamNotFound,
 )
 
-logger = Logger(service="procore-sage-connector", child=True)
+logger = Logger(service="connector", child=True)
 
 #: ``(method, url, headers, body, timeout) -> (status, headers, body)``
 Transport = Callable[
