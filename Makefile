@@ -31,3 +31,7 @@ bench: $(STAMP)
 
 clean:
 	rm -rf build .pytest_cache
+
+# The whole connector on 127.0.0.1, no AWS account (Ctrl-C stops everything).
+run: $(STAMP)
+	$(PY) -m devstack run

@@ -30,10 +30,11 @@ def sqs_event(messages: list[dict[str, Any]], queue_arn: str,
 
 
 def pump_once(sqs: Any, queue_url: str, handler: Handler, *, batch_size: int = 10,
-              visibility_timeout: int | None = None) -> tuple[int, int]:
+              visibility_timeout: int | None = None, wait_seconds: int = 0) -> tuple[int, int]:
     """One receive -> handle -> delete round. Returns (handled, failed) counts."""
     kwargs: dict[str, Any] = {"QueueUrl": queue_url, "MaxNumberOfMessages": batch_size,
-                              "AttributeNames": ["All"], "MessageAttributeNames": ["All"]}
+                              "AttributeNames": ["All"], "MessageAttributeNames": ["All"],
+                              "WaitTimeSeconds": wait_seconds}
     if visibility_timeout is not None:
         kwargs["VisibilityTimeout"] = visibility_timeout
     messages = sqs.receive_message(**kwargs).get("Messages", [])

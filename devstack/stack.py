@@ -1,0 +1,318 @@
+"""The local stack: the whole connector on 127.0.0.1 with no AWS account.
+
+Started by ``make run`` (``python -m devstack run``):
+
+- an AWS emulator (moto server) with the table and queues of infra/resources.json;
+- the Chalice API (``chalice local``, a child process) on the emulator;
+- a pump that feeds the inbound queue to the same ``intake`` handler Lambda calls, with
+  Lambda's semantics (batches of 10, partial batch failures, visibility timeout, redrive
+  to the dead-letter queue), and runs the schedules;
+- the Procore sandbox seeded with a demo company, firing webhooks at the API;
+- approvers (admin, approver, pm, viewer) with a locally held JWT signing key.
+
+State: the signing key and the stack description live under .devstack/ and survive a
+restart; the emulated table and queues and the sandbox's data are in memory and start
+fresh each time.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+STATE_DIR = Path(os.environ.get("DEVSTACK_STATE_DIR", ROOT / ".devstack"))
+HOST = "127.0.0.1"
+COMPANY_ID = 4264
+WEBHOOK_TOKEN = "Bearer local-webhook-token"
+CLIENT_ID = "connector-client"
+CLIENT_SECRET = "connector-secret"  # the sandbox's own credential, not a real secret
+ISSUER = "http://127.0.0.1/devstack"
+AUDIENCE = "connector-local"
+
+logger = logging.getLogger("devstack")
+
+
+@dataclass
+class Ports:
+    api: int = int(os.environ.get("DEVSTACK_API_PORT", "8000"))
+    sandbox: int = int(os.environ.get("DEVSTACK_SANDBOX_PORT", "8010"))
+    aws: int = int(os.environ.get("DEVSTACK_AWS_PORT", "8020"))
+
+
+@dataclass
+class Stack:
+    ports: Ports = field(default_factory=Ports)
+    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    stopping: threading.Event = field(default_factory=threading.Event)
+    environment: dict[str, str] = field(default_factory=dict)
+    moto: Any = None
+    sandbox: Any = None
+    threads: list[threading.Thread] = field(default_factory=list)
+
+    # ---- lifecycle -------------------------------------------------------------------
+    def start(self) -> None:
+        STATE_DIR.mkdir(exist_ok=True)
+        _, public_pem = signing_keys()
+        self._start_aws()
+        resources = self._provision()
+        aws_url = f"http://{HOST}:{self.ports.aws}"
+        self.environment = {
+            "AWS_ENDPOINT_URL": aws_url, "AWS_ACCESS_KEY_ID": "local",
+            "AWS_SECRET_ACCESS_KEY": "local", "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_REGION": "us-east-1", "STAGE": "local",
+            **resources.environment,
+            "PROCORE_BASE_URL": f"http://{HOST}:{self.ports.sandbox}",
+            "PROCORE_AUTH_URL": f"http://{HOST}:{self.ports.sandbox}",
+            "PROCORE_CLIENT_ID": CLIENT_ID, "PROCORE_CLIENT_SECRET": CLIENT_SECRET,
+            "PROCORE_COMPANY_ID": str(COMPANY_ID), "CONNECTOR_APPLICATION_ID": CLIENT_ID,
+            "WEBHOOK_TOKEN": WEBHOOK_TOKEN, "JWT_ISSUER": ISSUER, "JWT_AUDIENCE": AUDIENCE,
+            "JWT_PUBLIC_KEY_PEM": public_pem, "POWERTOOLS_METRICS_NAMESPACE": "Local",
+        }
+        os.environ.update(self.environment)
+        self._start_sandbox()
+        self.environment["CONNECTOR_PROCORE_USER_ID"] = str(
+            self.sandbox.service_account_user_id)
+        os.environ.update(self.environment)
+        self._seed_connector()
+        self._start_api()
+        self._start_pump()
+        self._seed_procore()
+        self._write_description()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        for process in self.processes:
+            if process.poll() is None:
+                process.terminate()
+        for process in self.processes:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        for thread in self.threads:
+            thread.join(timeout=10)
+        if self.sandbox is not None:
+            self.sandbox.stop()
+        if self.moto is not None:
+            self.moto.stop()
+
+    # ---- pieces ----------------------------------------------------------------------
+    def _start_aws(self) -> None:
+        from moto.server import ThreadedMotoServer
+
+        self.moto = ThreadedMotoServer(ip_address=HOST, port=self.ports.aws, verbose=False)
+        self.moto.start()
+
+    def _provision(self) -> Any:
+        import boto3
+
+        from devstack.resources import provision
+
+        endpoint = f"http://{HOST}:{self.ports.aws}"
+        kwargs = {"endpoint_url": endpoint, "region_name": "us-east-1",
+                  "aws_access_key_id": "local", "aws_secret_access_key": "local"}
+        return provision(boto3.client("dynamodb", **kwargs), boto3.client("sqs", **kwargs),
+                         prefix="local")
+
+    def _start_sandbox(self) -> None:
+        from devstack.procore_sandbox import ProcoreSandbox
+
+        self.sandbox = ProcoreSandbox(
+            HOST, self.ports.sandbox, client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
+            company_id=COMPANY_ID, webhook_url=f"http://{HOST}:{self.ports.api}/webhooks/procore",
+            webhook_authorization=WEBHOOK_TOKEN, webhook_delivery="async")
+        self.sandbox.start()
+        self.demo = self.sandbox.seed(demo=True)
+
+    def _seed_connector(self) -> None:
+        from chalicelib.domain.models import Link
+        from chalicelib.wiring import get_store, reset
+
+        reset()
+        store = get_store()
+        for user in demo_users():
+            store.put_user(user)
+        # Until the job/vendor workflows exist, the demo project and two vendors are linked
+        # to the Sage job and vendors the embedded Sage company will hold.
+        project = self.demo["project_ids"]["main"]
+        store.put_link(Link(company_id=COMPANY_ID, kind="project", procore_id=project,
+                            sage_key="24001", created_by="devstack"))
+        for vendor, key in (("concrete", "3001"), ("steel", "3003")):
+            store.put_link(Link(company_id=COMPANY_ID, kind="vendor",
+                                procore_id=self.demo["vendor_ids"][vendor], sage_key=key,
+                                created_by="devstack"))
+
+    def _start_api(self) -> None:
+        chalice = Path(sys.executable).with_name("chalice")
+        process = subprocess.Popen(
+            [str(chalice), "local", "--host", HOST, "--port", str(self.ports.api),
+             "--stage", "local", "--no-autoreload"],
+            cwd=ROOT, env={**os.environ, **self.environment})
+        self.processes.append(process)
+        wait_for(f"http://{HOST}:{self.ports.api}/health", process)
+
+    def _start_pump(self) -> None:
+        thread = threading.Thread(target=self._pump_loop, name="pump", daemon=True)
+        thread.start()
+        self.threads.append(thread)
+
+    def _pump_loop(self) -> None:
+        import boto3
+
+        import app
+        from devstack.pump import pump_once
+
+        sqs = boto3.client("sqs")
+        queue = self.environment["INBOUND_QUEUE_URL"]
+        next_schedule = time.monotonic() + 300
+        while not self.stopping.is_set():
+            try:
+                handled, failed = pump_once(
+                    sqs, queue, lambda event: app.intake(event, LambdaContext("intake")),
+                    wait_seconds=1)
+                if handled or failed:
+                    logger.info("intake: %d handled, %d failed", handled, failed)
+                if time.monotonic() >= next_schedule:
+                    app.requeue_unsent_exports({})
+                    next_schedule = time.monotonic() + 300
+            except Exception:  # the pump must outlive one bad round (logged whole)
+                logger.exception("pump round failed")
+                self.stopping.wait(1)
+
+    def _seed_procore(self) -> None:
+        """Demo commitments, made after the API is up so their webhooks land."""
+        project = self.demo["project_ids"]["main"]
+        codes = self.demo["cost_code_ids"]["main"]
+        types = self.demo["line_item_type_ids"]
+        ready = self.sandbox.create_commitment(
+            "work_order_contract", project, number="SC-001", title="Site concrete",
+            status="Approved", vendor_id=self.demo["vendor_ids"]["concrete"])
+        self.sandbox.add_line_item("work_order_contract", ready["id"], description="Footings",
+                                   amount="48000", cost_code_id=codes["03-300"],
+                                   line_item_type_id=types["S"])
+        draft = self.sandbox.create_commitment(
+            "purchase_order_contract", project, number="PO-001", title="Rebar",
+            status="Draft", vendor_id=self.demo["vendor_ids"]["steel"])
+        self.sandbox.add_line_item("purchase_order_contract", draft["id"],
+                                   description="#5 rebar", amount="12500",
+                                   cost_code_id=codes["05-120"], line_item_type_id=types["M"])
+
+    def _write_description(self) -> None:
+        description = {
+            "CONNECTOR_URL": f"http://{HOST}:{self.ports.api}",
+            "SANDBOX_URL": f"http://{HOST}:{self.ports.sandbox}",
+            "AWS_ENDPOINT_URL": self.environment["AWS_ENDPOINT_URL"],
+            "WEBHOOK_TOKEN": WEBHOOK_TOKEN,
+            "PROCORE_COMPANY_ID": str(COMPANY_ID),
+            "TABLE_NAME": self.environment["TABLE_NAME"],
+            "INBOUND_QUEUE_URL": self.environment["INBOUND_QUEUE_URL"],
+            "EXPORT_QUEUE_URL": self.environment["EXPORT_QUEUE_URL"],
+            "pid": os.getpid(),
+        }
+        (STATE_DIR / "stack.json").write_text(json.dumps(description, indent=2))
+
+
+class LambdaContext:
+    """What the handlers read from Lambda's context object."""
+
+    def __init__(self, name: str) -> None:
+        self.function_name = name
+        self.function_version = "$LATEST"
+        self.invoked_function_arn = f"arn:aws:lambda:us-east-1:000000000000:function:{name}"
+        self.memory_limit_in_mb = 512
+        self.aws_request_id = f"local-{time.time_ns()}"
+        self.log_group_name = f"/aws/lambda/{name}"
+        self.log_stream_name = "local"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 120_000
+
+
+def demo_users() -> list[Any]:
+    from chalicelib.domain.permissions import Level, User
+
+    return [
+        User("admin", COMPANY_ID, Level.ADMIN, True, {"commitments": Level.ADMIN},
+             name="Ada Admin (ERP admin, can push to accounting)"),
+        User("approver", COMPANY_ID, Level.STANDARD, True, name="Avery Approver"),
+        User("pm", COMPANY_ID, Level.READ_ONLY, False, {"commitments": Level.ADMIN},
+             name="Pat Project-Manager"),
+        User("viewer", COMPANY_ID, Level.READ_ONLY, False, name="Vic Viewer"),
+    ]
+
+
+def signing_keys() -> tuple[str, str]:
+    """The local stack's JWT signing key pair, made once and kept under .devstack/."""
+    from chalicelib.auth import generate_local_keypair
+
+    private, public = STATE_DIR / "jwt-private.pem", STATE_DIR / "jwt-public.pem"
+    if not private.exists():
+        STATE_DIR.mkdir(exist_ok=True)
+        private_pem, public_pem = generate_local_keypair()
+        private.write_text(private_pem)
+        private.chmod(0o600)
+        public.write_text(public_pem)
+    return private.read_text(), public.read_text()
+
+
+def mint(subject: str, ttl_seconds: int = 8 * 3600) -> str:
+    from chalicelib.auth import mint_local_token
+
+    private_pem, _ = signing_keys()
+    return mint_local_token(private_pem, issuer=ISSUER, audience=AUDIENCE, subject=subject,
+                            username=subject, ttl_seconds=ttl_seconds)
+
+
+def wait_for(url: str, process: subprocess.Popen[bytes] | None = None,
+             timeout: float = 60) -> None:
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"{url}: the process exited with {process.returncode}")
+        try:
+            with opener.open(url, timeout=2) as answer:
+                if answer.status < 500:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise TimeoutError(f"{url} did not answer within {timeout:.0f} s")
+
+
+def run() -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    for noisy in ("werkzeug", "botocore", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    stack = Stack()
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    signal.signal(signal.SIGINT, lambda *_: stopping.set())
+    try:
+        stack.start()
+        d = json.loads((STATE_DIR / "stack.json").read_text())
+        print(f"\nConnector API    {d['CONNECTOR_URL']}   (try {d['CONNECTOR_URL']}/health)")
+        print(f"Procore sandbox  {d['SANDBOX_URL']}")
+        print(f"AWS emulator     {d['AWS_ENDPOINT_URL']}")
+        print("Tokens:          python -m devstack token approver|admin|pm|viewer")
+        print("Environment:     python -m devstack env")
+        print("\nready: the connector is running on 127.0.0.1 (Ctrl-C stops everything)\n",
+              flush=True)
+        while not stopping.wait(0.5):
+            pass
+    finally:
+        stack.stop()
+        (STATE_DIR / "stack.json").unlink(missing_ok=True)
+        print("stopped", flush=True)
+    return 0
