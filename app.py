@@ -75,6 +75,12 @@ def _intake_record(record: Any) -> str:
 
 
 # ---- accounting acceptance ------------------------------------------------------------------
+def _for_item(item_id: str) -> None:
+    """Logs of an item's requests share its id as correlation id (as its audit events do)."""
+    logger.set_correlation_id(item_id)
+    logger.append_keys(item_id=item_id)
+
+
 def _caller() -> Any:
     from chalicelib.domain.permissions import User
     from chalicelib.settings import get_settings
@@ -118,6 +124,7 @@ def list_items() -> Any:
 @app.route("/items/{item_id}", methods=["GET"])
 @http_errors
 def get_item(item_id: str) -> Any:
+    _for_item(item_id)
     from chalicelib.domain.permissions import Permission, require
     from chalicelib.wiring import get_item_service
 
@@ -129,6 +136,7 @@ def get_item(item_id: str) -> Any:
 @app.route("/items/{item_id}/accept", methods=["POST"])
 @http_errors
 def accept_item(item_id: str) -> Any:
+    _for_item(item_id)
     from chalicelib.wiring import get_item_service
 
     return json_response(200, get_item_service().accept(_caller(), item_id).public())
@@ -137,6 +145,7 @@ def accept_item(item_id: str) -> Any:
 @app.route("/items/{item_id}/reject", methods=["POST"])
 @http_errors
 def reject_item(item_id: str) -> Any:
+    _for_item(item_id)
     from chalicelib.requests import RejectBody
     from chalicelib.wiring import get_item_service
 
@@ -148,6 +157,7 @@ def reject_item(item_id: str) -> Any:
 @app.route("/items/{item_id}/retrieve", methods=["POST"])
 @http_errors
 def retrieve_item(item_id: str) -> Any:
+    _for_item(item_id)
     from chalicelib.wiring import get_item_service
 
     return json_response(200, get_item_service().retrieve(_caller(), item_id).public())
@@ -156,6 +166,7 @@ def retrieve_item(item_id: str) -> Any:
 @app.route("/items/{item_id}/resend", methods=["POST"])
 @http_errors
 def resend_item(item_id: str) -> Any:
+    _for_item(item_id)
     from chalicelib.wiring import get_item_service
 
     return json_response(200, get_item_service().resend(_caller(), item_id).public())
@@ -164,6 +175,7 @@ def resend_item(item_id: str) -> Any:
 @app.route("/items/{item_id}/unlink", methods=["POST"])
 @http_errors
 def unlink_item(item_id: str) -> Any:
+    _for_item(item_id)
     from chalicelib.wiring import get_item_service
 
     return json_response(200, get_item_service().unlink(_caller(), item_id).public())

@@ -108,6 +108,7 @@ def test_missing_or_wrong_token_is_401_and_changes_nothing(hook: Any, aws: Any,
     assert response.status_code == 401
     assert message in body(response)["message"]
     assert inbound(aws) == [] and aws.table_snapshot() == []
+    assert aws.queue_depth(aws.export_url) == 0
 
 
 @pytest.mark.parametrize(("raw", "message"), [
@@ -129,6 +130,7 @@ def test_malformed_body_is_400_naming_the_problem(hook: Any, aws: Any, raw: byte
     assert response.status_code == 400, body(response)
     assert message in body(response)["message"]
     assert inbound(aws) == [] and aws.table_snapshot() == []
+    assert aws.queue_depth(aws.export_url) == 0
 
 
 def test_body_over_256_kb_is_413(hook: Any, aws: Any) -> None:
@@ -137,6 +139,7 @@ def test_body_over_256_kb_is_413(hook: Any, aws: Any) -> None:
     assert response.status_code == 413
     assert "limit is 262144" in body(response)["message"]
     assert inbound(aws) == [] and aws.table_snapshot() == []
+    assert aws.queue_depth(aws.export_url) == 0
 
 
 def test_unauthenticated_oversized_body_is_401_not_413(hook: Any) -> None:
@@ -153,6 +156,7 @@ def test_queue_unavailable_is_503_with_nothing_written(hook: Any, aws: Any,
     assert response.status_code == 503
     assert "inbound events queue is unavailable" in body(response)["message"]
     assert inbound(aws) == [] and aws.table_snapshot() == []
+    assert aws.queue_depth(aws.export_url) == 0
 
 
 def test_metrics_count_received_skipped_and_rejected(hook: Any,
