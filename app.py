@@ -194,6 +194,29 @@ def send_item() -> Any:
     return json_response(200, item.public())
 
 
+# ---- connector users (company admins) ---------------------------------------------------------
+@app.route("/users", methods=["GET"])
+@http_errors
+def list_users() -> Any:
+    from chalicelib.services import users
+    from chalicelib.wiring import get_store
+
+    found = users.list_users(get_store(), _caller())
+    return json_response(200, {"users": [users.public(u) for u in found]})
+
+
+@app.route("/users/{subject}", methods=["PUT"])
+@http_errors
+def put_user(subject: str) -> Any:
+    from chalicelib.requests import UserBody
+    from chalicelib.services import users
+    from chalicelib.wiring import get_store
+
+    admin = _caller()
+    body = parse_model(UserBody, json_object(app.current_request.raw_body))
+    return json_response(200, users.public(users.put_user(get_store(), admin, subject, body)))
+
+
 # ---- operations -----------------------------------------------------------------------------
 @app.route("/health", methods=["GET"])
 @http_errors

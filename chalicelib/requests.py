@@ -29,3 +29,20 @@ class SendBody(BaseModel):
     commitment_type: Literal["subcontract", "purchase_order"]
     procore_id: int = Field(gt=0)
     project_id: int = Field(gt=0)
+
+
+LevelName = Literal["none", "read_only", "standard", "admin"]
+ToolName = Literal["commitments", "change_orders", "budget", "prime_contract", "invoicing",
+                   "directory", "reports", "projects"]
+
+
+class UserBody(BaseModel):
+    """A connector user's levels (the ERP Integrations tool and the Procore tools)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, max_length=200)
+    erp_level: LevelName
+    can_push_to_accounting: bool = False
+    tool_levels: dict[ToolName, LevelName] = Field(default_factory=dict)
+    privileges: list[Literal["create_new_project"]] = Field(default_factory=list)

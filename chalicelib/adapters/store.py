@@ -172,25 +172,32 @@ class ItemStore:
         answer = self._call("get_item", TableName=self.table_name, Key={
             "PK": _s(f"COMPANY#{company_id}"), "SK": _s(f"USER#{subject}")})
         raw = answer.get("Item")
-        if not raw:
-            return None
-        data = json.loads(raw["doc"]["S"])
-        return User(
-            subject=subject, company_id=company_id, name=data.get("name"),
-            erp_level=Level.parse(data.get("erp_level", "none")),
-            can_push_to_accounting=bool(data.get("can_push_to_accounting")),
-            tool_levels={k: Level.parse(v) for k, v in data.get("tool_levels", {}).items()},
-            privileges=frozenset(data.get("privileges", [])),
-        )
+        return _user(company_id, subject, raw["doc"]["S"]) if raw else None
 
-    def put_user(self, user: User) -> None:
+    def put_user(self, user: User, *, updated_by: str = "", updated_at: str = "") -> None:
         doc = {"name": user.name, "erp_level": user.erp_level.label,
                "can_push_to_accounting": user.can_push_to_accounting,
                "tool_levels": {k: Level(v).label for k, v in user.tool_levels.items()},
-               "privileges": sorted(user.privileges)}
+               "privileges": sorted(user.privileges),
+               "updated_by": updated_by, "updated_at": updated_at}
         self._call("put_item", TableName=self.table_name, Item={
             "PK": _s(f"COMPANY#{user.company_id}"), "SK": _s(f"USER#{user.subject}"),
             "doc": _s(json.dumps(doc))})
+
+    def list_users(self, company_id: int) -> list[User]:
+        users: list[User] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": "PK = :pk AND begins_with(SK, :user)",
+            "ExpressionAttributeValues": {":pk": _s(f"COMPANY#{company_id}"),
+                                          ":user": _s("USER#")}}
+        while True:
+            answer = self._call("query", **kwargs)
+            users += [_user(company_id, r["SK"]["S"].removeprefix("USER#"), r["doc"]["S"])
+                      for r in answer["Items"]]
+            if "LastEvaluatedKey" not in answer:
+                return users
+            kwargs["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
 
     # ---- processed webhook events ------------------------------------------------------
     def event_seen(self, company_id: int, event_id: str) -> bool:
@@ -248,6 +255,17 @@ class ItemStore:
             raise _unavailable(exc) from exc
         except BotoCoreError as exc:
             raise ServiceUnavailable(f"the connector table is unreachable: {exc}") from exc
+
+
+def _user(company_id: int, subject: str, doc: str) -> User:
+    data = json.loads(doc)
+    return User(
+        subject=subject, company_id=company_id, name=data.get("name"),
+        erp_level=Level.parse(data.get("erp_level", "none")),
+        can_push_to_accounting=bool(data.get("can_push_to_accounting")),
+        tool_levels={k: Level.parse(v) for k, v in data.get("tool_levels", {}).items()},
+        privileges=frozenset(data.get("privileges", [])),
+    )
 
 
 def _unavailable(exc: Exception) -> ServiceUnavailable:

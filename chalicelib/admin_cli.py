@@ -1,0 +1,62 @@
+"""Bootstrap and inspect connector users from a shell (the first ERP admin of a new
+deployment has no one to grant them rights through the API).
+
+    python -m chalicelib.admin_cli put-user SUBJECT --erp admin --push \\
+        [--tool commitments=admin] [--name "Ada Admin"] [--company 4264]
+    python -m chalicelib.admin_cli list-users [--company 4264]
+
+Uses TABLE_NAME (and PROCORE_COMPANY_ID unless --company) and the usual AWS credentials.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from chalicelib.domain.models import utc_now
+from chalicelib.requests import UserBody
+from chalicelib.services.users import public, user_from_body
+
+
+def main(argv: list[str] | None = None) -> int:
+    from chalicelib.api import parse_model
+    from chalicelib.errors import BadRequest
+    from chalicelib.settings import get_settings
+    from chalicelib.wiring import get_store
+
+    parser = argparse.ArgumentParser(prog="python -m chalicelib.admin_cli")
+    commands = parser.add_subparsers(dest="command", required=True)
+    put = commands.add_parser("put-user", help="create or replace a user's levels")
+    put.add_argument("subject", help="the user's token subject (Cognito 'sub')")
+    put.add_argument("--erp", required=True, choices=["none", "read_only", "standard", "admin"])
+    put.add_argument("--push", action="store_true", help="grant Can Push to Accounting")
+    put.add_argument("--tool", action="append", default=[], metavar="TOOL=LEVEL")
+    put.add_argument("--name")
+    listing = commands.add_parser("list-users")
+    for sub in (put, listing):
+        sub.add_argument("--company", type=int, default=None)
+    args = parser.parse_args(argv)
+    company = args.company or get_settings().procore_company_id
+    if not company:
+        parser.error("no company: pass --company or set PROCORE_COMPANY_ID")
+    store = get_store()
+    if args.command == "list-users":
+        users = [public(u) for u in store.list_users(company)]
+        sys.stdout.write(json.dumps(users, indent=2) + "\n")
+        return 0
+    try:
+        tools = dict(pair.split("=", 1) for pair in args.tool)
+        body = parse_model(UserBody, {"name": args.name, "erp_level": args.erp,
+                                      "can_push_to_accounting": args.push,
+                                      "tool_levels": tools})
+    except (ValueError, BadRequest) as exc:
+        parser.error(str(exc))
+    user = user_from_body(company, args.subject, body)
+    store.put_user(user, updated_by="admin_cli", updated_at=utc_now())
+    sys.stdout.write(json.dumps(public(user), indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
