@@ -106,29 +106,24 @@ class ItemService:
 
     # ---- people's actions --------------------------------------------------------------
     def accept(self, user: User, item_id: str) -> Item:
-        item = self.get(user.company_id, item_id)
-        require(user, Permission.ACCEPT_OR_REJECT, item.kind)
+        item = self._load_for(user, item_id, Permission.ACCEPT_OR_REJECT)
 
         def accepted(new: Item) -> None:
             new.accepted_snapshot_version = new.snapshot_version
             new.export_enqueued = False
 
-        new = self._act(user, item, Action.ACCEPT, mutate=accepted)
-        return self.enqueue_export(new)
+        return self.enqueue_export(self._act(user, item, Action.ACCEPT, mutate=accepted))
 
     def reject(self, user: User, item_id: str, reason: str) -> Item:
-        item = self.get(user.company_id, item_id)
-        require(user, Permission.ACCEPT_OR_REJECT, item.kind)
+        item = self._load_for(user, item_id, Permission.ACCEPT_OR_REJECT)
         return self._act(user, item, Action.REJECT, reason=reason)
 
     def retrieve(self, user: User, item_id: str) -> Item:
-        item = self.get(user.company_id, item_id)
-        require(user, Permission.SEND_RETRIEVE_RESEND, item.kind)
+        item = self._load_for(user, item_id, Permission.SEND_RETRIEVE_RESEND)
         return self._act(user, item, Action.RETRIEVE)
 
     def resend(self, user: User, item_id: str) -> Item:
-        item = self.get(user.company_id, item_id)
-        require(user, Permission.SEND_RETRIEVE_RESEND, item.kind)
+        item = self._load_for(user, item_id, Permission.SEND_RETRIEVE_RESEND)
         if item.status in _WITH_SENDER and item.reasons:
             raise Conflict(f"cannot resend item {item_id}: it is not ready: "
                            + " ".join(item.reasons), status=item.status.value,
@@ -136,9 +131,18 @@ class ItemService:
         return self._act(user, item, Action.RESEND)
 
     def unlink(self, user: User, item_id: str) -> Item:
-        item = self.get(user.company_id, item_id)
-        require(user, Permission.UNLINK, item.kind)
+        item = self._load_for(user, item_id, Permission.UNLINK)
         return self._act(user, item, Action.UNLINK)
+
+    def _load_for(self, user: User, item_id: str, permission: Permission) -> Item:
+        """The item, once the caller may act on its kind (403 before 404: a denied
+        caller learns nothing about which items exist)."""
+        try:
+            kind, _ = parse_item_id(item_id)
+        except ValueError as exc:
+            raise NotFound(f"no item {item_id!r}: {exc}") from exc
+        require(user, permission, kind)
+        return self.get(user.company_id, item_id)
 
     # ---- export hand-off ---------------------------------------------------------------
     def enqueue_export(self, item: Item) -> Item:
@@ -231,13 +235,14 @@ def _observed_change(item: Item, snapshot: dict[str, Any], digest: str,
     if item.status in _IGNORED_AFTER:
         return None
     if item.status in _COMMITTED:
-        # The accepted snapshot exports; a different one waits for a new acceptance.
-        if digest in (item.pending_hash, item.snapshot_hash if item.pending_hash is None
-                      else None):
+        # The accepted snapshot exports; a different one waits for a new acceptance (and a
+        # change back to what was accepted clears the wait).
+        pending = None if digest == item.snapshot_hash else (snapshot, digest)
+        if item.pending_hash == (pending[1] if pending else None):
             return None
 
         def keep_pending(new: Item) -> None:
-            new.pending_snapshot, new.pending_hash = snapshot, digest
+            new.pending_snapshot, new.pending_hash = pending or (None, None)
         return keep_pending
     if digest == item.snapshot_hash and (reasons == item.reasons or item.status == Status.SYNCED):
         return None

@@ -296,3 +296,30 @@ def test_health(api: Any) -> None:
     assert response.status_code == 200
     assert body(response)["checks"] == {"table": "ok", "inbound_queue": "ok",
                                         "export_queue": "ok"}
+
+
+def test_accept_while_the_export_queue_is_down_is_sent_later(
+        api: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from chalicelib import wiring
+
+    item = seed_item(Status.READY_TO_EXPORT)
+    real_url = api.aws.export_url
+    monkeypatch.setenv("EXPORT_QUEUE_URL", real_url.replace("Exports", "Missing"))
+    wiring.reset()
+    response = api.call("POST", f"/items/{item.item_id}/accept")
+    assert response.status_code == 200  # the acceptance is durable...
+    assert body(response)["status"] == "accepted"
+    assert body(response)["export_enqueued"] is False  # ...and visibly not yet handed off
+    assert api.aws.queue_depth(real_url) == 0
+    monkeypatch.setenv("EXPORT_QUEUE_URL", real_url)
+    wiring.reset()
+    event = api.client.events.generate_cw_event(
+        source="aws.events", detail_type="Scheduled Event", detail={},
+        resources=["arn:aws:events:us-east-1:123456789012:rule/requeue"])
+    answer = api.client.lambda_.invoke("requeue-unsent-exports", event).payload
+    assert answer == {"requeued": 1}
+    assert api.aws.queue_depth(real_url) == 1
+    assert get_store().get_item(COMPANY_ID, "commitment", item.procore_id).export_enqueued
+    # Nothing left to send: the schedule sends nothing twice.
+    assert api.client.lambda_.invoke("requeue-unsent-exports", event).payload == {
+        "requeued": 0}
