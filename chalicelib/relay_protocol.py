@@ -1,0 +1,141 @@
+"""What the cloud and the on-premises relay agent say to each other.
+
+Commands go cloud -> agent on the company's relay command queue (FIFO, grouped by Sage
+job); results and heartbeats go agent -> cloud on the relay results queue. Both sides
+import these models (the agent imports this module), so a field cannot drift between
+them. Every message is JSON well under SQS's 256 KB; pulls are paged.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+PROTOCOL_VERSION = 1
+
+
+class CommandType(StrEnum):
+    ADD_SUBCONTRACT = "add_subcontract"
+    ADD_PURCHASE_ORDER = "add_purchase_order"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# ---- payloads (Sage 100 Contractor's own terms; see reference/sage100c.md) ------------------
+CostCode = Annotated[str, Field(pattern=r"^[1-9]\d{0,11}\.\d{3}$")]  # cstcde, e.g. "3300.000"
+CostType = Annotated[int, Field(ge=1, le=9)]  # csttyp 1-9
+
+
+class SubcontractLine(_Model):
+    line_number: int = Field(ge=1)  # sbcnln.linnum
+    description: str  # sbcnln.dscrpt
+    cost_code: CostCode  # sbcnln.cstcde
+    cost_type: CostType  # sbcnln.csttyp
+    amount: Decimal  # sbcnln.amount (original contract amount of the line)
+
+
+class SubcontractPayload(_Model):
+    """subcon + sbcnln: a Procore subcontract (work order contract) as Sage records it."""
+
+    job: int  # subcon.jobnum -> actrec.recnum
+    phase: int | None = None  # subcon.phsnum -> jobphs.phsnum
+    vendor: int  # subcon.vndnum -> actpay.recnum
+    number: str  # subcon.ctcnum, unique per job
+    description: str  # subcon.dscrpt
+    status: int = Field(default=3, ge=1, le=6)  # 3 = Contract (UNCONFIRMED for Approved)
+    retention_rate: Decimal | None = None  # subcon.rtnrte (%)
+    lines: list[SubcontractLine] = Field(min_length=1)
+
+
+class PurchaseOrderLine(_Model):
+    line_number: int = Field(ge=1)  # pcorln.linnum
+    description: str  # pcorln.prtdsc
+    quantity: Decimal  # pcorln.linqty
+    unit_price: Decimal  # pcorln.linprc
+    amount: Decimal  # pcorln.extttl
+    cost_code: CostCode
+    cost_type: CostType
+
+
+class PurchaseOrderPayload(_Model):
+    """pchord + pcorln: a Procore purchase order contract as Sage records it."""
+
+    job: int
+    phase: int | None = None
+    vendor: int
+    number: str  # pchord.ordnum, unique
+    description: str
+    status: int = Field(default=1, ge=1, le=6)  # 1 = Open
+    lines: list[PurchaseOrderLine] = Field(min_length=1)
+
+
+PAYLOADS: dict[CommandType, type[_Model]] = {
+    CommandType.ADD_SUBCONTRACT: SubcontractPayload,
+    CommandType.ADD_PURCHASE_ORDER: PurchaseOrderPayload,
+}
+
+
+# ---- envelopes ------------------------------------------------------------------------------
+class Command(_Model):
+    protocol: int = PROTOCOL_VERSION
+    command_id: str  # deterministic per (item, accepted version): repeats are the same command
+    company_id: int
+    type: CommandType
+    item_id: str
+    export_version: int  # the item version that was accepted
+    payload: dict[str, Any]
+    issued_at: str
+
+    def typed_payload(self) -> Any:
+        return PAYLOADS[self.type].model_validate(self.payload)
+
+
+class SageFailure(_Model):
+    code: int  # Sage's code: 12000, 12802, 14050, 14201, ...
+    message: str  # Sage's words, shown to the user
+    retryable: bool = False
+
+
+class Result(_Model):
+    kind: Literal["result"] = "result"
+    protocol: int = PROTOCOL_VERSION
+    command_id: str
+    company_id: int
+    item_id: str
+    export_version: int
+    ok: bool
+    error: SageFailure | None = None
+    sage_keys: dict[str, str] = Field(default_factory=dict)  # e.g. {"subcon": "17"}
+    data: list[dict[str, Any]] | None = None  # pulls: one page of rows
+    page: int | None = None
+    more: bool = False
+    attempts: int = 1
+    agent_id: str
+    finished_at: str
+
+
+class Heartbeat(_Model):
+    kind: Literal["heartbeat"] = "heartbeat"
+    protocol: int = PROTOCOL_VERSION
+    agent_id: str
+    company_id: int
+    at: str
+    agent_version: str = ""
+    commands_applied: int = 0
+
+
+class RelayMessage(BaseModel):
+    """Parse whatever arrives on the results queue."""
+
+    message: Annotated[Result | Heartbeat, Field(discriminator="kind")]
+
+    @classmethod
+    def parse(cls, raw: str | bytes) -> Result | Heartbeat:
+        import json
+
+        return cls.model_validate({"message": json.loads(raw)}).message

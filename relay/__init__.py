@@ -1,0 +1,1 @@
+"""The on-premises relay agent: applies the cloud's commands to Sage 100 Contractor."""

@@ -1,0 +1,1 @@
+"""Sage 100 Contractor behind one port (relay/sage/port.py)."""

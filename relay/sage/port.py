@@ -1,0 +1,46 @@
+"""The one port through which the agent talks to Sage 100 Contractor.
+
+The embedded stand-in (relay/sage/embedded.py, SQLite with Sage's real table and column
+names) implements it today; a real Sage (MBXML writes, SQL Server reads) implements it
+later. Writes return Sage's keys; refusals raise SageError with Sage's own code.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from chalicelib.relay_protocol import PurchaseOrderPayload, SubcontractPayload
+
+# Sage 100 Contractor API error codes (reference/sage100c.md section 4).
+DUPLICATE_KEY = 12000
+INVALID_REFERENCE = 12802  # unknown job, vendor, cost code, cost type
+SECURITY_DENIED = 12806
+INVALID_DATA = 14050  # lengths, formats, closed records, locked periods
+CONSTRAINT_FAILED = 14201  # duplicate subcontract or PO number
+UNAVAILABLE = 17000  # the company database is busy/locked; try again (connector's own code)
+
+
+class SageError(Exception):
+    def __init__(self, code: int, message: str, *, retryable: bool = False) -> None:
+        super().__init__(f"Sage error {code}: {message}")
+        self.code = code
+        self.message = message
+        self.retryable = retryable
+
+
+class SagePort(Protocol):
+    def add_subcontract(self, payload: SubcontractPayload) -> dict[str, str]:
+        """Insert subcon + sbcnln in one transaction; {"subcon": recnum, "ctcnum": ...}."""
+        ...
+
+    def add_purchase_order(self, payload: PurchaseOrderPayload) -> dict[str, str]:
+        """Insert pchord + pcorln in one transaction; {"pchord": recnum, "ordnum": ...}."""
+        ...
+
+    def find_subcontract(self, job: int, number: str) -> dict[str, str] | None:
+        """Keys of the subcontract ``number`` on ``job`` if it exists (reconciliation)."""
+        ...
+
+    def find_purchase_order(self, number: str) -> dict[str, str] | None:
+        """Keys of purchase order ``number`` if it exists (reconciliation)."""
+        ...
