@@ -48,17 +48,23 @@ def procore_webhook() -> Any:
     return json_response(202, answer)
 
 
-@app.lambda_function(name="intake")
-def intake(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """Inbound-events queue consumer; reports partial batch failures (FIFO order kept)."""
+def _fifo_batch(event: dict[str, Any], context: Any, record_handler: Any) -> dict[str, Any]:
+    """A FIFO queue batch with partial failures: a failed record fails the rest of its
+    message group (order kept) but not other groups."""
     from aws_lambda_powertools.utilities.batch import (
         SqsFifoPartialProcessor,
         process_partial_response,
     )
 
     processor = SqsFifoPartialProcessor(skip_group_on_error=True)
-    return process_partial_response(event=event, record_handler=_intake_record,
+    return process_partial_response(event=event, record_handler=record_handler,
                                     processor=processor, context=context)
+
+
+@app.lambda_function(name="intake")
+def intake(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Inbound-events queue consumer."""
+    return _fifo_batch(event, context, _intake_record)
 
 
 def _intake_record(record: Any) -> str:
@@ -71,6 +77,42 @@ def _intake_record(record: Any) -> str:
     logger.set_correlation_id(event.event_id)
     outcome = get_intake().handle_event(event)
     logger.info("event processed", event_id=event.event_id, outcome=outcome)
+    return outcome
+
+
+# ---- export to Sage ---------------------------------------------------------------------------
+@app.lambda_function(name="exporter")
+def exporter(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Exports queue consumer: accepted items become relay commands."""
+    return _fifo_batch(event, context, _export_record)
+
+
+def _export_record(record: Any) -> str:
+    import json
+
+    from chalicelib.wiring import get_exporter
+
+    message = json.loads(record.body)
+    logger.set_correlation_id(message.get("item_id"))
+    outcome = get_exporter().handle(message)
+    logger.info("export message handled", item_id=message.get("item_id"), outcome=outcome)
+    return outcome
+
+
+@app.lambda_function(name="results")
+def results(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Relay results queue consumer: results and heartbeats from the agent."""
+    return _fifo_batch(event, context, _result_record)
+
+
+def _result_record(record: Any) -> str:
+    from chalicelib.relay_protocol import RelayMessage
+    from chalicelib.wiring import get_results
+
+    message = RelayMessage.parse(record.body)
+    logger.set_correlation_id(getattr(message, "item_id", None) or message.agent_id)
+    outcome = get_results().handle(message)
+    logger.info("relay message handled", kind=message.kind, outcome=outcome)
     return outcome
 
 

@@ -31,6 +31,14 @@ class Settings(BaseSettings):
     table_name: str = "connector"
     inbound_queue_url: str = ""
     export_queue_url: str = ""
+    relay_commands_queue_url: str = ""
+    relay_results_queue_url: str = ""
+    # An item exporting longer than this says it is waiting for the relay agent.
+    export_stale_seconds: int = 300
+    # Procore line item type (code or name) -> Sage cost type 1-9.
+    cost_type_map: dict[str, int] = {"M": 1, "Material": 1, "L": 2, "Labor": 2,
+                                     "E": 3, "Equipment": 3, "S": 4, "Subcontract": 4,
+                                     "O": 5, "Other": 5}
 
     # Procore
     procore_base_url: str = "https://api.procore.com"

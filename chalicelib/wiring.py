@@ -18,8 +18,10 @@ if TYPE_CHECKING:
     from chalicelib.adapters.queues import FifoQueue
     from chalicelib.adapters.store import ItemStore
     from chalicelib.auth import TokenVerifier
+    from chalicelib.services.exporter import ExporterService
     from chalicelib.services.intake import IntakeService
     from chalicelib.services.items import ItemService
+    from chalicelib.services.results import ResultsService
 
 _procore_lock = threading.Lock()
 _procore_clients: dict[int, ProcoreClient] = {}
@@ -47,10 +49,34 @@ def get_export_queue() -> FifoQueue:
 
 
 @lru_cache(maxsize=1)
+def get_relay_commands_queue() -> FifoQueue:
+    from chalicelib.adapters.queues import FifoQueue
+
+    return FifoQueue(get_settings().relay_commands_queue_url, aws.client("sqs"),
+                     name="relay commands")
+
+
+@lru_cache(maxsize=1)
+def get_exporter() -> ExporterService:
+    from chalicelib.services.exporter import ExporterService
+
+    return ExporterService(get_store(), get_item_service(), get_relay_commands_queue(),
+                           get_settings().cost_type_map)
+
+
+@lru_cache(maxsize=1)
+def get_results() -> ResultsService:
+    from chalicelib.services.results import ResultsService
+
+    return ResultsService(get_store(), get_item_service(), get_procore)
+
+
+@lru_cache(maxsize=1)
 def get_item_service() -> ItemService:
     from chalicelib.services.items import ItemService
 
-    return ItemService(get_store(), get_export_queue())
+    return ItemService(get_store(), get_export_queue(),
+                       stale_after_seconds=get_settings().export_stale_seconds)
 
 
 @lru_cache(maxsize=1)
@@ -100,6 +126,7 @@ def get_verifier() -> TokenVerifier:
 def reset() -> None:
     """Forget every built object (tests use a fresh emulator and environment each time)."""
     for getter in (get_store, get_inbound_queue, get_export_queue, get_item_service,
+                   get_relay_commands_queue, get_exporter, get_results,
                    get_token_provider, get_intake, get_verifier, get_settings):
         getter.cache_clear()
     with _procore_lock:

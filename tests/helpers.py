@@ -64,7 +64,7 @@ def seed_item(status: Status, procore_id: int = 501, project_id: int = 11,
                            actor="seed")
     assert item is not None
     for action in PATHS[status][1:]:
-        item = service._apply(item, action, actor="seed",
+        item = service.apply(item, action, actor="seed",
                               reason="seeded" if action in (Action.REJECT,
                                                             Action.EXPORT_FAILED) else None)
     assert item.status is status

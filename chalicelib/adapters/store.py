@@ -8,6 +8,7 @@ Key layout (all scoped by company):
     LINK#{company}#{kind}#sage#{key}    LINK             Sage key -> Procore id
     COMPANY#{company}                   USER#{subject}   an approver's levels
     EVENT#{company}#{event_id}          EVENT            webhook event already processed (TTL)
+    AGENT#{company}                     HEARTBEAT#{id}   the relay agent's newest heartbeat
 
 Index ``inbox``: GSI1PK = "{company}#{status}", GSI1SK = "{updated_at}#{item_id}".
 Index ``company_items``: GSI2PK = "COMPANY#{company}#ITEMS", same sort key.
@@ -211,6 +212,31 @@ class ItemStore:
             "PK": _s(f"EVENT#{company_id}#{event_id}"), "SK": _s("EVENT"),
             "outcome": _s(outcome),
             "expires_at": _n(int(time.time()) + PROCESSED_EVENT_TTL_SECONDS)})
+
+    # ---- relay agent heartbeats ---------------------------------------------------------
+    def put_heartbeat(self, company_id: int, agent_id: str, doc: dict[str, Any]) -> None:
+        """Keep the newest heartbeat per agent (an older one arriving late is ignored)."""
+        from botocore.exceptions import ClientError
+
+        try:
+            self.client.put_item(
+                TableName=self.table_name,
+                Item={"PK": _s(f"AGENT#{company_id}"), "SK": _s(f"HEARTBEAT#{agent_id}"),
+                      "at": _s(doc["at"]), "doc": _s(json.dumps(doc))},
+                ConditionExpression="attribute_not_exists(PK) OR #at < :at",
+                ExpressionAttributeNames={"#at": "at"},
+                ExpressionAttributeValues={":at": _s(doc["at"])})
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise _unavailable(exc) from exc
+
+    def latest_heartbeat(self, company_id: int) -> dict[str, Any] | None:
+        answer = self._call("query", TableName=self.table_name,
+                            KeyConditionExpression="PK = :pk AND begins_with(SK, :hb)",
+                            ExpressionAttributeValues={":pk": _s(f"AGENT#{company_id}"),
+                                                       ":hb": _s("HEARTBEAT#")})
+        beats = [json.loads(r["doc"]["S"]) for r in answer["Items"]]
+        return max(beats, key=lambda b: b["at"]) if beats else None
 
     def ping(self) -> None:
         self._call("describe_table", TableName=self.table_name)

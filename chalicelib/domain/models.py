@@ -62,6 +62,9 @@ class Item(BaseModel):
     deleted_in_procore: bool = False
     erp_keys: dict[str, Any] = Field(default_factory=dict)
     last_error: dict[str, Any] | None = None
+    command_id: str | None = None  # the relay command of the current export
+    exporting_since: str | None = None
+    writeback_error: str | None = None  # Procore refused the origin id write-back
     status_reason: str | None = None  # why it is in its status (a rejection's reason, ...)
     status_by: str | None = None  # who moved it there
     title: str = ""
@@ -96,7 +99,7 @@ class Link(BaseModel):
     """A Procore record joined to its Sage 100 Contractor record (both directions stored)."""
 
     company_id: int
-    kind: Literal["project", "vendor"]
+    kind: Literal["project", "vendor", "commitment"]
     procore_id: int
     sage_key: str  # actrec.recnum for jobs, actpay.recnum for vendors
     created_at: str = ""

@@ -69,6 +69,8 @@ TRANSITIONS: dict[tuple[Status, Action], Status] = {
     (S.READY_TO_EXPORT, A.REJECT): S.REJECTED,
     **{(s, A.RESEND): S.READY_TO_EXPORT for s in _WITH_SENDER},
     (S.ACCEPTED, A.BEGIN_EXPORT): S.EXPORTING,
+    # The exporter refuses before handing off (the snapshot does not fit Sage's limits).
+    (S.ACCEPTED, A.EXPORT_FAILED): S.FAILED,
     (S.EXPORTING, A.EXPORT_SUCCEEDED): S.SYNCED,
     (S.EXPORTING, A.EXPORT_FAILED): S.FAILED,
     (S.SYNCED, A.UNLINK): S.UNLINKED,

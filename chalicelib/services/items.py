@@ -35,10 +35,11 @@ _IGNORED_AFTER = (Status.WITHDRAWN, Status.UNLINKED)
 
 class ItemService:
     def __init__(self, store: ItemStore, export_queue: FifoQueue,
-                 clock: Callable[[], str] = utc_now) -> None:
+                 clock: Callable[[], str] = utc_now, *, stale_after_seconds: int = 300) -> None:
         self.store = store
         self.export_queue = export_queue
         self.clock = clock
+        self.stale_after_seconds = stale_after_seconds
 
     # ---- reads -----------------------------------------------------------------------
     def get(self, company_id: int, item_id: str) -> Item:
@@ -56,6 +57,10 @@ class ItemService:
         body = item.public()
         body["history"] = [e.model_dump(mode="json") for e in self.store.audit_trail(
             company_id, item.kind, item.procore_id)]
+        if item.status is Status.EXPORTING:
+            body["waiting"] = waiting_note(item, self.store.latest_heartbeat(company_id),
+                                           now=self.clock(),
+                                           stale_after_seconds=self.stale_after_seconds)
         return body
 
     # ---- observations (intake, send) ---------------------------------------------------
@@ -79,7 +84,7 @@ class ItemService:
             if change is None:
                 return None
             try:
-                return self._apply(item, action, actor=actor, correlation_id=correlation_id,
+                return self.apply(item, action, actor=actor, correlation_id=correlation_id,
                                    reason=_observation_note(item, reasons), mutate=change)
             except StaleItem:
                 continue
@@ -98,7 +103,7 @@ class ItemService:
             note = ("deleted in Procore" if item.status not in (*_COMMITTED, Status.SYNCED)
                     else "deleted in Procore after acceptance; the Sage record is unchanged")
             try:
-                return self._apply(item, Action.OBSERVE_DELETED, actor=actor, reason=note,
+                return self.apply(item, Action.OBSERVE_DELETED, actor=actor, reason=note,
                                    correlation_id=correlation_id, mutate=mark)
             except StaleItem:
                 continue
@@ -189,7 +194,7 @@ class ItemService:
     def _act(self, user: User, item: Item, action: Action, *, reason: str | None = None,
              mutate: Callable[[Item], None] | None = None) -> Item:
         try:
-            return self._apply(item, action, actor=user.subject, reason=reason, mutate=mutate,
+            return self.apply(item, action, actor=user.subject, reason=reason, mutate=mutate,
                                status_reason=reason)
         except TransitionNotAllowed as exc:
             raise Conflict(f"{exc} (item {item.item_id})", status=item.status.value) from exc
@@ -202,7 +207,7 @@ class ItemService:
         except ValueError as exc:  # a reason the action needs is missing
             raise BadRequest(str(exc)) from exc
 
-    def _apply(self, item: Item, action: Action, *, actor: str, reason: str | None,
+    def apply(self, item: Item, action: Action, *, actor: str, reason: str | None,
                correlation_id: str | None = None,
                mutate: Callable[[Item], None] | None = None,
                status_reason: str | None = None) -> Item:
@@ -229,6 +234,30 @@ class ItemService:
         return new
 
 
+def waiting_note(item: Item, heartbeat: dict[str, Any] | None, *, now: str,
+                 stale_after_seconds: int) -> str | None:
+    """Why an export is taking long, once it is (None while it is still young)."""
+    if not item.exporting_since:
+        return None
+    waited = _seconds_between(item.exporting_since, now)
+    if waited < stale_after_seconds:
+        return None
+    minutes = int(waited // 60)
+    seen = (f"last seen at {heartbeat['at']} (agent {heartbeat['agent_id']})" if heartbeat
+            else "which has never been seen; is it installed and running?")
+    return (f"waiting for the relay agent, {seen}; the command has waited {minutes} "
+            "minutes and will be applied when the agent picks it up")
+
+
+def _seconds_between(start: str, end: str) -> float:
+    from datetime import datetime
+
+    def parse(text: str) -> datetime:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+    return (parse(end) - parse(start)).total_seconds()
+
+
 def _observed_change(item: Item, snapshot: dict[str, Any], digest: str,
                      reasons: list[str]) -> Callable[[Item], None] | None:
     """How an observation changes ``item``, or None when it changes nothing."""
@@ -243,6 +272,7 @@ def _observed_change(item: Item, snapshot: dict[str, Any], digest: str,
 
         def keep_pending(new: Item) -> None:
             new.pending_snapshot, new.pending_hash = pending or (None, None)
+            new.reasons = list(reasons)  # about the latest content, shown with the item
         return keep_pending
     if digest == item.snapshot_hash and (reasons == item.reasons or item.status == Status.SYNCED):
         return None
@@ -255,6 +285,7 @@ def _observed_change(item: Item, snapshot: dict[str, Any], digest: str,
             new.number = str(snapshot.get("number") or "")
         new.reasons = list(reasons)
         new.deleted_in_procore = False
+        new.pending_snapshot = new.pending_hash = None
     return replace
 
 

@@ -44,14 +44,14 @@ def test_audit_trail_equals_the_transitions_in_the_store(aws: Any,
         if (before.status, action) not in TRANSITIONS:
             snapshot = aws.table_snapshot()
             try:
-                service._apply(before, action, actor="t", reason="r")
+                service.apply(before, action, actor="t", reason="r")
             except Exception as exc:
                 assert type(exc).__name__ == "TransitionNotAllowed"
             else:
                 raise AssertionError(f"{action} allowed from {before.status}")
             assert aws.table_snapshot() == snapshot
             continue
-        item = service._apply(before, action, actor="t",
+        item = service.apply(before, action, actor="t",
                               reason="r" if action in REASON_REQUIRED else None)
         applied.append((before.status, action, item.status))
     trail = store.audit_trail(COMPANY_ID, "commitment", procore_id)

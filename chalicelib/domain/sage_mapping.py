@@ -1,0 +1,175 @@
+"""From an accepted commitment snapshot to a Sage 100 Contractor command (pure).
+
+Checks Sage's own limits before anything is sent, so a refusal the connector can see
+coming becomes a failed item with a clear message and no command (Procore's connector
+truncates instead, silently).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from pydantic import ValidationError
+
+from chalicelib.domain.models import Item, Link
+from chalicelib.relay_protocol import (
+    Command,
+    CommandType,
+    PurchaseOrderLine,
+    PurchaseOrderPayload,
+    SubcontractLine,
+    SubcontractPayload,
+)
+
+# Sage's column widths (reference/sage100c.md): numbers 20, descriptions 50.
+NUMBER_MAX = 20
+DESCRIPTION_MAX = 50
+AMOUNT_LIMIT = Decimal("10000000000")  # dec(12,2)
+
+
+class MappingError(ValueError):
+    """The snapshot cannot become a Sage record; the message says what to fix."""
+
+
+def command_id(item: Item, version: int) -> str:
+    """Deterministic: the same acceptance always yields the same command."""
+    return f"{item.company_id}:{item.item_id}:v{version}"
+
+
+def sage_cost_code(cost_code: Mapping[str, Any] | None) -> str:
+    """Procore cost code -> Sage cstcde.
+
+    A code that came from Sage carries its Sage key as origin_id; otherwise the Procore
+    code's digits, without separators or leading zeros ("03-300" -> "3300.000"), since
+    Sage codes are decimals that cannot start with 0.
+    """
+    if not cost_code:
+        raise MappingError("a line has no cost code")
+    origin = cost_code.get("origin_id")
+    if origin:
+        return str(origin)
+    code = str(cost_code.get("full_code") or "")
+    digits = re.sub(r"\D", "", code).lstrip("0")
+    if not digits:
+        raise MappingError(f"cost code '{code}' has no digits; Sage cost codes are numbers")
+    return f"{int(digits)}.000"
+
+
+def sage_cost_type(line_type: Mapping[str, Any] | None, mapping: Mapping[str, int]) -> int:
+    if not line_type:
+        raise MappingError("a line has no cost type")
+    origin = str(line_type.get("origin_id") or "")
+    if origin.isdigit() and 1 <= int(origin) <= 9:  # a type that came from Sage's csttyp
+        return int(origin)
+    for key in (line_type.get("code"), line_type.get("name")):
+        if key and key in mapping:
+            return int(mapping[key])
+    name = line_type.get("name") or line_type.get("code") or line_type.get("id")
+    raise MappingError(f"cost type '{name}' has no Sage cost type (1-9) mapped; add it to "
+                       "the cost type mapping")
+
+
+def _decimal(value: Any, what: str) -> Decimal:
+    try:
+        number = Decimal(str(value if value is not None else "0"))
+    except InvalidOperation as exc:
+        raise MappingError(f"{what} '{value}' is not a number") from exc
+    if abs(number) >= AMOUNT_LIMIT:
+        raise MappingError(f"{what} {number} is beyond what Sage can hold (12 digits)")
+    return number.quantize(Decimal("0.01"))
+
+
+def _text(value: str, limit: int, what: str) -> str:
+    if len(value) > limit:
+        raise MappingError(f"{what} '{value}' is {len(value)} characters; Sage 100 "
+                           f"Contractor takes at most {limit}")
+    return value
+
+
+def build_command(item: Item, *, version: int, project_link: Link | None,
+                  vendor_link: Link | None, cost_types: Mapping[str, int],
+                  issued_at: str) -> Command:
+    """The Sage command for ``item`` as accepted at ``version``; MappingError if it can't."""
+    snap = item.snapshot
+    if project_link is None:
+        raise MappingError(f"project {item.project_id} is no longer linked to a Sage job")
+    vendor = snap.get("vendor") or {}
+    if vendor_link is None:
+        raise MappingError(f"company '{vendor.get('name')}' is no longer linked to a Sage "
+                           "vendor")
+    number = _text(str(snap.get("number") or ""), NUMBER_MAX, "number")
+    description = _text(str(snap.get("title") or ""), DESCRIPTION_MAX, "title")
+    try:
+        job, vendor_key = int(project_link.sage_key), int(vendor_link.sage_key)
+    except ValueError as exc:
+        raise MappingError(f"linked Sage keys must be numbers: {exc}") from exc
+    lines = snap.get("lines") or []
+    try:
+        if snap.get("commitment_type") == "purchase_order":
+            command_type = CommandType.ADD_PURCHASE_ORDER
+            payload: Any = PurchaseOrderPayload(
+                job=job, vendor=vendor_key, number=number, description=description,
+                lines=[_po_line(n, line, cost_types) for n, line in enumerate(lines, 1)])
+        else:
+            command_type = CommandType.ADD_SUBCONTRACT
+            retention = snap.get("retainage_percent")
+            payload = SubcontractPayload(
+                job=job, vendor=vendor_key, number=number, description=description,
+                retention_rate=Decimal(str(retention)) if retention not in (None, "") else None,
+                lines=[_sub_line(n, line, cost_types) for n, line in enumerate(lines, 1)])
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise MappingError(f"{where}: {first['msg']}") from exc
+    return Command(command_id=command_id(item, version), company_id=item.company_id,
+                   type=command_type, item_id=item.item_id, export_version=version,
+                   payload=payload.model_dump(mode="json"), issued_at=issued_at)
+
+
+def _in_line(label: str, exc: MappingError) -> MappingError:
+    message = str(exc)
+    return MappingError(message if message.startswith(label) else f"{label}: {message}")
+
+
+def _line_label(number: int, line: Mapping[str, Any]) -> str:
+    return f"line {number}" + (f" ('{line['description']}')" if line.get("description") else "")
+
+
+def _sub_line(number: int, line: Mapping[str, Any],
+              cost_types: Mapping[str, int]) -> SubcontractLine:
+    label = _line_label(number, line)
+    try:
+        return SubcontractLine(
+            line_number=number,
+            description=_text(str(line.get("description") or ""), DESCRIPTION_MAX,
+                              f"{label} description"),
+            cost_code=sage_cost_code(line.get("cost_code")),
+            cost_type=sage_cost_type(line.get("line_item_type"), cost_types),
+            amount=_decimal(line.get("amount"), f"{label} amount"))
+    except MappingError as exc:
+        raise _in_line(label, exc) from exc
+
+
+def _po_line(number: int, line: Mapping[str, Any],
+             cost_types: Mapping[str, int]) -> PurchaseOrderLine:
+    label = _line_label(number, line)
+    amount = _decimal(line.get("amount"), f"{label} amount")
+    quantity = Decimal(str(line["quantity"])) if line.get("quantity") not in (None, "") else None
+    if quantity is None or quantity == 0:
+        quantity, unit_price = Decimal("1"), amount
+    else:
+        unit_price = (Decimal(str(line["unit_cost"])) if line.get("unit_cost") not in (None, "")
+                      else (amount / quantity).quantize(Decimal("0.0001")))
+    try:
+        return PurchaseOrderLine(
+            line_number=number,
+            description=_text(str(line.get("description") or ""), DESCRIPTION_MAX,
+                              f"{label} description"),
+            quantity=quantity, unit_price=unit_price, amount=amount,
+            cost_code=sage_cost_code(line.get("cost_code")),
+            cost_type=sage_cost_type(line.get("line_item_type"), cost_types))
+    except MappingError as exc:
+        raise _in_line(label, exc) from exc

@@ -1,0 +1,126 @@
+"""Results consumer: what the relay agent reports becomes synced or failed.
+
+On success the Sage keys are stored on the item and as a link, and written back to
+Procore as the commitment's origin_id / origin_code (Procore's sync endpoint, which
+answers 200 with per-entity errors). The write-back happens before the transition: if
+Procore is down the result is retried by SQS and nothing is half-recorded; a second
+write-back of the same origin values changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from chalicelib.adapters.store import ItemStore
+from chalicelib.domain.commitments import KIND_FOR_SUBTYPE
+from chalicelib.domain.models import SYSTEM_EXPORTER, Item, Link, parse_item_id, utc_now
+from chalicelib.domain.state_machine import Action, Status
+from chalicelib.errors import Conflict, FatalUpstreamError
+from chalicelib.observability import count, logger
+from chalicelib.relay_protocol import Heartbeat, Result
+from chalicelib.services.items import ItemService
+
+if TYPE_CHECKING:
+    from chalicelib.adapters.procore import ProcoreClient
+
+
+class ResultsService:
+    def __init__(self, store: ItemStore, items: ItemService,
+                 procore_for: Callable[[int], ProcoreClient],
+                 clock: Callable[[], str] = utc_now) -> None:
+        self.store = store
+        self.items = items
+        self.procore_for = procore_for
+        self.clock = clock
+
+    def handle(self, message: Result | Heartbeat) -> str:
+        if isinstance(message, Heartbeat):
+            self.store.put_heartbeat(message.company_id, message.agent_id,
+                                     message.model_dump(mode="json"))
+            return "heartbeat"
+        return self._result(message)
+
+    def _result(self, result: Result) -> str:
+        kind, procore_id = parse_item_id(result.item_id)
+        item = self.store.get_item(result.company_id, kind, procore_id)
+        if item is None or item.command_id != result.command_id or \
+                item.status is not Status.EXPORTING:
+            logger.info("result not applicable (already applied or superseded)",
+                        command_id=result.command_id,
+                        status=item.status.value if item else None)
+            count("ResultsIgnored")
+            return "ignored"
+        if not result.ok:
+            return self._failed(item, result)
+        return self._synced(item, result)
+
+    def _failed(self, item: Item, result: Result) -> str:
+        error = result.error
+        code = error.code if error else 0
+        message = error.message if error else "the relay agent reported a failure"
+        tries = f" (after {result.attempts} attempts)" if result.attempts > 1 else ""
+        reason = f"Sage refused the export: {code} {message}{tries}"
+
+        def failed(new: Item) -> None:
+            new.last_error = {"code": code, "message": message,
+                              "retryable": bool(error and error.retryable),
+                              "attempts": result.attempts, "agent_id": result.agent_id}
+
+        self.items.apply(item, Action.EXPORT_FAILED, actor=SYSTEM_EXPORTER, reason=reason,
+                         correlation_id=item.item_id, mutate=failed, status_reason=reason)
+        count("ExportsFailed")
+        return "failed"
+
+    def _synced(self, item: Item, result: Result) -> str:
+        keys = dict(result.sage_keys)
+        record = "subcon" if "subcon" in keys else "pchord"
+        origin_id = f"{record}:{keys.get(record, '')}"
+        origin_code = keys.get("ctcnum") or keys.get("ordnum") or item.number
+        writeback_error = self._write_back(item, origin_id, origin_code)
+        try:
+            self.store.put_link(Link(company_id=item.company_id, kind="commitment",
+                                     procore_id=item.procore_id, sage_key=origin_id,
+                                     created_at=self.clock(), created_by=SYSTEM_EXPORTER))
+        except Conflict:
+            pass  # linked by an earlier delivery of this result
+
+        def synced(new: Item) -> None:
+            new.erp_keys = {**keys, "origin_id": origin_id}
+            new.last_error = None
+            new.writeback_error = writeback_error
+
+        done = self.items.apply(item, Action.EXPORT_SUCCEEDED, actor=SYSTEM_EXPORTER,
+                                reason=None, correlation_id=item.item_id, mutate=synced)
+        count("ExportsSynced")
+        if done.pending_snapshot is not None:
+            self._promote_pending(done)
+        return "synced"
+
+    def _write_back(self, item: Item, origin_id: str, origin_code: str) -> str | None:
+        """Procore's per-entity refusal is kept on the item; being down raises (retry)."""
+        kind = KIND_FOR_SUBTYPE.get(item.subtype or "", "work_order_contract")
+        try:
+            outcome = self.procore_for(item.company_id).sync_commitment_origin(
+                kind, item.project_id, item.procore_id, origin_id, origin_code)
+        except FatalUpstreamError as exc:
+            logger.error("origin write-back refused", item_id=item.item_id, error=exc.message)
+            return exc.message
+        if outcome.errors:
+            text = "; ".join(_entity_errors(e) for e in outcome.errors)
+            logger.error("origin write-back refused", item_id=item.item_id, errors=text)
+            return f"Procore refused the origin id: {text}"
+        return None
+
+    def _promote_pending(self, item: Item) -> None:
+        """A change seen while exporting now needs its own acceptance."""
+        pending = item.pending_snapshot or {}
+        self.items.observe(company_id=item.company_id, kind=item.kind,
+                           procore_id=item.procore_id, project_id=item.project_id,
+                           subtype=item.subtype, snapshot=pending, reasons=item.reasons,
+                           actor=SYSTEM_EXPORTER, correlation_id=item.item_id)
+
+
+def _entity_errors(entity: dict[str, Any]) -> str:
+    errors = entity.get("errors") or {}
+    return ", ".join(f"{field} {' '.join(map(str, msgs))}" for field, msgs in errors.items())
