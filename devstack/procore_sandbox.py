@@ -23,6 +23,28 @@ Choices where Procore's exact behaviour is not documented (keep tests honest abo
   v4.0 has no metadata, so a receiver can only recognise its own echoes by ``user_id``.
   No redelivery: each event is POSTed once and the outcome recorded in ``deliveries``.
 * ``/_sandbox/*`` control endpoints need no auth and consume no quota.
+* Sync (``PATCH /rest/v1.0/{work_order_contracts|purchase_order_contracts}/sync`` with
+  ``{"project_id", "updates"}``; ``PATCH /rest/v1.0/{vendors|projects}/sync`` with
+  ``{"company_id", "updates"}``). Request-level problems are real errors: missing or
+  non-list ``updates`` or more than ``SYNC_LIMIT`` (1000) items answer **422** for the
+  whole request, a missing ``project_id``/``company_id`` **422**, an unknown project
+  **404**, another company **403**. Otherwise always **200** ``{"entities": [...],
+  "errors": [...]}``, updates applied one by one in order, each error being the sent
+  update plus ``"errors": {field: [message]}`` (a non-object update is reported as
+  ``{"update": <it>, "errors": {"base": [...]}}``). Matching: on ``id`` (commitments:
+  within ``project_id``; unknown -> ``{"id": ["not found"]}``), else on ``origin_id``.
+  Only ``origin_id``/``origin_code``/``origin_data`` are written (``null`` or ``""``
+  clears; other keys are ignored). ``origin_id`` is unique per company per resource
+  type (the two commitment kinds are separate types): taking one another record holds,
+  earlier updates of the same call included, answers ``{"origin_id": ["has already been
+  taken"]}``. An unmatched ``origin_id`` without ``id`` means create in Procore: vendors
+  and projects are created when the update has a ``name`` (else ``{"name": ["can't be
+  blank"]}``); commitments are **never** created through sync here (Procore would make a
+  blank Draft commitment): they answer ``{"id": ["can't be blank"]}``, as does any update
+  with neither ``id`` nor ``origin_id``. Each commitment whose origin fields actually
+  changed fires one ``update`` webhook attributed to the calling application; a sync
+  that changes nothing (e.g. a retried one) fires none. Vendor and project syncs fire no
+  webhooks. Faults, quota and rate-limit headers apply as on every ``/rest/`` path.
 
 Run in the foreground: ``python -m devstack.procore_sandbox --port 8010``.
 """
@@ -75,6 +97,8 @@ COMMITMENT_STATUSES = (
 )
 DEFAULT_PER_PAGE = 100
 MAX_PER_PAGE = 2000
+SYNC_LIMIT = 1000  # Procore's documented maximum of updates per sync call
+SYNC_FIELDS = ("origin_id", "origin_code", "origin_data")
 WEBHOOK_TIMEOUT = 5.0  # Procore gives a receiver 5 s
 _CENT = Decimal("0.01")
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -1011,6 +1035,9 @@ class ProcoreSandbox:
             ("GET", one, self._h_get_commitment, True),
             ("PATCH", one, self._h_update_commitment, True),
             ("DELETE", one, self._h_delete_commitment, True),
+            ("PATCH", rf"/rest/v1\.0/{kinds}/sync", self._h_sync_commitments, True),
+            ("PATCH", r"/rest/v1\.0/vendors/sync", self._h_sync_vendors, True),
+            ("PATCH", r"/rest/v1\.0/projects/sync", self._h_sync_projects, True),
             ("GET", one + "/line_items", self._h_list_lines, True),
             ("POST", one + "/line_items", self._h_create_line, True),
             ("GET", one + r"/line_items/(?P<line_id>\d+)", self._h_get_line, True),
@@ -1543,6 +1570,112 @@ class ProcoreSandbox:
         self._delete_line(m["kind"], int(m["id"]), int(m["line_id"]), pid, req.actor, req.events)
         return _Response(204)
 
+    # --- sync (origin_id / origin_code / origin_data) ---------------------------------------
+    def _h_sync_commitments(self, req: _Request, m: re.Match[str]) -> _Response:
+        kind = KINDS[m["kind"]]
+        body = _json_body(req)
+        pid = self._body_project(req, body)
+        updates = _sync_updates(body)
+        pool = self.state.commitments[kind.segment]
+        in_project = {cid: c for cid, c in pool.items() if c["project"]["id"] == pid}
+        actor = req.actor
+        assert actor is not None
+
+        def changed(record: dict[str, Any]) -> None:
+            self._event("update", kind.resource_name, record["id"], pid, actor, req.events)
+
+        return self._sync(updates, in_project, pool, create=None, on_change=changed)
+
+    def _h_sync_vendors(self, req: _Request, _: re.Match[str]) -> _Response:
+        body = _json_body(req)
+        self._check_company_body(req, body)
+        updates = _sync_updates(body)
+
+        def create(name: str) -> dict[str, Any]:
+            return self.state.vendors[self.add_vendor(name)["id"]]
+
+        vendors = self.state.vendors
+        return self._sync(updates, vendors, vendors, create=create, on_change=None)
+
+    def _h_sync_projects(self, req: _Request, _: re.Match[str]) -> _Response:
+        body = _json_body(req)
+        self._check_company_body(req, body)
+        updates = _sync_updates(body)
+
+        def create(name: str) -> dict[str, Any]:
+            return self.state.projects[self.add_project(name)["id"]]
+
+        projects = self.state.projects
+        return self._sync(updates, projects, projects, create=create, on_change=None)
+
+    def _check_company_body(self, req: _Request, body: Mapping[str, Any]) -> None:
+        raw = body.get("company_id", req.param("company_id"))
+        if raw is None or raw == "":
+            raise SandboxError(422, {"company_id": ["can't be blank"]})
+        if str(raw).strip() != str(self.company_id):
+            raise SandboxError(403, f"No access to company {raw}")
+
+    def _sync(
+        self,
+        updates: list[Any],
+        scope: Mapping[int, dict[str, Any]],
+        pool: Mapping[int, dict[str, Any]],
+        *,
+        create: Callable[[str], dict[str, Any]] | None,
+        on_change: Callable[[dict[str, Any]], None] | None,
+    ) -> _Response:
+        """Apply ``updates`` one by one; see the module docstring for the rules.
+
+        ``scope``: records an update may match (one project's commitments); ``pool``: every
+        record of the resource type in the company (``origin_id`` uniqueness).
+        """
+        holders = {r["origin_id"]: r["id"] for r in pool.values() if r.get("origin_id")}
+        entities: list[dict[str, Any]] = []
+        errors: list[dict[str, Any]] = []
+        for item in updates:
+            if not isinstance(item, dict):
+                errors.append({"update": item, "errors": {"base": ["must be a JSON object"]}})
+                continue
+            values, problems = _sync_values(item)
+            origin_id = values.get("origin_id")
+            record: dict[str, Any] | None = None
+            if item.get("id") is not None:
+                record = scope.get(_sync_id(item["id"]))
+                if record is None:
+                    problems["id"] = ["not found"]
+            elif origin_id is None:
+                problems["id"] = ["can't be blank"]  # nothing to match on
+            elif origin_id in holders:
+                record = scope.get(holders[origin_id])
+                if record is None:  # held by a record outside the scope (another project)
+                    problems["origin_id"] = ["has already been taken"]
+            elif create is None:
+                problems["id"] = ["can't be blank"]
+            elif not str(item.get("name") or "").strip():
+                problems["name"] = ["can't be blank"]
+            holder = holders.get(origin_id) if origin_id is not None else None
+            if record is not None and holder is not None and holder != record["id"]:
+                problems["origin_id"] = ["has already been taken"]
+            if problems:
+                errors.append({**item, "errors": problems})
+                continue
+            if record is None:
+                assert create is not None
+                record = create(str(item["name"]).strip())  # origin fields applied below
+            changes = {k: v for k, v in values.items() if record.get(k) != v}
+            if changes:
+                if "origin_id" in changes:
+                    if record.get("origin_id"):
+                        holders.pop(record["origin_id"], None)
+                    if changes["origin_id"] is not None:
+                        holders[changes["origin_id"]] = record["id"]
+                record.update(changes)
+                record["updated_at"] = _now_iso()
+                if on_change is not None:
+                    on_change(record)
+            entities.append(copy.deepcopy(record))
+        return _Response(200, {"entities": entities, "errors": errors})
+
     # --- control plane --------------------------------------------------------------------
     def _c_list_faults(self, req: _Request, _: re.Match[str]) -> _Response:
         return _Response(200, [vars(f).copy() for f in self.state.faults])
@@ -1624,6 +1757,46 @@ class ProcoreSandbox:
     def _c_revoke_tokens(self, req: _Request, _: re.Match[str]) -> _Response:
         self.revoke_tokens()
         return _Response(204)
+
+
+def _sync_updates(body: Mapping[str, Any]) -> list[Any]:
+    """The ``updates`` list of a sync body; whole-request problems answer 422."""
+    updates = body.get("updates")
+    if updates is None:
+        raise SandboxError(422, {"updates": ["can't be blank"]})
+    if not isinstance(updates, list):
+        raise SandboxError(422, {"updates": ["must be an array"]})
+    if len(updates) > SYNC_LIMIT:
+        raise SandboxError(
+            422, {"updates": [f"is too long (maximum is {SYNC_LIMIT} items, got {len(updates)})"]}
+        )
+    return updates
+
+
+def _sync_values(item: Mapping[str, Any]) -> tuple[dict[str, str | None], dict[str, list[str]]]:
+    """The origin fields an update sets (``None`` clears) and any per-field problems."""
+    values: dict[str, str | None] = {}
+    problems: dict[str, list[str]] = {}
+    for name in SYNC_FIELDS:
+        if name not in item:
+            continue
+        value = item[name]
+        if value is None or value == "":
+            values[name] = None
+        elif isinstance(value, bool) or not isinstance(value, str | int | float):
+            problems[name] = ["is invalid"]
+        else:
+            values[name] = str(value)
+    return values, problems
+
+
+def _sync_id(value: object) -> int | None:
+    if isinstance(value, bool):
+        return None
+    try:
+        return int(str(value))
+    except ValueError:
+        return None
 
 
 def _maybe_decimal(value: object) -> Decimal | None:

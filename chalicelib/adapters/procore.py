@@ -21,6 +21,14 @@ POST is not idempotent in Procore (a retried create makes a second commitment), 
 POST is retried only when Procore certainly did not act on it: 429, 503 with Retry-After,
 or a refused connection. A POST that got a 5xx or lost its connection mid-flight raises
 ``RetriableUpstreamError`` at once and the caller reconciles (e.g. by ``origin_id``).
+
+PATCH (including Procore's ``/sync`` endpoints) is retried like GET on 5xx and lost
+connections. A sync sets ``origin_id``/``origin_code``/``origin_data`` to given values and
+matches on ``id`` (else ``origin_id``), so sending it twice leaves the same state as once:
+the second pass finds the values already there (no "has already been taken", since the
+holder is the record itself, and no second webhook since nothing changes). Even a sync
+that creates (unknown ``origin_id``) is safe to resend: the resend matches the record the
+first attempt made by that ``origin_id``. A POST create has no such key, hence the split.
 """
 
 from __future__ import annotations
@@ -34,8 +42,8 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from aws_lambda_powertools import Logger
@@ -65,6 +73,7 @@ COMMITMENT_PATHS: Mapping[str, str] = {
 _ERROR_BODY_LIMIT = 500
 _RATE_LIMIT_JITTER = 0.25  # seconds added after Reset so we do not arrive exactly on it
 _MAX_PAGES = 10_000  # a runaway-pagination guard, far above any real list
+SYNC_CHUNK = 1000  # Procore refuses a sync call with more updates (422, whole request)
 
 
 # --- typed errors --------------------------------------------------------------------
@@ -242,6 +251,23 @@ class ProcoreTokenProvider:
 
 # --- client ----------------------------------------------------------------------------
 @dataclass(frozen=True)
+class SyncOutcome:
+    """Procore's answer to a sync, merged over chunks.
+
+    ``entities``: records as they are after the sync. ``errors``: one per refused update,
+    the update as sent plus ``"errors": {field: [message]}``. A sync answers HTTP 200
+    even when some (or all) updates were refused: check ``errors``.
+    """
+
+    entities: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+@dataclass(frozen=True)
 class RateLimit:
     """Procore's last reported quota: whichever of the hourly/spike limits is nearer."""
 
@@ -395,6 +421,68 @@ class ProcoreClient:
         """DELETE a resource; ``None`` for Procore's usual empty 204."""
         _, _, body = self._call("DELETE", path, params=params)
         return _decode(body, "DELETE", path)
+
+    def sync(
+        self, path: str, updates: Sequence[Mapping[str, Any]], *, scope: Mapping[str, Any]
+    ) -> SyncOutcome:
+        """PATCH ``updates`` to a Procore ``.../sync`` endpoint, ``SYNC_CHUNK`` per call.
+
+        ``scope`` goes into every body next to ``updates`` (``{"project_id": P}`` or
+        ``{"company_id": C}``). Answers are merged in order. Per-update refusals come back in
+        ``SyncOutcome.errors``, not as exceptions; a whole-request refusal (4xx) raises
+        ``FatalUpstreamError``, retries running out raise ``RetriableUpstreamError``. When a
+        later chunk fails, earlier chunks stay applied: resending the whole batch is safe
+        (see the module docstring). No updates means no call.
+        """
+        if not path.rstrip("/").endswith("/sync"):
+            raise ValueError(f"not a Procore sync path: {path!r}")
+        items = [dict(update) for update in updates]
+        entities: list[dict[str, Any]] = []
+        errors: list[dict[str, Any]] = []
+        for start in range(0, len(items), SYNC_CHUNK):
+            chunk = items[start : start + SYNC_CHUNK]
+            answer = self.patch(path, {**scope, "updates": chunk})
+            if not isinstance(answer, dict) or not all(
+                isinstance(answer.get(key, []), list) for key in ("entities", "errors")
+            ):
+                raise FatalUpstreamError(
+                    f"Procore PATCH {path} answered an unexpected sync shape",
+                    path=path,
+                    body=_truncate(json.dumps(answer, default=str).encode()),
+                )
+            entities.extend(answer.get("entities") or [])
+            errors.extend(answer.get("errors") or [])
+        if errors:
+            logger.warning(
+                "procore sync refused some updates",
+                path=path,
+                refused=len(errors),
+                applied=len(entities),
+            )
+        return SyncOutcome(entities, errors)
+
+    def sync_commitment_origin(
+        self,
+        kind: CommitmentKind,
+        project_id: int,
+        commitment_id: int,
+        origin_id: str | None,
+        origin_code: str | None,
+    ) -> SyncOutcome:
+        """Link one commitment to its Sage record (``None`` clears a value), matched by id."""
+        path = f"/rest/v1.0/{_commitment_segment(kind)}/sync"
+        update = {
+            "id": int(commitment_id),
+            "origin_id": None if origin_id is None else str(origin_id),
+            "origin_code": None if origin_code is None else str(origin_code),
+        }
+        return self.sync(path, [update], scope={"project_id": int(project_id)})
+
+    def sync_vendors(self, updates: Sequence[Mapping[str, Any]]) -> SyncOutcome:
+        return self.sync("/rest/v1.0/vendors/sync", updates, scope={"company_id": self.company_id})
+
+    def sync_projects(self, updates: Sequence[Mapping[str, Any]]) -> SyncOutcome:
+        return self.sync("/rest/v1.0/projects/sync", updates, scope={"company_id": self.company_id})
 
     # --- domain helpers ------------------------------------------------------------------
     def list_projects(self) -> list[dict[str, Any]]:
