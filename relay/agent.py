@@ -1,0 +1,380 @@
+"""The relay agent's loop: long-poll commands, apply each to Sage once, report the result.
+
+Order is the point: Sage write -> journal finish -> send result -> mark reported -> delete
+the command message. A crash at any step leaves the message on the queue (SQS redelivers it
+after the visibility timeout) and the journal tells the next delivery what already
+happened: 'done' replays the stored result without writing; 'started' (a crash between the
+Sage write and the journal finish) looks the record up in Sage by its natural key before
+writing. Results journaled but never sent go out first on the next loop.
+
+AWS being unreachable never stops the agent: it logs, backs off (exponential, full
+jitter, capped) and carries on when AWS answers again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import ValidationError
+
+from chalicelib.relay_protocol import (
+    PROTOCOL_VERSION,
+    Command,
+    CommandType,
+    Heartbeat,
+    Result,
+    SageFailure,
+)
+from relay.config import AgentConfig
+from relay.journal import Journal
+from relay.sage.port import INVALID_DATA, SageError, SagePort
+
+AGENT_VERSION = "0.1.0"
+
+log = logging.getLogger("relay.agent")
+
+# ClientError codes that mean "AWS is busy, try later" rather than "you are wrong".
+_THROTTLING = frozenset({
+    "Throttling", "ThrottlingException", "RequestThrottled", "TooManyRequestsException",
+    "RequestLimitExceeded", "AWS.SimpleQueueService.RequestThrottled", "ServiceUnavailable",
+    "InternalError", "InternalFailure", "SlowDown",
+})
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line, so an on-premises log shipper needs no parsing rules."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "event": record.getMessage(),
+        }
+        line.update(getattr(record, "fields", {}))
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return json.dumps(line, default=str)
+
+
+def configure_logging(level: int = logging.INFO, stream: Any = None) -> None:
+    """Send the ``relay`` loggers to ``stream`` (stderr by default) as JSON lines."""
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger("relay")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    root.propagate = False
+
+
+def _event(level: int, event: str, **fields: Any) -> None:
+    log.log(level, event, extra={"fields": fields})
+
+
+def backoff_delay(attempt: int, base: float, cap: float, rng: Callable[[], float]) -> float:
+    """Full jitter: uniform in [0, min(cap, base * 2**attempt)) so retries do not align."""
+    return rng() * min(cap, base * 2 ** attempt)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Connection failures, 5xx and throttling: AWS will answer again, so keep trying."""
+    if isinstance(exc, BotoCoreError):
+        return True
+    if isinstance(exc, ClientError):
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0
+        code = exc.response.get("Error", {}).get("Code", "")
+        return status >= 500 or code in _THROTTLING
+    return False
+
+
+class RelayAgent:
+    """Applies the cloud's commands to Sage exactly once and reports each result."""
+
+    def __init__(
+        self,
+        config: AgentConfig,
+        sage: SagePort,
+        sqs_client: Any,
+        *,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+        rng: Callable[[], float] = random.random,
+        crash_after_sage_write: bool = False,
+    ) -> None:
+        self.config = config
+        self.sage = sage
+        self.sqs = sqs_client  # public: tests swap it to simulate AWS going away and back
+        self.journal = Journal(config.journal_path, clock=clock)
+        self._clock = clock
+        self._sleep = sleep
+        self._rng = rng
+        self._crash_after_sage_write = crash_after_sage_write
+        self._next_heartbeat = float("-inf")  # first heartbeat on the first loop
+        self.commands_applied = 0  # commands now in Sage because of this agent (ok results)
+        self.results_sent = 0  # results put on the results queue (re-sends included)
+        self.heartbeats_sent = 0
+
+    # ---- the loop -----------------------------------------------------------------------
+    def run(self, stop: threading.Event) -> None:
+        """Loop until ``stop`` is set; the message in hand is always finished first."""
+        failures = 0
+        while not stop.is_set():
+            try:
+                self.poll_once(stop)
+            except (BotoCoreError, ClientError) as exc:
+                delay = backoff_delay(failures, self.config.backoff_base,
+                                      self.config.backoff_cap, self._rng)
+                failures += 1
+                _event(logging.WARNING if is_transient(exc) else logging.ERROR,
+                       "aws call failed; backing off", error=type(exc).__name__,
+                       detail=str(exc), consecutive_failures=failures,
+                       retry_in=round(delay, 3))
+                self._pause(stop, delay)
+            else:
+                if failures:
+                    _event(logging.INFO, "aws reachable again", after_failures=failures)
+                failures = 0
+        _event(logging.INFO, "agent stopped", agent_id=self.config.agent_id,
+               commands_applied=self.commands_applied, results_sent=self.results_sent)
+
+    def poll_once(self, stop: threading.Event | None = None) -> int:
+        """One turn: heartbeat if due, re-send unreported results, take one batch.
+
+        AWS errors propagate (``run`` backs off); returns how many messages were handled.
+        """
+        now = self._clock()
+        if now >= self._next_heartbeat:
+            self.send_heartbeat()
+            self._next_heartbeat = now + self.config.heartbeat_seconds
+        self.flush_unreported()
+        # Never poll past the next heartbeat, so a quiet queue does not delay it.
+        wait = int(max(0.0, min(self.config.wait_seconds, self._next_heartbeat - self._clock())))
+        response = self.sqs.receive_message(
+            QueueUrl=self.config.commands_queue_url,
+            MaxNumberOfMessages=10,
+            WaitTimeSeconds=wait,
+            VisibilityTimeout=self.config.visibility_timeout,
+            MessageSystemAttributeNames=["ApproximateReceiveCount"],
+        )
+        messages = response.get("Messages", [])
+        for index, message in enumerate(messages):
+            if stop is not None and stop.is_set():
+                self._release(messages[index:])
+                break
+            self.process_message(message)
+        return len(messages)
+
+    def process_message(self, message: dict[str, Any]) -> None:
+        """Parse, handle, report, then delete: the delete comes last, after the send."""
+        command = self._parse(message)
+        if command is None:
+            return  # left on the queue: SQS redrives it to the DLQ after maxReceiveCount
+        try:
+            result = self.handle(command)
+        except Exception:  # an adapter bug must not kill the loop; logged with its traceback
+            # The journal says 'started'; the message comes back and is reconciled, and
+            # after maxReceiveCount it goes to the DLQ where a person looks at it.
+            log.exception("command failed unexpectedly",
+                          extra={"fields": {"command_id": command.command_id,
+                                            "item_id": command.item_id,
+                                            "outcome": "exception"}})
+            return
+        self._send_result(result)
+        self.journal.mark_reported(result.command_id)
+        self.sqs.delete_message(QueueUrl=self.config.commands_queue_url,
+                                ReceiptHandle=message["ReceiptHandle"])
+
+    def flush_unreported(self) -> int:
+        """Send results journaled before a crash or an AWS outage; returns how many."""
+        results = self.journal.unreported()
+        for result in results:
+            self._send_result(result)
+            self.journal.mark_reported(result.command_id)
+            _event(logging.INFO, "pending result sent", command_id=result.command_id,
+                   item_id=result.item_id, outcome="ok" if result.ok else "error")
+        return len(results)
+
+    def send_heartbeat(self) -> Heartbeat:
+        """Tell the cloud this agent is alive (and how much it has done)."""
+        beat = Heartbeat(agent_id=self.config.agent_id, company_id=self.config.company_id,
+                         at=self._now_iso(), agent_version=AGENT_VERSION,
+                         commands_applied=self.commands_applied)
+        self.sqs.send_message(
+            QueueUrl=self.config.results_queue_url,
+            MessageBody=beat.model_dump_json(),
+            MessageGroupId=f"heartbeat:{self.config.agent_id}",
+            MessageDeduplicationId=f"hb:{self.config.agent_id}:{beat.at}",
+        )
+        self.heartbeats_sent += 1
+        _event(logging.DEBUG, "heartbeat sent", at=beat.at)
+        return beat
+
+    def close(self) -> None:
+        self.journal.close()
+
+    # ---- one command --------------------------------------------------------------------
+    def handle(self, command: Command) -> Result:
+        """Apply ``command`` to Sage at most once and return (and journal) its result."""
+        entry = self.journal.begin(command)
+        reconcile = False
+        if entry is not None:
+            if entry.state == "done" and entry.result is not None and not _retry_later(
+                    entry.result):
+                _event(logging.INFO, "command replayed from journal",
+                       command_id=command.command_id, item_id=command.item_id,
+                       outcome="replayed")
+                return entry.result
+            # 'started': we may have written before crashing. A retryable failure: the
+            # cloud asks again; Sage may or may not have the record. Look before writing.
+            reconcile = True
+            if entry.state == "done":
+                self.journal.restart(command.command_id)
+        try:
+            payload = command.typed_payload()
+        except ValidationError as exc:
+            result = self._error(command, SageFailure(code=INVALID_DATA,
+                                                      message=_validation_message(exc)), 1)
+        else:
+            result = self._apply(command, payload, reconcile=reconcile)
+        self.journal.finish(command.command_id, result)
+        _event(logging.INFO if result.ok else logging.WARNING, "command handled",
+               command_id=command.command_id, item_id=command.item_id,
+               type=command.type.value, outcome="ok" if result.ok else "error",
+               code=result.error.code if result.error else None,
+               attempts=result.attempts, sage_keys=result.sage_keys)
+        return result
+
+    def _apply(self, command: Command, payload: Any, *, reconcile: bool) -> Result:
+        """Write with retries for retryable Sage errors; reconcile first when unsure."""
+        attempts = self.config.max_attempts
+        for attempt in range(1, attempts + 1):
+            try:
+                if reconcile:
+                    keys = self._find(command.type, payload)
+                    if keys is not None:
+                        _event(logging.INFO, "found in Sage; not written again",
+                               command_id=command.command_id, item_id=command.item_id,
+                               outcome="reconciled", sage_keys=keys)
+                        return self._ok(command, keys, attempt)
+                keys = self._write(command.type, payload)
+            except SageError as exc:
+                if exc.retryable and attempt < attempts:
+                    delay = backoff_delay(attempt - 1, self.config.backoff_base,
+                                          self.config.backoff_cap, self._rng)
+                    _event(logging.WARNING, "sage busy; retrying", command_id=command.command_id,
+                           item_id=command.item_id, code=exc.code, attempt=attempt,
+                           retry_in=round(delay, 3))
+                    self._sleep(delay)
+                    reconcile = True  # a failure may hide a commit (e.g. a timeout): look first
+                    continue
+                return self._error(command, SageFailure(code=exc.code, message=exc.message,
+                                                        retryable=exc.retryable), attempt)
+            if self._crash_after_sage_write:
+                os._exit(137)  # test hook: die between the Sage write and journal.finish
+            return self._ok(command, keys, attempt)
+        raise AssertionError("unreachable: the last attempt always returns")
+
+    def _write(self, kind: CommandType, payload: Any) -> dict[str, str]:
+        if kind is CommandType.ADD_SUBCONTRACT:
+            return self.sage.add_subcontract(payload)
+        if kind is CommandType.ADD_PURCHASE_ORDER:
+            return self.sage.add_purchase_order(payload)
+        raise SageError(INVALID_DATA, f"command type {kind} is not supported by this agent")
+
+    def _find(self, kind: CommandType, payload: Any) -> dict[str, str] | None:
+        if kind is CommandType.ADD_SUBCONTRACT:
+            return self.sage.find_subcontract(payload.job, payload.number)
+        if kind is CommandType.ADD_PURCHASE_ORDER:
+            return self.sage.find_purchase_order(payload.number)
+        return None
+
+    def _ok(self, command: Command, keys: dict[str, str], attempts: int) -> Result:
+        self.commands_applied += 1
+        return self._result(command, ok=True, sage_keys={k: str(v) for k, v in keys.items()},
+                            attempts=attempts)
+
+    def _error(self, command: Command, failure: SageFailure, attempts: int) -> Result:
+        return self._result(command, ok=False, error=failure, attempts=attempts)
+
+    def _result(self, command: Command, **fields: Any) -> Result:
+        return Result(command_id=command.command_id, company_id=command.company_id,
+                      item_id=command.item_id, export_version=command.export_version,
+                      agent_id=self.config.agent_id, finished_at=self._now_iso(), **fields)
+
+    # ---- plumbing -----------------------------------------------------------------------
+    def _parse(self, message: dict[str, Any]) -> Command | None:
+        """A Command for this company and protocol, or None (logged, left for the DLQ)."""
+        message_id = message.get("MessageId")
+        receives = message.get("Attributes", {}).get("ApproximateReceiveCount")
+        try:
+            command = Command.model_validate_json(message.get("Body", ""))
+        except ValidationError as exc:
+            _event(logging.ERROR, "unparseable command left for the DLQ", message_id=message_id,
+                   receive_count=receives, outcome="unparseable",
+                   detail=_validation_message(exc))
+            return None
+        problem = None
+        if command.protocol != PROTOCOL_VERSION:
+            problem = f"protocol {command.protocol}, agent speaks {PROTOCOL_VERSION}"
+        elif command.company_id != self.config.company_id:
+            problem = f"company {command.company_id}, agent serves {self.config.company_id}"
+        if problem:
+            _event(logging.ERROR, "command not for this agent; left for the DLQ",
+                   message_id=message_id, command_id=command.command_id,
+                   item_id=command.item_id, outcome="refused", detail=problem)
+            return None
+        return command
+
+    def _send_result(self, result: Result) -> None:
+        # Group by item: results of one item arrive in order. Dedup by command id: a
+        # replayed result inside SQS's 5-minute window reaches the cloud once.
+        self.sqs.send_message(
+            QueueUrl=self.config.results_queue_url,
+            MessageBody=result.model_dump_json(),
+            MessageGroupId=result.item_id,
+            MessageDeduplicationId=result.command_id,
+        )
+        self.results_sent += 1
+
+    def _release(self, messages: list[dict[str, Any]]) -> None:
+        """Stopping: hand untouched messages back now instead of after the visibility timeout."""
+        entries = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
+                   for i, m in enumerate(messages)]
+        try:
+            self.sqs.change_message_visibility_batch(QueueUrl=self.config.commands_queue_url,
+                                                     Entries=entries)
+        except (BotoCoreError, ClientError) as exc:
+            _event(logging.WARNING, "could not release messages; they return after the "
+                   "visibility timeout", error=type(exc).__name__, count=len(entries))
+
+    def _pause(self, stop: threading.Event, seconds: float) -> None:
+        # The real sleep is stop.wait so SIGTERM cuts a back-off short; tests inject sleep.
+        if self._sleep is time.sleep:
+            stop.wait(seconds)
+        else:
+            self._sleep(seconds)
+
+    def _now_iso(self) -> str:
+        return datetime.fromtimestamp(self._clock(), UTC).isoformat(timespec="milliseconds")
+
+
+def _retry_later(result: Result) -> bool:
+    """A stored failure the cloud may ask again about (Sage was busy): not final."""
+    return not result.ok and result.error is not None and result.error.retryable
+
+
+def _validation_message(exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors():
+        where = ".".join(str(part) for part in error["loc"]) or "payload"
+        parts.append(f"{where}: {error['msg']}")
+    return "; ".join(parts)

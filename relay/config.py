@@ -1,0 +1,127 @@
+"""The relay agent's settings: a TOML file, overridden by environment variables.
+
+The file lives on the customer's server next to the agent; environment variables let a
+service manager (systemd, Windows service wrapper) or a test override any value.
+
+AWS credentials are never settings here: boto3 finds them through its normal chain
+(environment, shared credentials file/profile, instance role). The agent's IAM identity
+should allow nothing but receive/delete on its command queue and send on the results
+queue. A config file that names a credential is refused, so one is not left on disk.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+# setting -> environment variable that overrides it (file < environment).
+ENV_VARS: dict[str, str] = {
+    "agent_id": "RELAY_AGENT_ID",
+    "company_id": "RELAY_COMPANY_ID",
+    "commands_queue_url": "RELAY_COMMANDS_QUEUE_URL",
+    "results_queue_url": "RELAY_RESULTS_QUEUE_URL",
+    "region": "AWS_REGION",
+    "endpoint_url": "AWS_ENDPOINT_URL",
+    "journal_path": "RELAY_JOURNAL",
+    "sage_db": "RELAY_SAGE_DB",
+    "wait_seconds": "RELAY_WAIT_SECONDS",
+    "heartbeat_seconds": "RELAY_HEARTBEAT_SECONDS",
+    "max_attempts": "RELAY_MAX_ATTEMPTS",
+}
+
+# Keys that would put a credential in the file; refused with a pointer to the boto3 chain.
+CREDENTIAL_KEYS = frozenset({
+    "aws_access_key_id", "aws_secret_access_key", "aws_session_token", "access_key",
+    "secret_key", "secret_access_key", "session_token", "password", "credentials",
+})
+
+
+class ConfigError(ValueError):
+    """A setting is missing or invalid; the message names it and where it comes from."""
+
+
+class AgentConfig(BaseModel):
+    """Everything the agent needs to run; validated once at start-up."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    agent_id: str = Field(min_length=1, max_length=64)
+    company_id: int = Field(gt=0)
+    commands_queue_url: str
+    results_queue_url: str
+    region: str = "us-east-1"
+    endpoint_url: str | None = None  # e.g. the local moto server; None = real AWS
+    journal_path: str = Field(min_length=1)
+    sage_db: str = Field(min_length=1)
+    wait_seconds: int = Field(20, ge=0, le=20)  # SQS long poll; 20 is SQS's maximum
+    visibility_timeout: int = Field(120, ge=1, le=43200)
+    heartbeat_seconds: float = Field(30, gt=0)
+    max_attempts: int = Field(4, ge=1, le=20)  # per command, for retryable Sage errors
+    backoff_base: float = Field(0.5, gt=0)
+    backoff_cap: float = Field(30, gt=0)
+
+    @field_validator("commands_queue_url", "results_queue_url")
+    @classmethod
+    def _fifo_url(cls, value: str) -> str:
+        # Per-job ordering and result deduplication both rely on FIFO queues.
+        if not value.startswith(("http://", "https://")) or not value.endswith(".fifo"):
+            raise ValueError("must be the URL of a FIFO queue (https://.../name.fifo)")
+        return value
+
+
+def load_config(path: str | None, env: Mapping[str, str] = os.environ) -> AgentConfig:
+    """Read ``path`` (TOML, optional), apply environment overrides, validate."""
+    values: dict[str, Any] = {}
+    if path:
+        values.update(_read_toml(Path(path)))
+    sources = {key: f"{path} key {key!r}" for key in values}
+    for setting, variable in ENV_VARS.items():
+        raw = env.get(variable)
+        if raw is not None and raw.strip() != "":
+            values[setting] = raw.strip()
+            sources[setting] = f"environment variable {variable}"
+    try:
+        return AgentConfig.model_validate(values)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, sources)) from None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    data = data.get("relay", data)  # allow either top-level keys or a [relay] table
+    leaked = sorted(key for key in data if key.lower() in CREDENTIAL_KEYS)
+    if leaked:
+        raise ConfigError(
+            f"config file {path} names credentials ({', '.join(leaked)}): remove them; "
+            "AWS credentials come from the standard boto3 chain (environment, profile, "
+            "instance role), never from this file"
+        )
+    return data
+
+
+def _describe(exc: ValidationError, sources: Mapping[str, str]) -> str:
+    problems = []
+    for error in exc.errors():
+        setting = str(error["loc"][0]) if error["loc"] else "?"
+        if error["type"] == "missing":
+            hint = f"set {setting!r} in the config file"
+            if setting in ENV_VARS:
+                hint += f" or the environment variable {ENV_VARS[setting]}"
+            problems.append(f"missing setting {setting}: {hint}")
+        elif error["type"] == "extra_forbidden":
+            problems.append(f"unknown setting {setting} ({sources.get(setting, 'input')})")
+        else:
+            where = sources.get(setting, "default")
+            problems.append(f"invalid setting {setting} from {where}: {error['msg']}")
+    return "relay agent configuration: " + "; ".join(problems)

@@ -1,0 +1,1 @@
+"""Tests of the on-premises relay agent and its Sage port."""
