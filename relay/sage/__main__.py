@@ -1,0 +1,98 @@
+"""Manage the embedded Sage company database: ``python -m relay.sage init|seed|show TABLE``.
+
+The database path comes from ``--db``, else $RELAY_SAGE_DB, else .devstack/sage.db, so the
+local stack, the agent and an operator at a terminal all look at the same file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from decimal import Decimal
+from typing import Any
+
+from relay.sage.embedded import EmbeddedSage
+from relay.sage.port import SageError
+
+DEFAULT_DB = ".devstack/sage.db"
+
+
+def _out(text: str = "", *, err: bool = False) -> None:
+    (sys.stderr if err else sys.stdout).write(text + "\n")
+
+
+def _cell(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _table_text(columns: list[str], rows: list[dict[str, Any]]) -> str:
+    """Rows as aligned columns; numbers right-aligned like a ledger."""
+    cells = [[_cell(row[name]) for name in columns] for row in rows]
+    widths = [max([len(name)] + [len(line[i]) for line in cells]) for i, name in
+              enumerate(columns)]
+    numeric = [all(isinstance(row[name], int | Decimal) or row[name] is None for row in rows)
+               for name in columns]
+
+    def fmt(values: list[str]) -> str:
+        parts = [v.rjust(w) if num else v.ljust(w) for v, w, num in zip(values, widths, numeric,
+                                                                          strict=True)]
+        return "  ".join(parts).rstrip()
+
+    lines = [fmt(columns), "  ".join("-" * w for w in widths)]
+    lines += [fmt(line) for line in cells]
+    lines.append(f"({len(rows)} row{'' if len(rows) == 1 else 's'})")
+    return "\n".join(lines)
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--db", default=argparse.SUPPRESS,
+                        help=f"database file (default: $RELAY_SAGE_DB or {DEFAULT_DB})")
+    parser = argparse.ArgumentParser(prog="python -m relay.sage", parents=[common],
+                                     description="The embedded Sage 100 Contractor database.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("init", parents=[common], help="create the schema if missing")
+    commands.add_parser("seed", parents=[common],
+                        help="create the schema and the demo company (skips existing rows)")
+    show = commands.add_parser("show", parents=[common], help="print one table")
+    show.add_argument("table", help="Sage table name, e.g. subcon, sbcnln, actrec")
+    show.add_argument("--json", action="store_true", help="JSON array instead of columns")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    path = getattr(args, "db", None) or os.environ.get("RELAY_SAGE_DB") or DEFAULT_DB
+    sage = EmbeddedSage(path)
+    try:
+        if args.command == "init":
+            sage.init()
+            _out(f"Initialized {path} ({len(sage.tables())} tables)")
+        elif args.command == "seed":
+            sage.init()
+            added = sage.seed_demo()
+            _out(f"Seeded {path}: {added} rows added")
+        else:
+            if not os.path.exists(path):
+                _out(f"No database at {path}; run `python -m relay.sage init` first", err=True)
+                return 1
+            try:
+                columns = sage.columns(args.table)
+            except KeyError as exc:
+                _out(str(exc.args[0]), err=True)
+                return 2
+            rows = sage.rows(args.table)
+            if args.json:
+                _out(json.dumps(rows, default=str, indent=2))
+            else:
+                _out(_table_text(columns, rows))
+    except SageError as exc:
+        _out(str(exc), err=True)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,694 @@
+"""The embedded Sage 100 Contractor company database: SQLite with Sage's own layout.
+
+It is the default behind relay/sage/port.py so the whole connector runs and is tested
+without a Sage server. Tables and columns carry Sage's real names (schema.sql), and writes
+apply the rules a real Sage applies, refusing with Sage's own error codes, so the agent
+and the cloud see the same outcomes they will see against the real product.
+
+Concurrency: a new connection per operation, WAL journal, and ``BEGIN IMMEDIATE`` for
+every write, so the agent's threads and a CLI in another process can share one file;
+each write (header plus lines) is a single transaction. A write that cannot get the lock
+within ``timeout`` seconds raises SageError(UNAVAILABLE, retryable=True).
+
+Money is stored as exact decimal text ("1500.00") and read back as ``Decimal``.
+
+Rules enforced on commitments (subcontracts, purchase orders):
+  * unknown job, phase, vendor, cost code or cost type -> 12802 INVALID_REFERENCE;
+  * inactive vendor or cost code, job Closed (6) or Refused (2), blank or over-long
+    numbers/descriptions, bad cost code format, amounts that do not fit decimal(12,2)
+    -> 14050 INVALID_DATA;
+  * a subcontract number already used on the job, a PO number already used anywhere
+    -> 14201 CONSTRAINT_FAILED; numbers compare case-insensitively and trimmed, like
+    SQL Server's default collation;
+  * a line number repeated within one document, or a seed row that exists -> 12000.
+Negative line amounts are allowed (Procore schedule-of-values lines can be credits) but
+a document whose total is negative is refused (14050). Locked posting periods do not
+apply to commitments; they are left for payable invoices.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import threading
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from chalicelib.relay_protocol import PurchaseOrderPayload, SubcontractPayload
+from relay.sage.port import (
+    CONSTRAINT_FAILED,
+    DUPLICATE_KEY,
+    INVALID_DATA,
+    INVALID_REFERENCE,
+    UNAVAILABLE,
+    SageError,
+)
+
+SCHEMA_FILE = Path(__file__).with_name("schema.sql")
+
+# Column types named DECTEXT hold exact decimal text; read them back as Decimal.
+# (The converter applies only to columns declared DECTEXT, on connections opened here.)
+sqlite3.register_converter("DECTEXT", lambda raw: Decimal(raw.decode()))
+
+JOB_STATUS = {1: "Bid", 2: "Refused", 3: "Contract", 4: "Current", 5: "Complete", 6: "Closed"}
+CLOSED_JOB_STATUSES = (2, 6)  # Refused, Closed: a closed record takes no new commitments
+
+COST_TYPES = {
+    1: "Material",
+    2: "Labor",
+    3: "Equipment",
+    4: "Subcontract",
+    5: "Other",
+    6: "User Def Type 6",
+    7: "User Def Type 7",
+    8: "User Def Type 8",
+    9: "User Def Type 9",
+}
+
+# Sage column widths that matter for commitments (reference/sage100c.md section 1).
+NUMBER_MAX = 20  # subcon.ctcnum, pchord.ordnum
+DESCRIPTION_MAX = 50  # subcon.dscrpt, pchord.dscrpt, sbcnln.dscrpt, pcorln.prtdsc
+NAME_MAX = 75  # actrec.jobnme, actpay.vndnme
+SHORT_NAME_MAX = 30  # actrec.shtnme, actpay.shtnme
+PHASE_NAME_MAX = 50  # jobphs.phsnme
+COST_CODE_NAME_MAX = 50  # cstcde.cdenme
+MAX_RECNUM = 9_999_999_999  # MBXML ObjectID range 0-9999999999
+
+# decimal(15,3): positive, no leading 0, space or letter, at most 3 decimals.
+_COST_CODE = re.compile(r"[1-9]\d{0,11}(\.\d{0,3})?")
+
+_TABLE = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+)")
+_NOW = "strftime('%Y-%m-%d %H:%M:%f', 'now')"
+
+
+# ---- value checks (pure: run before any lock is taken) -------------------------------------
+
+
+def _invalid(message: str) -> SageError:
+    return SageError(INVALID_DATA, f"Invalid data: {message}")
+
+
+def _invalid_closed(message: str) -> SageError:
+    """A closed record: Sage's 14050 with the record named first ("Job 23099 is Closed; ...")."""
+    return SageError(INVALID_DATA, message)
+
+
+def _reference(message: str) -> SageError:
+    return SageError(INVALID_REFERENCE, f"Invalid object reference: {message}")
+
+
+def normalize_cost_code(code: str | int | Decimal) -> str:
+    """Sage's cost code as text with three decimals ('3300' -> '3300.000'), or 14050.
+
+    Sage stores cost codes as decimal(15,3) and refuses codes starting with 0, a space or
+    a letter; the text form with three decimals is the key every table uses.
+    """
+    text = str(code)
+    if not _COST_CODE.fullmatch(text):
+        raise _invalid(
+            f"cost code {text!r} is not a valid cost code; it must be a positive number that "
+            "does not start with 0, a space or a letter, with at most 3 decimals "
+            "(cstcde.recnum decimal(15,3))"
+        )
+    whole, _, frac = text.partition(".")
+    return f"{whole}.{frac.ljust(3, '0')}"
+
+
+def _decimal(value: Any, what: str, column: str, *, places: int, digits: int) -> Decimal:
+    """``value`` as an exact Decimal that fits decimal(digits, places), or 14050."""
+    try:
+        number = value if isinstance(value, Decimal) else Decimal(str(value))
+    except InvalidOperation:
+        raise _invalid(f"{what} {value!r} is not a number ({column})") from None
+    if not number.is_finite():
+        raise _invalid(f"{what} {value} is not a number ({column})")
+    if abs(number) >= Decimal(10) ** (digits - places):
+        raise _invalid(f"{what} {number} is too large for {column} decimal({digits},{places})")
+    exact = number.quantize(Decimal(1).scaleb(-places))
+    if exact != number:
+        raise _invalid(
+            f"{what} {number} has more than {places} decimal places ({column} "
+            f"decimal({digits},{places}))"
+        )
+    return exact
+
+
+def _money(value: Any, what: str, column: str) -> Decimal:
+    return _decimal(value, what, column, places=2, digits=12)
+
+
+def _quantity(value: Any, what: str, column: str) -> Decimal:
+    # Sage's exact precision for quantities and unit prices is UNCONFIRMED; 4 decimals.
+    return _decimal(value, what, column, places=4, digits=14)
+
+
+def _text(value: str, limit: int, what: str, column: str, *, required: bool = False) -> str:
+    if required and not value.strip():
+        raise _invalid(f"{what} is blank; {column} is required")
+    if len(value) > limit:
+        raise _invalid(
+            f"{what} {value!r} is {len(value)} characters; {column} allows at most {limit}"
+        )
+    return value
+
+
+def _number(value: str, what: str, column: str) -> str:
+    """A document number (ctcnum, ordnum): trimmed, not blank, at most 20 characters."""
+    return _text(value.strip(), NUMBER_MAX, what, column, required=True)
+
+
+def _recnum(value: int, what: str, column: str) -> int:
+    if not 1 <= value <= MAX_RECNUM:
+        raise _invalid(f"{what} {value} is out of range 1-{MAX_RECNUM} ({column})")
+    return value
+
+
+def _storable(key: int) -> bool:
+    """Whether ``key`` can be a Sage record number (larger ints cannot even be queried)."""
+    return 0 <= key <= MAX_RECNUM
+
+
+def _guid() -> str:
+    return str(uuid.uuid4()).upper()
+
+
+def _line_numbers(numbers: list[int], table: str) -> None:
+    seen: set[int] = set()
+    for number in numbers:
+        if number in seen:
+            raise SageError(
+                DUPLICATE_KEY, f"Duplicate key: line {number} appears twice ({table}.linnum)"
+            )
+        seen.add(number)
+
+
+# ---- the database ---------------------------------------------------------------------------
+
+
+class EmbeddedSage:
+    """A Sage 100 Contractor company database in one SQLite file (implements SagePort)."""
+
+    def __init__(self, path: str | Path, *, timeout: float = 5.0, user: str = "relay") -> None:
+        self.path = Path(path)
+        self.timeout = timeout  # seconds to wait for the write lock before UNAVAILABLE
+        self.user = user  # recorded in insusr/updusr, as Sage records its user
+        self._local = threading.local()  # this thread's open batch() connection, if any
+
+    # -- connections --------------------------------------------------------------------------
+
+    def _open(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self.path,
+            timeout=self.timeout,
+            isolation_level=None,  # we issue BEGIN IMMEDIATE / COMMIT ourselves
+            detect_types=sqlite3.PARSE_DECLTYPES,
+        )
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA foreign_keys = ON")
+        return conn
+
+    def _unavailable(self, exc: sqlite3.OperationalError) -> SageError:
+        text = str(exc)
+        if "locked" in text or "busy" in text:
+            return SageError(
+                UNAVAILABLE,
+                f"Company database {self.path.name} is busy ({text}); try again",
+                retryable=True,
+            )
+        if "no such table" in text:
+            return SageError(
+                UNAVAILABLE,
+                f"Company database {self.path} is not initialized ({text}); "
+                "run `python -m relay.sage init`",
+            )
+        return SageError(UNAVAILABLE, f"Company database {self.path.name} failed: {text}")
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        joined = getattr(self._local, "conn", None)
+        if joined is not None:  # inside batch(): see its uncommitted rows
+            yield joined
+            return
+        try:
+            conn = self._open()
+            try:
+                yield conn
+            finally:
+                conn.close()
+        except sqlite3.OperationalError as exc:
+            raise self._unavailable(exc) from exc
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One transaction holding the write lock from the first check to COMMIT."""
+        joined = getattr(self._local, "conn", None)
+        if joined is not None:  # inside batch(): part of its transaction
+            yield joined
+            return
+        try:
+            conn = self._open()
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                self._local.conn = conn
+                try:
+                    yield conn
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+                finally:
+                    self._local.conn = None
+                conn.execute("COMMIT")
+            finally:
+                conn.close()
+        except sqlite3.OperationalError as exc:
+            raise self._unavailable(exc) from exc
+        except sqlite3.IntegrityError as exc:  # backstop: the checks below come first
+            code = DUPLICATE_KEY if "UNIQUE" in str(exc) else INVALID_REFERENCE
+            raise SageError(code, f"Record refused by the database: {exc}") from exc
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Run several writes of this thread as one transaction (one commit, all or none)."""
+        with self._write():
+            yield
+
+    def init(self) -> None:
+        """Create the schema if missing (idempotent) and switch the file to WAL."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        schema = SCHEMA_FILE.read_text(encoding="utf-8")
+        triggers = []
+        for table in _TABLE.findall(schema):  # Sage sets upddte in a trigger; so do we
+            update = f"UPDATE {table} SET upddte = {_NOW} WHERE rowid = NEW.rowid;"  # noqa: S608
+            triggers.append(
+                f"CREATE TRIGGER IF NOT EXISTS {table}_upddte AFTER UPDATE ON {table} "
+                f"FOR EACH ROW WHEN NEW.upddte IS OLD.upddte BEGIN {update} END;"
+            )
+        with self._read() as conn:
+            conn.execute("PRAGMA journal_mode = WAL")
+            # One transaction, one commit; a failure leaves the file as it was.
+            conn.executescript("BEGIN IMMEDIATE;\n" + schema + "\n".join(triggers) + "\nCOMMIT;")
+
+    # -- reference checks (inside the write transaction) --------------------------------------
+
+    @staticmethod
+    def _check_job(conn: sqlite3.Connection, job: int) -> None:
+        row = None
+        if _storable(job):
+            row = conn.execute("SELECT jobnme, status FROM actrec WHERE recnum = ?",
+                               (job,)).fetchone()
+        if row is None:
+            raise _reference(f"job {job} does not exist (actrec.recnum)")
+        if row["status"] in CLOSED_JOB_STATUSES:
+            status = JOB_STATUS[row["status"]]
+            raise _invalid_closed(
+                f"Job {job} is {status}; a {status} job (actrec.status {row['status']}) "
+                "cannot take new commitments"
+            )
+
+    @staticmethod
+    def _check_phase(conn: sqlite3.Connection, job: int, phase: int | None) -> None:
+        if phase is None:
+            return
+        row = None
+        if _storable(phase):
+            row = conn.execute(
+                "SELECT 1 FROM jobphs WHERE recnum = ? AND phsnum = ?", (job, phase)
+            ).fetchone()
+        if row is None:
+            raise _reference(f"phase {phase} does not exist on job {job} (jobphs.phsnum)")
+
+    @staticmethod
+    def _check_vendor(conn: sqlite3.Connection, vendor: int) -> None:
+        row = None
+        if _storable(vendor):
+            row = conn.execute(
+                "SELECT vndnme, inactv FROM actpay WHERE recnum = ?", (vendor,)
+            ).fetchone()
+        if row is None:
+            raise _reference(f"vendor {vendor} does not exist (actpay.recnum)")
+        if row["inactv"]:
+            raise _invalid(
+                f"vendor {vendor} {row['vndnme']} is inactive (actpay.inactv); "
+                "reactivate the vendor or choose another"
+            )
+
+    @staticmethod
+    def _check_cost(conn: sqlite3.Connection, line: int, code: str, cost_type: int) -> None:
+        row = conn.execute(
+            "SELECT cdenme, inactv FROM cstcde WHERE recnum = ?", (code,)
+        ).fetchone()
+        if row is None:
+            raise _reference(f"line {line} cost code {code} does not exist (cstcde.recnum)")
+        if row["inactv"]:
+            raise _invalid(
+                f"line {line} cost code {code} {row['cdenme']} is inactive (cstcde.inactv)"
+            )
+        if conn.execute("SELECT 1 FROM csttyp WHERE recnum = ?", (cost_type,)).fetchone() is None:
+            raise _reference(
+                f"line {line} cost type {cost_type} does not exist (csttyp.recnum)"
+            )
+
+    # -- SagePort: commitments ----------------------------------------------------------------
+
+    def add_subcontract(self, payload: SubcontractPayload) -> dict[str, str]:
+        """Insert subcon + sbcnln in one transaction; {"subcon": recnum, "ctcnum": number}."""
+        number = _number(payload.number, "subcontract number", "subcon.ctcnum")
+        dscrpt = _text(payload.description, DESCRIPTION_MAX, "subcontract description",
+                       "subcon.dscrpt")
+        rate = Decimal("0.00")
+        if payload.retention_rate is not None:
+            rate = _decimal(payload.retention_rate, "retention rate", "subcon.rtnrte",
+                            places=2, digits=5)
+            if not 0 <= rate <= 100:
+                raise _invalid(f"retention rate {rate} is outside 0-100 (subcon.rtnrte)")
+        if not payload.lines:
+            raise _invalid("a subcontract needs at least one line (sbcnln)")
+        _line_numbers([line.line_number for line in payload.lines], "sbcnln")
+        lines = []
+        for line in payload.lines:
+            n = line.line_number
+            lines.append((
+                n,
+                _text(line.description, DESCRIPTION_MAX, f"line {n} description",
+                      "sbcnln.dscrpt"),
+                normalize_cost_code(line.cost_code),
+                line.cost_type,
+                _money(line.amount, f"line {n} amount", "sbcnln.amount"),
+            ))
+        total = _money(sum((amount for *_, amount in lines), Decimal("0.00")),
+                       "subcontract total", "subcon.cntttl")
+        if total < 0:
+            raise _invalid(f"subcontract total {total} is negative (subcon.cntttl)")
+
+        with self._write() as conn:
+            self._check_job(conn, payload.job)
+            self._check_phase(conn, payload.job, payload.phase)
+            self._check_vendor(conn, payload.vendor)
+            for n, _, code, cost_type, _ in lines:
+                self._check_cost(conn, n, code, cost_type)
+            existing = conn.execute(
+                "SELECT recnum FROM subcon WHERE jobnum = ? AND ctcnum = ? COLLATE NOCASE",
+                (payload.job, number),
+            ).fetchone()
+            if existing is not None:
+                raise SageError(
+                    CONSTRAINT_FAILED,
+                    f"Failed coded constraint: subcontract number {number!r} already exists "
+                    f"on job {payload.job} (subcon.recnum {existing['recnum']})",
+                )
+            idnum = _guid()
+            zero = "0.00"
+            cursor = conn.execute(
+                "INSERT INTO subcon (_idnum, ctcnum, vndnum, jobnum, phsnum, dscrpt, status, "
+                "rtnrte, cntttl, chgttl, ctcttl, invttl, balttl, insusr) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (idnum, number, payload.vendor, payload.job, payload.phase, dscrpt,
+                 payload.status, str(rate), str(total), zero, str(total), zero, str(total),
+                 self.user),
+            )
+            recnum = cursor.lastrowid
+            conn.executemany(
+                "INSERT INTO sbcnln (_idnum, _idref, recnum, linnum, dscrpt, cstcde, csttyp, "
+                "amount, change, cntrct, billed, remain, insusr) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(_guid(), idnum, recnum, n, text, code, cost_type, str(amount), zero,
+                  str(amount), zero, str(amount), self.user)
+                 for n, text, code, cost_type, amount in lines],
+            )
+        return {"subcon": str(recnum), "ctcnum": number}
+
+    def add_purchase_order(self, payload: PurchaseOrderPayload) -> dict[str, str]:
+        """Insert pchord + pcorln in one transaction; {"pchord": recnum, "ordnum": number}.
+
+        extttl is taken as given (Procore's line amount), not recomputed from quantity
+        times price: lump-sum lines carry no meaningful quantity.
+        """
+        number = _number(payload.number, "purchase order number", "pchord.ordnum")
+        dscrpt = _text(payload.description, DESCRIPTION_MAX, "purchase order description",
+                       "pchord.dscrpt")
+        if not payload.lines:
+            raise _invalid("a purchase order needs at least one line (pcorln)")
+        _line_numbers([line.line_number for line in payload.lines], "pcorln")
+        lines = []
+        for line in payload.lines:
+            n = line.line_number
+            lines.append((
+                n,
+                _text(line.description, DESCRIPTION_MAX, f"line {n} description",
+                      "pcorln.prtdsc"),
+                _quantity(line.quantity, f"line {n} quantity", "pcorln.linqty"),
+                _quantity(line.unit_price, f"line {n} unit price", "pcorln.linprc"),
+                _money(line.amount, f"line {n} amount", "pcorln.extttl"),
+                normalize_cost_code(line.cost_code),
+                line.cost_type,
+            ))
+        total = _money(sum((line[4] for line in lines), Decimal("0.00")),
+                       "purchase order total", "pchord.pchttl")
+        if total < 0:
+            raise _invalid(f"purchase order total {total} is negative (pchord.pchttl)")
+
+        with self._write() as conn:
+            self._check_job(conn, payload.job)
+            self._check_phase(conn, payload.job, payload.phase)
+            self._check_vendor(conn, payload.vendor)
+            for n, _, _, _, _, code, cost_type in lines:
+                self._check_cost(conn, n, code, cost_type)
+            existing = conn.execute(
+                "SELECT recnum, jobnum FROM pchord WHERE ordnum = ? COLLATE NOCASE", (number,)
+            ).fetchone()
+            if existing is not None:
+                raise SageError(
+                    CONSTRAINT_FAILED,
+                    f"Failed coded constraint: purchase order number {number!r} already exists "
+                    f"(pchord.recnum {existing['recnum']}, job {existing['jobnum']})",
+                )
+            idnum = _guid()
+            cursor = conn.execute(
+                "INSERT INTO pchord (_idnum, ordnum, vndnum, jobnum, phsnum, dscrpt, status, "
+                "pchttl, pchbal, insusr) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (idnum, number, payload.vendor, payload.job, payload.phase, dscrpt,
+                 payload.status, str(total), str(total), self.user),
+            )
+            recnum = cursor.lastrowid
+            conn.executemany(
+                "INSERT INTO pcorln (_idnum, _idref, recnum, linnum, prtdsc, linqty, linprc, "
+                "extttl, rcvdte, cancel, cstcde, csttyp, insusr) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(_guid(), idnum, recnum, n, text, str(qty), str(price), str(amount),
+                  "0.0000", "0.0000", code, cost_type, self.user)
+                 for n, text, qty, price, amount, code, cost_type in lines],
+            )
+        return {"pchord": str(recnum), "ordnum": number}
+
+    def find_subcontract(self, job: int, number: str) -> dict[str, str] | None:
+        """Keys of subcontract ``number`` on ``job`` (same matching as the duplicate rule)."""
+        if not _storable(job):
+            return None
+        with self._read() as conn:
+            row = conn.execute(
+                "SELECT recnum, ctcnum FROM subcon WHERE jobnum = ? AND ctcnum = ? COLLATE NOCASE",
+                (job, number.strip()),
+            ).fetchone()
+        return None if row is None else {"subcon": str(row["recnum"]), "ctcnum": row["ctcnum"]}
+
+    def find_purchase_order(self, number: str) -> dict[str, str] | None:
+        """Keys of purchase order ``number`` (PO numbers are unique company-wide)."""
+        with self._read() as conn:
+            row = conn.execute(
+                "SELECT recnum, ordnum FROM pchord WHERE ordnum = ? COLLATE NOCASE",
+                (number.strip(),),
+            ).fetchone()
+        return None if row is None else {"pchord": str(row["recnum"]), "ordnum": row["ordnum"]}
+
+    # -- reads for tests and the CLI -----------------------------------------------------------
+
+    def tables(self) -> list[str]:
+        """Names of the Sage tables in this file, in creation order."""
+        with self._read() as conn:
+            return [r[0] for r in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' "
+                "AND name NOT LIKE 'sqlite_%' ORDER BY rowid")]
+
+    def columns(self, table: str) -> list[str]:
+        """Column names of ``table``, or KeyError if it is not a Sage table here."""
+        if table not in self.tables():
+            raise KeyError(f"no table {table!r}; tables: {', '.join(self.tables())}")
+        with self._read() as conn:
+            return [r["name"] for r in conn.execute(f"PRAGMA table_info({table})")]
+
+    def rows(self, table: str, where: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Rows of ``table`` in insertion order, filtered by column = value pairs."""
+        columns = self.columns(table)
+        where = dict(where or {})
+        unknown = [name for name in where if name not in columns]
+        if unknown:
+            raise KeyError(f"{table} has no column {unknown[0]!r}")
+        clause = " AND ".join(f"{name} = ?" for name in where) or "1"
+        # Identifiers were checked against sqlite_master and PRAGMA table_info above.
+        sql = f"SELECT * FROM {table} WHERE {clause} ORDER BY rowid"  # noqa: S608
+        with self._read() as conn:
+            return [dict(r) for r in conn.execute(sql, tuple(where.values()))]
+
+    def count(self, table: str) -> int:
+        """Number of rows in ``table``."""
+        self.columns(table)  # validates the name
+        with self._read() as conn:
+            return conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]  # noqa: S608
+
+    def subcontract(self, recnum: int | str) -> dict[str, Any]:
+        """The subcon row with its sbcnln rows under "lines" (KeyError if absent)."""
+        return self._document("subcon", "sbcnln", int(recnum))
+
+    def purchase_order(self, recnum: int | str) -> dict[str, Any]:
+        """The pchord row with its pcorln rows under "lines" (KeyError if absent)."""
+        return self._document("pchord", "pcorln", int(recnum))
+
+    def _document(self, header: str, lines: str, recnum: int) -> dict[str, Any]:
+        found = self.rows(header, {"recnum": recnum})
+        if not found:
+            raise KeyError(f"{header} {recnum} does not exist")
+        document = found[0]
+        document["lines"] = sorted(self.rows(lines, {"_idref": document["_idnum"]}),
+                                   key=lambda line: line["linnum"])
+        return document
+
+    # -- seed helpers --------------------------------------------------------------------------
+
+    def _insert(self, table: str, key: str, values: dict[str, Any], *,
+                skip_existing: bool) -> bool:
+        """Insert one master-data row; 12000 if the key exists (or False when skipping)."""
+        key_columns = [name for name in ("recnum", "phsnum") if name in values]
+        with self._write() as conn:
+            match = " AND ".join(f"{name} = ?" for name in key_columns)
+            exists = conn.execute(
+                f"SELECT 1 FROM {table} WHERE {match}",  # noqa: S608 (fixed identifiers)
+                tuple(values[name] for name in key_columns),
+            ).fetchone()
+            if exists is not None:
+                if skip_existing:
+                    return False
+                raise SageError(DUPLICATE_KEY, f"Duplicate key: {key} already exists "
+                                               f"({table}.{'/'.join(key_columns)})")
+            row = {"_idnum": _guid(), **values, "insusr": self.user}
+            conn.execute(
+                f"INSERT INTO {table} ({', '.join(row)}) "  # noqa: S608 (fixed identifiers)
+                f"VALUES ({', '.join('?' for _ in row)})",
+                tuple(row.values()),
+            )
+        return True
+
+    def add_job(self, recnum: int, name: str, status: int = 4, *, short_name: str | None = None,
+                retain: Decimal | str | int = 0, address: str | None = None,
+                city: str | None = None, state: str | None = None, zip_code: str | None = None,
+                skip_existing: bool = False) -> bool:
+        """Add a job (actrec); returns False if it existed and ``skip_existing``."""
+        _recnum(recnum, "job", "actrec.recnum")
+        if status not in JOB_STATUS:
+            raise _invalid(f"job status {status} is not 1-6 (actrec.status)")
+        if state is not None and len(state) > 2:
+            raise _invalid(f"state {state!r} is longer than 2 characters (actrec.state_)")
+        retain_rate = _decimal(retain, "retention", "actrec.retain", places=2, digits=5)
+        return self._insert("actrec", f"job {recnum}", {
+            "recnum": recnum,
+            "jobnme": _text(name, NAME_MAX, "job name", "actrec.jobnme", required=True),
+            "shtnme": _text(short_name if short_name is not None else name[:SHORT_NAME_MAX],
+                            SHORT_NAME_MAX, "job short name", "actrec.shtnme"),
+            "status": status,
+            "retain": str(retain_rate),
+            "addrs1": address,
+            "ctynme": city,
+            "state_": state,
+            "zipcde": zip_code,
+        }, skip_existing=skip_existing)
+
+    def add_phase(self, job: int, phsnum: int, name: str, *,
+                  skip_existing: bool = False) -> bool:
+        """Add a phase (jobphs) to an existing job."""
+        _recnum(phsnum, "phase", "jobphs.phsnum")
+        name = _text(name, PHASE_NAME_MAX, "phase name", "jobphs.phsnme", required=True)
+        with self._read() as conn:
+            if conn.execute("SELECT 1 FROM actrec WHERE recnum = ?", (job,)).fetchone() is None:
+                raise _reference(f"job {job} does not exist (actrec.recnum)")
+        return self._insert("jobphs", f"phase {phsnum} of job {job}",
+                            {"recnum": job, "phsnum": phsnum, "phsnme": name},
+                            skip_existing=skip_existing)
+
+    def add_vendor(self, recnum: int, name: str, *, short_name: str | None = None,
+                   vendor_type: int | None = None, default_cost_code: str | None = None,
+                   default_cost_type: int | None = None, duplicate_invoices: bool = False,
+                   inactive: bool = False, skip_existing: bool = False) -> bool:
+        """Add a vendor (actpay); the short name defaults to the name cut to 30 characters."""
+        _recnum(recnum, "vendor", "actpay.recnum")
+        return self._insert("actpay", f"vendor {recnum}", {
+            "recnum": recnum,
+            "vndnme": _text(name, NAME_MAX, "vendor name", "actpay.vndnme", required=True),
+            "shtnme": _text(short_name if short_name is not None else name[:SHORT_NAME_MAX],
+                            SHORT_NAME_MAX, "vendor short name", "actpay.shtnme"),
+            "vndtyp": vendor_type,
+            "cdedft": (normalize_cost_code(default_cost_code)
+                       if default_cost_code is not None else None),
+            "typdft": default_cost_type,
+            "dupchk": int(duplicate_invoices),
+            "inactv": int(inactive),
+        }, skip_existing=skip_existing)
+
+    def add_cost_code(self, code: str | int | Decimal, name: str, *, unit: str | None = None,
+                      inactive: bool = False, skip_existing: bool = False) -> bool:
+        """Add a company-wide cost code (cstcde), checking Sage's format ('3300.000')."""
+        recnum = normalize_cost_code(code)
+        return self._insert("cstcde", f"cost code {recnum}", {
+            "recnum": recnum,
+            "cdenme": _text(name, COST_CODE_NAME_MAX, "cost code name", "cstcde.cdenme",
+                            required=True),
+            "untdsc": unit,
+            "inactv": int(inactive),
+        }, skip_existing=skip_existing)
+
+    def add_cost_type(self, recnum: int, name: str, *, skip_existing: bool = False) -> bool:
+        """Add one of the nine cost types (csttyp)."""
+        if recnum not in COST_TYPES:
+            raise _invalid(f"cost type {recnum} is not 1-9 (csttyp.recnum)")
+        return self._insert("csttyp", f"cost type {recnum}",
+                            {"recnum": recnum, "typnme": name}, skip_existing=skip_existing)
+
+    def seed_demo(self) -> int:
+        """The demo company the local stack and tests share; skips rows that exist.
+
+        Returns how many rows were inserted (0 on a second run).
+        """
+        added = 0
+        with self.batch():  # one transaction: a half-seeded company is never visible
+            for number, type_name in COST_TYPES.items():
+                added += self.add_cost_type(number, type_name, skip_existing=True)
+            for job, name, status in DEMO_JOBS:
+                added += self.add_job(job, name, status, skip_existing=True)
+            for vendor, name, inactive in DEMO_VENDORS:
+                added += self.add_vendor(vendor, name, inactive=inactive, skip_existing=True)
+            for code, name in DEMO_COST_CODES:
+                added += self.add_cost_code(code, name, skip_existing=True)
+        return added
+
+DEMO_JOBS = [
+    (24001, "Riverside Medical Office Building", 4),
+    (24002, "Oak Street Warehouse Renovation", 4),
+    (23099, "Old Library Closeout", 6),
+]
+DEMO_VENDORS = [
+    (3001, "Granite Bay Concrete", False),
+    (3002, "Northern California Electric", False),
+    (3003, "Summit Steel Supply", False),
+    (3004, "Retired Vendor LLC", True),
+]
+# The connector maps Procore "03-300" -> "3300.000" (separators and leading zeros dropped).
+DEMO_COST_CODES = [
+    ("1100.000", "General Conditions"),
+    ("2200.000", "Site Work"),
+    ("3300.000", "Cast-in-Place Concrete"),
+    ("5120.000", "Structural Steel"),
+    ("9900.000", "Painting"),
+    ("26000.000", "Electrical"),
+]
