@@ -65,3 +65,28 @@ def drain(sqs: Any, queue_url: str, handler: Handler, *, max_rounds: int = 50,
             break
         handled, failed = handled + ok, failed + bad
     return handled, failed
+
+
+class Pumps:
+    """Several queues, each feeding its Lambda handler: stepped by tests, looped by the
+    local stack."""
+
+    def __init__(self, sqs: Any, routes: list[tuple[str, str, Handler]]) -> None:
+        self.sqs = sqs
+        self.routes = routes  # (name, queue url, handler)
+        self.counts: dict[str, list[int]] = {name: [0, 0] for name, _, _ in routes}
+
+    def step(self, wait_seconds: int = 0) -> int:
+        """One round over every queue; returns how many messages were handled."""
+        moved = 0
+        for name, url, handler in self.routes:
+            ok, bad = pump_once(self.sqs, url, handler, wait_seconds=wait_seconds)
+            self.counts[name][0] += ok
+            self.counts[name][1] += bad
+            moved += ok + bad
+        return moved
+
+    def drain(self, max_rounds: int = 50) -> None:
+        for _ in range(max_rounds):
+            if not self.step():
+                return
