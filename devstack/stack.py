@@ -8,11 +8,16 @@ Started by ``make run`` (``python -m devstack run``):
   Lambda's semantics (batches of 10, partial batch failures, visibility timeout, redrive
   to the dead-letter queue), and runs the schedules;
 - the Procore sandbox seeded with a demo company, firing webhooks at the API;
+- the relay agent (its own process, as on premises) on the embedded Sage 100 Contractor
+  company database (.devstack/sage.db) seeded with the matching jobs, vendors, cost codes
+  and cost types;
 - approvers (admin, approver, pm, viewer) with a locally held JWT signing key.
 
-State: the signing key and the stack description live under .devstack/ and survive a
-restart; the emulated table and queues and the sandbox's data are in memory and start
-fresh each time.
+State: the signing key survives a restart. The emulated table and queues and the
+sandbox's data are in memory, so the Sage database and the agent's journal are made anew
+at each start too (a Sage that remembered exports the connector has forgotten would
+refuse the demo's numbers as duplicates). The files stay in .devstack/ after Ctrl-C for
+inspection: `python -m relay.sage show subcon --db .devstack/sage.db`.
 """
 
 from __future__ import annotations
@@ -85,6 +90,7 @@ class Stack:
             self.sandbox.service_account_user_id)
         os.environ.update(self.environment)
         self._seed_connector()
+        self._start_sage_and_agent(resources)
         self._start_api()
         self._start_pump()
         self._seed_procore()
@@ -153,6 +159,25 @@ class Stack:
                                 procore_id=self.demo["vendor_ids"][vendor], sage_key=key,
                                 created_by="devstack"))
 
+    def _start_sage_and_agent(self, resources: Any) -> None:
+        from devstack.agent_process import agent_environment, start_agent
+        from relay.sage.embedded import EmbeddedSage
+
+        for name in ("sage.db", "sage.db-wal", "sage.db-shm", "journal.db", "journal.db-wal",
+                     "journal.db-shm"):
+            (STATE_DIR / name).unlink(missing_ok=True)
+        sage = EmbeddedSage(STATE_DIR / "sage.db")
+        sage.init()
+        sage.seed_demo()
+        environment = agent_environment(
+            endpoint_url=f"http://{HOST}:{self.ports.aws}",
+            commands_queue_url=resources.refs["RelayCommandsQueue"],
+            results_queue_url=resources.refs["RelayResultsQueue"],
+            journal=STATE_DIR / "journal.db", sage_db=STATE_DIR / "sage.db",
+            company_id=COMPANY_ID, wait_seconds=1, heartbeat_seconds=10)
+        log = (STATE_DIR / "agent.log").open("ab")
+        self.processes.append(start_agent(environment, log=log))
+
     def _start_api(self) -> None:
         chalice = Path(sys.executable).with_name("chalice")
         process = subprocess.Popen(
@@ -171,18 +196,22 @@ class Stack:
         import boto3
 
         import app
-        from devstack.pump import pump_once
+        from devstack.pump import Pumps
 
-        sqs = boto3.client("sqs")
-        queue = self.environment["INBOUND_QUEUE_URL"]
+        def handler(function: Any, name: str) -> Any:
+            return lambda event: function(event, LambdaContext(name))
+
+        env = self.environment
+        pumps = Pumps(boto3.client("sqs"), [
+            ("intake", env["INBOUND_QUEUE_URL"], handler(app.intake, "intake")),
+            ("exporter", env["EXPORT_QUEUE_URL"], handler(app.exporter, "exporter")),
+            ("results", env["RELAY_RESULTS_QUEUE_URL"], handler(app.results, "results")),
+        ])
         next_schedule = time.monotonic() + 300
         while not self.stopping.is_set():
             try:
-                handled, failed = pump_once(
-                    sqs, queue, lambda event: app.intake(event, LambdaContext("intake")),
-                    wait_seconds=1)
-                if handled or failed:
-                    logger.info("intake: %d handled, %d failed", handled, failed)
+                if not pumps.step():
+                    self.stopping.wait(0.1)
                 if time.monotonic() >= next_schedule:
                     app.requeue_unsent_exports({})
                     next_schedule = time.monotonic() + 300
@@ -218,6 +247,8 @@ class Stack:
             "TABLE_NAME": self.environment["TABLE_NAME"],
             "INBOUND_QUEUE_URL": self.environment["INBOUND_QUEUE_URL"],
             "EXPORT_QUEUE_URL": self.environment["EXPORT_QUEUE_URL"],
+            "SAGE_DB": str(STATE_DIR / "sage.db"),
+            "AGENT_LOG": str(STATE_DIR / "agent.log"),
             "pid": os.getpid(),
         }
         (STATE_DIR / "stack.json").write_text(json.dumps(description, indent=2))

@@ -34,6 +34,14 @@ def get(url: str, token: str | None = None) -> tuple[int, Any]:
         return answer.status, json.loads(answer.read())
 
 
+def post(url: str, token: str) -> Any:
+    request = urllib.request.Request(url, data=b"", method="POST")
+    request.add_header("Authorization", f"Bearer {token}")
+    request.add_header("Content-Type", "application/json")
+    with OPENER.open(request, timeout=10) as answer:
+        return json.loads(answer.read())
+
+
 def test_local_stack_runs_the_connector_and_stops_clean(tmp_path: Path) -> None:
     env = {**os.environ, "DEVSTACK_STATE_DIR": str(tmp_path), "PYTHONUNBUFFERED": "1",
            "DEVSTACK_API_PORT": str(free_port()), "DEVSTACK_SANDBOX_PORT": str(free_port()),
@@ -72,6 +80,24 @@ def test_local_stack_runs_the_connector_and_stops_clean(tmp_path: Path) -> None:
                 break
             time.sleep(0.2)
         assert statuses == {"ready_to_export", "not_ready"}
+        ready = next(i for i in listing["items"] if i["status"] == "ready_to_export")
+        approver = subprocess.run([sys.executable, "-m", "devstack", "token", "approver"],
+                                  cwd=ROOT, env=env, capture_output=True, text=True,
+                                  check=True).stdout.strip()
+        accepted = post(f"{values['CONNECTOR_URL']}/items/{ready['id']}/accept", approver)
+        assert accepted["status"] == "accepted"
+        item: dict[str, Any] = {}
+        for _ in range(150):  # exporter -> agent process -> embedded Sage -> results
+            _, item = get(f"{values['CONNECTOR_URL']}/items/{ready['id']}", token)
+            if item["status"] == "synced":
+                break
+            time.sleep(0.2)
+        assert item["status"] == "synced", item
+        from relay.sage.embedded import EmbeddedSage
+
+        sage = EmbeddedSage(values["SAGE_DB"])
+        assert sage.find_subcontract(24001, ready["number"])["subcon"] == \
+            item["erp_keys"]["subcon"]
     finally:
         process.send_signal(signal.SIGINT)
         out, _ = process.communicate(timeout=60)
