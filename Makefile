@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: test lint unit package cfn-lint bench run clean
+.PHONY: test lint unit package cfn-lint bench run demo clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH"; exit 1; }
@@ -35,3 +35,7 @@ clean:
 # The whole connector on 127.0.0.1, no AWS account (Ctrl-C stops everything).
 run: $(STAMP)
 	$(PY) -m devstack run
+
+# The main story over real HTTP against the running stack (or one it starts).
+demo: $(STAMP)
+	$(PY) -m devstack demo

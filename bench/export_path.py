@@ -34,8 +34,7 @@ def agent_throughput(commands: int) -> float:
     """Commands per second: RelayAgent.handle (journal begin/finish + one Sage document)."""
     from decimal import Decimal
 
-    from chalicelib.relay_protocol import Command, CommandType, SubcontractLine, \
-        SubcontractPayload
+    from chalicelib.relay_protocol import Command, CommandType, SubcontractLine, SubcontractPayload
     from relay.agent import RelayAgent
     from relay.config import AgentConfig
     from relay.sage.embedded import EmbeddedSage

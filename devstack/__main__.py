@@ -14,11 +14,16 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("run", help="start the whole connector on 127.0.0.1")
     commands.add_parser("env", help="print KEY=VALUE lines for the running stack")
+    commands.add_parser("demo", help="drive the main story over HTTP; exit 0 if it landed")
     token = commands.add_parser("token", help="print a bearer token for a seeded user")
     token.add_argument("user", choices=[u.subject for u in stack.demo_users()])
     args = parser.parse_args(argv)
     if args.command == "run":
         return stack.run()
+    if args.command == "demo":
+        from devstack import demo
+
+        return demo.main()
     if args.command == "env":
         path = stack.STATE_DIR / "stack.json"
         if not path.exists():

@@ -42,6 +42,8 @@ COMPANY_ID = 4264
 WEBHOOK_TOKEN = "Bearer local-webhook-token"
 CLIENT_ID = "connector-client"
 CLIENT_SECRET = "connector-secret"  # the sandbox's own credential, not a real secret
+# A second OAuth application in the sandbox: "the Procore web app" the demo drives.
+DEMO_CLIENT = ("procore-web-demo", "demo-secret-local", 10002)
 ISSUER = "http://127.0.0.1/devstack"
 AUDIENCE = "connector-local"
 
@@ -139,6 +141,7 @@ class Stack:
             company_id=COMPANY_ID, webhook_url=f"http://{HOST}:{self.ports.api}/webhooks/procore",
             webhook_authorization=WEBHOOK_TOKEN, webhook_delivery="async")
         self.sandbox.start()
+        self.sandbox.add_client(*DEMO_CLIENT)
         self.demo = self.sandbox.seed(demo=True)
 
     def _seed_connector(self) -> None:
@@ -248,6 +251,7 @@ class Stack:
             "INBOUND_QUEUE_URL": self.environment["INBOUND_QUEUE_URL"],
             "EXPORT_QUEUE_URL": self.environment["EXPORT_QUEUE_URL"],
             "SAGE_DB": str(STATE_DIR / "sage.db"),
+            "DEMO_CLIENT_ID": DEMO_CLIENT[0], "DEMO_CLIENT_SECRET": DEMO_CLIENT[1],
             "AGENT_LOG": str(STATE_DIR / "agent.log"),
             "pid": os.getpid(),
         }

@@ -118,3 +118,18 @@ def processes_mentioning(text: str) -> list[str]:
             if text in command:
                 found.append(command)
     return found
+
+
+def test_demo_drives_the_main_story_and_exits_0(tmp_path: Path) -> None:
+    env = {**os.environ, "DEVSTACK_STATE_DIR": str(tmp_path), "PYTHONUNBUFFERED": "1",
+           "DEVSTACK_API_PORT": str(free_port()), "DEVSTACK_SANDBOX_PORT": str(free_port()),
+           "DEVSTACK_AWS_PORT": str(free_port())}
+    for key in [k for k in env if k.startswith("AWS_")]:
+        del env[key]
+    result = subprocess.run([sys.executable, "-m", "devstack", "demo"], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=240)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    assert "all landed" in result.stdout
+    table = [line for line in result.stdout.splitlines() if line.startswith("commitment-")]
+    assert len(table) == 2 and all("| synced |" in line for line in table)
+    assert processes_mentioning(f"--port {env['DEVSTACK_API_PORT']}") == []

@@ -1,0 +1,254 @@
+"""`make demo`: the main story over real HTTP, against the running local stack (or one it
+starts), with a summary table; exit 0 only when everything landed.
+
+1. A project manager creates a subcontract and a purchase order in Procore (the sandbox's
+   REST API, as the Procore web app would) and approves them; Procore fires webhooks.
+2. Both appear in the accounting inbox as ready to export.
+3. The approver accepts the subcontract and rejects the purchase order with a reason.
+4. The project manager fixes the purchase order's cost code in Procore and resends it;
+   the approver accepts it.
+5. Both land in Sage (the embedded company database) and their Sage ids come back to
+   Procore as origin ids.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass, field
+from typing import Any
+
+from devstack import stack as devstack
+
+OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback only
+
+
+class DemoFailed(RuntimeError):
+    pass
+
+
+def http(method: str, url: str, *, token: str | None = None, body: Any = None,
+         form: dict[str, str] | None = None, company: int | None = None) -> Any:
+    headers = {"Accept": "application/json"}
+    data = None
+    if body is not None:
+        data, headers["Content-Type"] = json.dumps(body).encode(), "application/json"
+    if form is not None:
+        data = urllib.parse.urlencode(form).encode()
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    if company is not None:
+        headers["Procore-Company-Id"] = str(company)
+    request = urllib.request.Request(url, data=data, headers=headers, method=method)
+    try:
+        with OPENER.open(request, timeout=15) as answer:
+            raw = answer.read()
+    except urllib.error.HTTPError as exc:
+        raise DemoFailed(f"{method} {url} -> {exc.code}: {exc.read()[:300]!r}") from exc
+    return json.loads(raw) if raw else None
+
+
+@dataclass
+class Story:
+    env: dict[str, str]
+    tokens: dict[str, str] = field(default_factory=dict)
+    rows: list[list[str]] = field(default_factory=list)
+
+    @property
+    def api(self) -> str:
+        return self.env["CONNECTOR_URL"]
+
+    @property
+    def procore(self) -> str:
+        return self.env["SANDBOX_URL"]
+
+    @property
+    def company(self) -> int:
+        return int(self.env["PROCORE_COMPANY_ID"])
+
+    def procore_call(self, method: str, path: str, body: Any = None) -> Any:
+        if "procore" not in self.tokens:
+            self.tokens["procore"] = http("POST", f"{self.procore}/oauth/token", form={
+                "grant_type": "client_credentials", "client_id": self.env["DEMO_CLIENT_ID"],
+                "client_secret": self.env["DEMO_CLIENT_SECRET"]})["access_token"]
+        return http(method, f"{self.procore}{path}", token=self.tokens["procore"], body=body,
+                    company=self.company)
+
+    def connector(self, method: str, path: str, who: str, body: Any = None) -> Any:
+        if who not in self.tokens:
+            self.tokens[who] = devstack.mint(who)
+        return http(method, f"{self.api}{path}", token=self.tokens[who], body=body)
+
+    def wait_for(self, item_id: str, *statuses: str, timeout: float = 60) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        item: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            try:
+                item = self.connector("GET", f"/items/{item_id}", "viewer")
+            except DemoFailed:
+                item = {}
+            if item.get("status") in statuses:
+                return item
+            time.sleep(0.2)
+        raise DemoFailed(f"{item_id} did not reach {'/'.join(statuses)} within {timeout:.0f} s "
+                         f"(now {item.get('status')}: {item.get('status_reason') or ''})")
+
+    def step(self, text: str) -> None:
+        print(f"  - {text}", flush=True)
+
+    # ---- the story ---------------------------------------------------------------------
+    def run(self) -> None:
+        company = self.company
+        project = next(p for p in self.procore_call(
+            "GET", f"/rest/v1.0/projects?company_id={company}")
+            if p.get("project_number") == "2024-001")
+        pid = project["id"]
+        vendors = {v["name"]: v["id"] for v in self.procore_call(
+            "GET", f"/rest/v1.0/vendors?company_id={company}")}
+        codes = {c["full_code"]: c["id"] for c in self.procore_call(
+            "GET", f"/rest/v1.0/cost_codes?project_id={pid}")}
+        types = {t["code"]: t["id"] for t in self.procore_call(
+            "GET", f"/rest/v1.0/line_item_types?company_id={company}")}
+        suffix = f"{int(time.time()) % 100000:05d}"
+
+        self.step(f"PM creates subcontract SC-{suffix} and purchase order PO-{suffix} in "
+                  f"Procore project {project['name']}")
+        sub = self.procore_call("POST", "/rest/v1.0/work_order_contracts", {
+            "project_id": pid, "work_order_contract": {
+                "number": f"SC-{suffix}", "title": "Foundations", "status": "Draft",
+                "vendor_id": vendors["Granite Bay Concrete"], "retainage_percent": "10"}})
+        for description, amount, code, cost_type in (
+                ("Footings", "48000", "03-300", "S"), ("Slab on grade", "36250.75", "03-300",
+                                                       "S")):
+            self.procore_call("POST", f"/rest/v1.0/work_order_contracts/{sub['id']}/line_items",
+                              {"project_id": pid, "line_item": {
+                                  "description": description, "amount": amount,
+                                  "cost_code_id": codes[code],
+                                  "line_item_type_id": types[cost_type]}})
+        po = self.procore_call("POST", "/rest/v1.0/purchase_order_contracts", {
+            "project_id": pid, "purchase_order_contract": {
+                "number": f"PO-{suffix}", "title": "Rebar", "status": "Draft",
+                "vendor_id": vendors["Summit Steel Supply"]}})
+        po_line = self.procore_call(
+            "POST", f"/rest/v1.0/purchase_order_contracts/{po['id']}/line_items",
+            {"project_id": pid, "line_item": {
+                "description": "#5 rebar", "amount": "12500", "quantity": 25,
+                "unit_cost": "500", "cost_code_id": codes["09-900"],
+                "line_item_type_id": types["M"]}})
+        self.step("PM approves both; Procore sends webhooks to the connector")
+        for path, key, record in (("work_order_contracts", "work_order_contract", sub),
+                                  ("purchase_order_contracts", "purchase_order_contract", po)):
+            self.procore_call("PATCH", f"/rest/v1.0/{path}/{record['id']}", {
+                "project_id": pid, key: {"status": "Approved"}})
+        sub_id, po_id = f"commitment-{sub['id']}", f"commitment-{po['id']}"
+        self.wait_for(sub_id, "ready_to_export")
+        self.wait_for(po_id, "ready_to_export")
+        self.step("both are in the accounting inbox, ready to export")
+
+        started = time.monotonic()
+        self.connector("POST", f"/items/{sub_id}/accept", "approver")
+        self.step(f"approver accepts {sub_id}")
+        self.connector("POST", f"/items/{po_id}/reject", "approver", {
+            "reason": "Rebar belongs on 05-120 Structural Steel, not 09-900 Painting"})
+        self.step(f"approver rejects {po_id}: wrong cost code")
+        synced_sub = self.wait_for(sub_id, "synced", "failed")
+        sub_seconds = time.monotonic() - started
+
+        self.procore_call(
+            "PATCH", f"/rest/v1.0/purchase_order_contracts/{po['id']}/line_items/"
+            f"{po_line['id']}", {"project_id": pid, "line_item": {
+                "cost_code_id": codes["05-120"]}})
+        self._wait_snapshot(po_id, "05-120")
+        self.connector("POST", f"/items/{po_id}/resend", "pm")
+        self.step("PM fixes the cost code in Procore and resends the purchase order")
+        started = time.monotonic()
+        self.connector("POST", f"/items/{po_id}/accept", "approver")
+        self.step(f"approver accepts {po_id}")
+        synced_po = self.wait_for(po_id, "synced", "failed")
+        po_seconds = time.monotonic() - started
+
+        self._check(synced_sub, "work_order_contracts", sub["id"], pid, sub_seconds)
+        self._check(synced_po, "purchase_order_contracts", po["id"], pid, po_seconds)
+
+    def _wait_snapshot(self, item_id: str, code: str) -> None:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            item = self.connector("GET", f"/items/{item_id}", "viewer")
+            if any((line.get("cost_code") or {}).get("full_code") == code
+                   for line in item["snapshot"]["lines"]):
+                return
+            time.sleep(0.2)
+        raise DemoFailed(f"{item_id}: the fix never arrived from Procore")
+
+    def _check(self, item: dict[str, Any], path: str, procore_id: int, pid: int,
+               seconds: float) -> None:
+        from relay.sage.embedded import EmbeddedSage
+
+        sage = EmbeddedSage(self.env["SAGE_DB"])
+        number = item["snapshot"]["number"]
+        if path == "work_order_contracts":
+            keys = sage.find_subcontract(24001, number)
+            record = f"subcon {keys['subcon']}" if keys else "missing"
+        else:
+            keys = sage.find_purchase_order(number)
+            record = f"pchord {keys['pchord']}" if keys else "missing"
+        origin = self.procore_call("GET", f"/rest/v1.0/{path}/{procore_id}?project_id={pid}")
+        self.rows.append([item["id"], number, item["status"], record,
+                          str(origin.get("origin_id")), f"{seconds:.1f} s"])
+        if item["status"] != "synced" or keys is None or not origin.get("origin_id"):
+            raise DemoFailed(f"{item['id']} did not land: {item.get('status_reason')}")
+
+    def table(self) -> str:
+        head = ["item", "number", "status", "Sage record", "Procore origin_id",
+                "accept -> synced"]
+        widths = [max(len(r[i]) for r in [head, *self.rows]) for i in range(len(head))]
+        lines = [" | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True))
+                 for row in [head, ["-" * w for w in widths], *self.rows]]
+        return "\n".join(lines)
+
+
+def running_environment() -> dict[str, str] | None:
+    path = devstack.STATE_DIR / "stack.json"
+    if not path.exists():
+        return None
+    env = {k: str(v) for k, v in json.loads(path.read_text()).items()}
+    try:
+        http("GET", f"{env['CONNECTOR_URL']}/health")
+    except (DemoFailed, OSError):
+        return None
+    return env
+
+
+def main() -> int:
+    env = running_environment()
+    started = None
+    if env is None:
+        print("no local stack is running: starting one for the demo", flush=True)
+        started = devstack.Stack()
+        started.start()
+        env = running_environment()
+        assert env is not None
+    print(f"demo against {env['CONNECTOR_URL']} (Procore sandbox {env['SANDBOX_URL']})")
+    story = Story(env)
+    try:
+        story.run()
+        print("\n" + story.table() + "\n\nall landed", flush=True)
+        return 0
+    except DemoFailed as exc:
+        if story.rows:
+            print("\n" + story.table())
+        print(f"\nDEMO FAILED: {exc}", file=sys.stderr, flush=True)
+        return 1
+    finally:
+        if started is not None:
+            started.stop()
+            (devstack.STATE_DIR / "stack.json").unlink(missing_ok=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
