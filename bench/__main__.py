@@ -1,9 +1,32 @@
-"""`python -m bench`: every benchmark this project has, printed as tables."""
+"""`python -m bench` (`make bench`): every benchmark of the project, as one table.
 
-from bench import export_path, import_time
+Figures come from one run on this machine; compare ratios and counts, not absolute
+times (these machines are noisy). Nothing here is asserted by the tests.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from bench import export_path, import_time, webhook_receiver
+
+
+def main() -> None:
+    export_path.quiet()
+    cold = import_time.measure()
+    rows = [
+        ("cold start: import app / import boto3 (best of 5 fresh interpreters)",
+         f"{cold['ratio']:.2f} ({cold['app_ms']:.0f} ms / {cold['boto3_ms']:.0f} ms)"),
+        ("webhook receiver, warm, per call (in-process app, moto FIFO queue; 200 calls)",
+         f"{webhook_receiver.per_call_ms():.1f} ms"),
+        *export_path.rows(),
+    ]
+    print("| measure | value |")
+    print("|---|---|")
+    for name, value in rows:
+        print(f"| {name} | {value} |")
+    sys.stdout.flush()
+
 
 if __name__ == "__main__":
-    print("## Cold start\n")
-    import_time.main()
-    print("\n## Export path\n")
-    export_path.main([])
+    main()
