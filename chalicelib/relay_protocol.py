@@ -20,6 +20,19 @@ PROTOCOL_VERSION = 1
 class CommandType(StrEnum):
     ADD_SUBCONTRACT = "add_subcontract"
     ADD_PURCHASE_ORDER = "add_purchase_order"
+    ADD_JOB = "add_job"
+    ADD_VENDOR = "add_vendor"
+    # Pulls: read-only, answered with one Result per page (page 1.., more=False on the last).
+    PULL_JOBS = "pull_jobs"
+    PULL_VENDORS = "pull_vendors"
+    PULL_COST_CODES = "pull_cost_codes"
+    PULL_COST_TYPES = "pull_cost_types"
+    PULL_PHASES = "pull_phases"
+
+
+PULLS = frozenset({CommandType.PULL_JOBS, CommandType.PULL_VENDORS,
+                   CommandType.PULL_COST_CODES, CommandType.PULL_COST_TYPES,
+                   CommandType.PULL_PHASES})
 
 
 class _Model(BaseModel):
@@ -74,10 +87,55 @@ class PurchaseOrderPayload(_Model):
     lines: list[PurchaseOrderLine] = Field(min_length=1)
 
 
+class JobPayload(_Model):
+    """actrec: a Procore project exported as a Sage job (the approver picks the number)."""
+
+    job: int = Field(ge=1, le=9_999_999_999)  # actrec.recnum
+    name: str = Field(min_length=1, max_length=75)  # actrec.jobnme
+    short_name: str | None = Field(default=None, max_length=30)  # actrec.shtnme
+    status: int = Field(default=4, ge=1, le=6)  # 4 = Current
+    address: str | None = Field(default=None, max_length=50)  # actrec.addrs1
+    city: str | None = Field(default=None, max_length=50)  # actrec.ctynme
+    state: str | None = Field(default=None, max_length=2)  # actrec.state_
+    zip_code: str | None = Field(default=None, max_length=10)  # actrec.zipcde
+
+
+class VendorPayload(_Model):
+    """actpay: a Procore company exported as a Sage vendor."""
+
+    vendor: int | None = Field(default=None, ge=1)  # actpay.recnum; None = next free number
+    name: str = Field(min_length=1, max_length=75)  # actpay.vndnme
+    short_name: str | None = Field(default=None, max_length=30)  # actpay.shtnme
+    address: str | None = Field(default=None, max_length=50)
+    city: str | None = Field(default=None, max_length=50)
+    state: str | None = Field(default=None, max_length=2)
+    zip_code: str | None = Field(default=None, max_length=10)
+    tax_id: str | None = Field(default=None, max_length=20)  # column name UNCONFIRMED
+
+
+class PullPayload(_Model):
+    """Read a Sage list in pages; ``job`` narrows phases to one job."""
+
+    page_size: int = Field(default=200, ge=1, le=1000)
+    job: int | None = None
+
+
 PAYLOADS: dict[CommandType, type[_Model]] = {
     CommandType.ADD_SUBCONTRACT: SubcontractPayload,
     CommandType.ADD_PURCHASE_ORDER: PurchaseOrderPayload,
+    CommandType.ADD_JOB: JobPayload,
+    CommandType.ADD_VENDOR: VendorPayload,
+    **{pull: PullPayload for pull in PULLS},
 }
+
+# Row shapes in pull results (Result.data), one dict per Sage record:
+#   pull_jobs        {"job": 24001, "name", "short_name", "status", "address", "city",
+#                     "state", "zip_code"}
+#   pull_vendors     {"vendor": 3001, "name", "short_name", "inactive": bool, "tax_id",
+#                     "address", "city", "state", "zip_code"}
+#   pull_cost_codes  {"code": "3300.000", "name", "unit", "inactive": bool}
+#   pull_cost_types  {"type": 1, "name": "Material"}
+#   pull_phases      {"job": 24001, "phase": 1, "name"}
 
 
 # ---- envelopes ------------------------------------------------------------------------------
@@ -86,7 +144,7 @@ class Command(_Model):
     command_id: str  # deterministic per (item, accepted version): repeats are the same command
     company_id: int
     type: CommandType
-    item_id: str
+    item_id: str  # pulls: "pull:<type>"
     export_version: int  # the item version that was accepted
     payload: dict[str, Any]
     issued_at: str

@@ -7,9 +7,14 @@ later. Writes return Sage's keys; refusals raise SageError with Sage's own code.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
-from chalicelib.relay_protocol import PurchaseOrderPayload, SubcontractPayload
+from chalicelib.relay_protocol import (
+    JobPayload,
+    PurchaseOrderPayload,
+    SubcontractPayload,
+    VendorPayload,
+)
 
 # Sage 100 Contractor API error codes (reference/sage100c.md section 4).
 DUPLICATE_KEY = 12000
@@ -43,4 +48,26 @@ class SagePort(Protocol):
 
     def find_purchase_order(self, number: str) -> dict[str, str] | None:
         """Keys of purchase order ``number`` if it exists (reconciliation)."""
+        ...
+
+    def add_job(self, payload: JobPayload) -> dict[str, str]:
+        """Insert actrec; {"actrec": job}. 12000 if the job number exists."""
+        ...
+
+    def add_vendor(self, payload: VendorPayload) -> dict[str, str]:
+        """Insert actpay (next free number when none is given); {"actpay": recnum}."""
+        ...
+
+    def find_job(self, job: int) -> dict[str, str] | None:
+        ...
+
+    def find_vendor(self, vendor: int | None, name: str) -> dict[str, str] | None:
+        """By number when given, else by exact name (reconciliation after a crash)."""
+        ...
+
+    def read(self, table: str, *, after: str | None, limit: int,
+             job: int | None = None) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of a Sage list for pulls: table is one of jobs, vendors, cost_codes,
+        cost_types, phases; rows in the shapes of relay_protocol's pull comment, ordered by
+        key; returns (rows, cursor of the next page or None)."""
         ...
