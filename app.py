@@ -10,11 +10,21 @@ from typing import Any
 
 from chalice import Chalice, Rate
 
-from chalicelib.api import http_errors, json_object, json_response, parse_model, query_int
+from chalicelib.api import (
+    caller,
+    http_errors,
+    json_object,
+    json_response,
+    optional_json_object,
+    parse_model,
+    query_int,
+)
 from chalicelib.observability import flush_metrics, logger
+from chalicelib.setup_routes import setup_routes
 
 app = Chalice(app_name="procore-sage-connector")
 app.experimental_feature_flags.update(["BLUEPRINTS"])
+app.register_blueprint(setup_routes)
 
 WEBHOOK_CONTENT_TYPES = ["application/json", "text/plain", "application/octet-stream"]
 
@@ -124,16 +134,7 @@ def _for_item(item_id: str) -> None:
 
 
 def _caller() -> Any:
-    from chalicelib.domain.permissions import User
-    from chalicelib.settings import get_settings
-    from chalicelib.wiring import get_store, get_verifier
-
-    request = app.current_request
-    principal = get_verifier().verify(request.headers.get("authorization"))
-    company_id = get_settings().procore_company_id
-    user = get_store().get_user(company_id, principal.subject)
-    logger.append_keys(user=principal.subject)
-    return user or User(subject=principal.subject, company_id=company_id)
+    return caller(app.current_request)
 
 
 @app.route("/items", methods=["GET"])
@@ -179,9 +180,13 @@ def get_item(item_id: str) -> Any:
 @http_errors
 def accept_item(item_id: str) -> Any:
     _for_item(item_id)
+    from chalicelib.requests import AcceptBody
     from chalicelib.wiring import get_item_service
 
-    return json_response(200, get_item_service().accept(_caller(), item_id).public())
+    user = _caller()
+    body = parse_model(AcceptBody, optional_json_object(app.current_request.raw_body))
+    item = get_item_service().accept(user, item_id, body.model_dump(exclude_none=True))
+    return json_response(200, item.public())
 
 
 @app.route("/items/{item_id}/reject", methods=["POST"])
@@ -267,6 +272,17 @@ def health() -> Any:
 
     report = check()
     return json_response(200 if report["status"] == "ok" else 503, report)
+
+
+@app.schedule(Rate(5, unit=Rate.MINUTES), name="scheduled-pulls")
+def scheduled_pulls(event: Any) -> dict[str, list[str]]:
+    """Ask the relay agent for the Sage lists whose sync schedule is due."""
+    from chalicelib.settings import get_settings
+    from chalicelib.wiring import get_erp_lists
+
+    due = get_erp_lists().request_due(get_settings().procore_company_id)
+    logger.info("scheduled pulls requested", lists=due)
+    return {"requested": due}
 
 
 @app.schedule(Rate(5, unit=Rate.MINUTES), name="requeue-unsent-exports")

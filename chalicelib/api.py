@@ -80,3 +80,22 @@ def query_int(params: Mapping[str, str] | None, name: str, *, default: int | Non
         raise BadRequest(f"query parameter '{name}' must be between {minimum} and {maximum}",
                          field=name)
     return value
+
+
+def caller(request: Any) -> Any:
+    """The approver making ``request``: a verified bearer token, levels from the store (no
+    record: no permissions, so every action answers 403 naming what it needs)."""
+    from chalicelib.domain.permissions import User
+    from chalicelib.settings import get_settings
+    from chalicelib.wiring import get_store, get_verifier
+
+    principal = get_verifier().verify(request.headers.get("authorization"))
+    company_id = get_settings().procore_company_id
+    user = get_store().get_user(company_id, principal.subject)
+    logger.append_keys(user=principal.subject)
+    return user or User(subject=principal.subject, company_id=company_id)
+
+
+def optional_json_object(raw: bytes | None) -> dict[str, Any]:
+    """An optional JSON object body: empty means {}."""
+    return json_object(raw) if raw and raw.strip() else {}

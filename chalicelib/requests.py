@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class RejectBody(BaseModel):
@@ -21,14 +21,95 @@ class RejectBody(BaseModel):
 
 
 class SendBody(BaseModel):
-    """Send a Procore record for accounting acceptance (what Procore's "Send to ERP" does)."""
+    """Send a Procore record for accounting acceptance (what Procore's "Send to ERP" does):
+    a commitment (with its type and project), a project, or a company (vendor)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    kind: Literal["commitment"]
-    commitment_type: Literal["subcontract", "purchase_order"]
+    kind: Literal["commitment", "project", "vendor"]
+    commitment_type: Literal["subcontract", "purchase_order"] | None = None
     procore_id: int = Field(gt=0)
-    project_id: int = Field(gt=0)
+    project_id: int | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _commitments_name_type_and_project(self) -> SendBody:
+        if self.kind == "commitment" and (self.commitment_type is None or
+                                          self.project_id is None):
+            missing = "commitment_type" if self.commitment_type is None else "project_id"
+            raise ValueError(f"a commitment needs '{missing}'")
+        return self
+
+
+class AcceptBody(BaseModel):
+    """What an approver may add when accepting: the Sage number of a new job or vendor."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sage_job_number: int | None = Field(default=None, ge=1, le=9_999_999_999)
+    sage_vendor_number: int | None = Field(default=None, ge=1, le=9_999_999_999)
+
+
+class LinkBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    procore_id: int = Field(gt=0)
+    sage_key: int = Field(gt=0)
+    preview: bool = False
+
+
+class CostTypesBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    cost_types: list[int] = Field(min_length=1, max_length=9)
+
+    @field_validator("cost_types")
+    @classmethod
+    def _one_to_nine(cls, value: list[int]) -> list[int]:
+        if any(not 1 <= t <= 9 for t in value):
+            raise ValueError("Sage cost types are 1-9")
+        return value
+
+
+class SubJobBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    phase: int = Field(ge=0)
+
+
+class ScheduleBody(BaseModel):
+    """Minutes between scheduled pulls per Sage list (0 turns the schedule off)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    jobs: int | None = Field(default=None, ge=0, le=10080)
+    vendors: int | None = Field(default=None, ge=0, le=10080)
+    cost_codes: int | None = Field(default=None, ge=0, le=10080)
+    cost_types: int | None = Field(default=None, ge=0, le=10080)
+    phases: int | None = Field(default=None, ge=0, le=10080)
+
+
+class DirectExportsBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool
+
+
+class AdvancedBody(BaseModel):
+    """Advanced settings: the cost type mapping and Sage limits the connector enforces."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cost_type_map: dict[str, int] | None = None
+    vendor_name_max: int | None = Field(default=None, ge=1, le=75)
+    commitment_number_max: int | None = Field(default=None, ge=1, le=20)
+    commitment_title_max: int | None = Field(default=None, ge=1, le=50)
+
+    @field_validator("cost_type_map")
+    @classmethod
+    def _types(cls, value: dict[str, int] | None) -> dict[str, int] | None:
+        if value is not None and any(not 1 <= t <= 9 for t in value.values()):
+            raise ValueError("Sage cost types are 1-9")
+        return value
 
 
 LevelName = Literal["none", "read_only", "standard", "admin"]

@@ -18,10 +18,13 @@ if TYPE_CHECKING:
     from chalicelib.adapters.queues import FifoQueue
     from chalicelib.adapters.store import ItemStore
     from chalicelib.auth import TokenVerifier
+    from chalicelib.services.company_settings import CompanySettingsService
+    from chalicelib.services.erp_lists import ErpLists
     from chalicelib.services.exporter import ExporterService
     from chalicelib.services.intake import IntakeService
     from chalicelib.services.items import ItemService
     from chalicelib.services.results import ResultsService
+    from chalicelib.services.setup import SetupService
 
 _procore_lock = threading.Lock()
 _procore_clients: dict[int, ProcoreClient] = {}
@@ -68,7 +71,28 @@ def get_exporter() -> ExporterService:
 def get_results() -> ResultsService:
     from chalicelib.services.results import ResultsService
 
-    return ResultsService(get_store(), get_item_service(), get_procore)
+    return ResultsService(get_store(), get_item_service(), get_procore, get_erp_lists())
+
+
+@lru_cache(maxsize=1)
+def get_erp_lists() -> ErpLists:
+    from chalicelib.services.erp_lists import ErpLists
+
+    return ErpLists(get_store(), get_relay_commands_queue())
+
+
+@lru_cache(maxsize=1)
+def get_company_settings() -> CompanySettingsService:
+    from chalicelib.services.company_settings import CompanySettingsService
+
+    return CompanySettingsService(get_store(), get_erp_lists())
+
+
+@lru_cache(maxsize=1)
+def get_setup() -> SetupService:
+    from chalicelib.services.setup import SetupService
+
+    return SetupService(get_store(), get_erp_lists(), get_procore)
 
 
 @lru_cache(maxsize=1)
@@ -126,7 +150,8 @@ def get_verifier() -> TokenVerifier:
 def reset() -> None:
     """Forget every built object (tests use a fresh emulator and environment each time)."""
     for getter in (get_store, get_inbound_queue, get_export_queue, get_item_service,
-                   get_relay_commands_queue, get_exporter, get_results,
+                   get_relay_commands_queue, get_exporter, get_results, get_erp_lists,
+                   get_setup, get_company_settings,
                    get_token_provider, get_intake, get_verifier, get_settings):
         getter.cache_clear()
     with _procore_lock:

@@ -29,6 +29,11 @@ the second pass finds the values already there (no "has already been taken", sin
 holder is the record itself, and no second webhook since nothing changes). Even a sync
 that creates (unknown ``origin_id``) is safe to resend: the resend matches the record the
 first attempt made by that ``origin_id``. A POST create has no such key, hence the split.
+
+Company setup (projects, directory vendors and their tax id, sub jobs, cost codes,
+standard cost codes, cost types) follows the same split: ``create_*`` and
+``set_vendor_tax_id`` POST (never resent after a 5xx or a lost connection: look the record
+up by ``origin_id`` before creating again), ``update_*`` PATCH and ``sync_*`` are retried.
 """
 
 from __future__ import annotations
@@ -74,6 +79,7 @@ _ERROR_BODY_LIMIT = 500
 _RATE_LIMIT_JITTER = 0.25  # seconds added after Reset so we do not arrive exactly on it
 _MAX_PAGES = 10_000  # a runaway-pagination guard, far above any real list
 SYNC_CHUNK = 1000  # Procore refuses a sync call with more updates (422, whole request)
+TAX_ID_TYPES = ("ein", "abn")  # Procore business_register types
 
 
 # --- typed errors --------------------------------------------------------------------
@@ -407,14 +413,14 @@ class ProcoreClient:
                 return items
         raise FatalUpstreamError(f"Procore GET {path} has more than {_MAX_PAGES} pages")
 
-    def post(self, path: str, json_body: Any) -> Any:
+    def post(self, path: str, json_body: Any, params: Mapping[str, Any] | None = None) -> Any:
         """POST a JSON body; see the module docstring for when a POST is retried."""
-        _, _, body = self._call("POST", path, json_body=json_body)
+        _, _, body = self._call("POST", path, params=params, json_body=json_body)
         return _decode(body, "POST", path)
 
-    def patch(self, path: str, json_body: Any) -> Any:
+    def patch(self, path: str, json_body: Any, params: Mapping[str, Any] | None = None) -> Any:
         """PATCH a JSON body (idempotent in Procore: safe to retry)."""
-        _, _, body = self._call("PATCH", path, json_body=json_body)
+        _, _, body = self._call("PATCH", path, params=params, json_body=json_body)
         return _decode(body, "PATCH", path)
 
     def delete(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
@@ -423,12 +429,19 @@ class ProcoreClient:
         return _decode(body, "DELETE", path)
 
     def sync(
-        self, path: str, updates: Sequence[Mapping[str, Any]], *, scope: Mapping[str, Any]
+        self,
+        path: str,
+        updates: Sequence[Mapping[str, Any]],
+        *,
+        scope: Mapping[str, Any],
+        params: Mapping[str, Any] | None = None,
     ) -> SyncOutcome:
         """PATCH ``updates`` to a Procore ``.../sync`` endpoint, ``SYNC_CHUNK`` per call.
 
         ``scope`` goes into every body next to ``updates`` (``{"project_id": P}`` or
-        ``{"company_id": C}``). Answers are merged in order. Per-update refusals come back in
+        ``{"company_id": C}``); ``params`` into every query string (Procore documents some
+        scopes, e.g. ``project_id`` of a cost code sync, as query parameters). Answers are
+        merged in order. Per-update refusals come back in
         ``SyncOutcome.errors``, not as exceptions; a whole-request refusal (4xx) raises
         ``FatalUpstreamError``, retries running out raise ``RetriableUpstreamError``. When a
         later chunk fails, earlier chunks stay applied: resending the whole batch is safe
@@ -441,7 +454,7 @@ class ProcoreClient:
         errors: list[dict[str, Any]] = []
         for start in range(0, len(items), SYNC_CHUNK):
             chunk = items[start : start + SYNC_CHUNK]
-            answer = self.patch(path, {**scope, "updates": chunk})
+            answer = self.patch(path, {**scope, "updates": chunk}, params)
             if not isinstance(answer, dict) or not all(
                 isinstance(answer.get(key, []), list) for key in ("entities", "errors")
             ):
@@ -484,6 +497,40 @@ class ProcoreClient:
     def sync_projects(self, updates: Sequence[Mapping[str, Any]]) -> SyncOutcome:
         return self.sync("/rest/v1.0/projects/sync", updates, scope={"company_id": self.company_id})
 
+    def sync_sub_jobs(self, project_id: int, updates: Sequence[Mapping[str, Any]]) -> SyncOutcome:
+        """Sub jobs of one project: ``{id | origin_id, name, code, origin_id}`` each; an
+        unknown ``origin_id`` with a ``name`` creates the sub job."""
+        scope = {"project_id": int(project_id)}
+        return self.sync("/rest/v1.0/sub_jobs/sync", updates, scope=scope, params=scope)
+
+    def sync_cost_codes(
+        self,
+        project_id: int,
+        updates: Sequence[Mapping[str, Any]],
+        sub_job_id: int | None = None,
+    ) -> SyncOutcome:
+        """Cost codes of a project (or of one of its sub jobs): ``{id | origin_id, code,
+        name, parent_id, origin_id}`` each; an unknown ``origin_id`` with ``code`` and
+        ``name`` creates the code."""
+        scope: dict[str, Any] = {"project_id": int(project_id)}
+        if sub_job_id is not None:
+            scope["sub_job_id"] = int(sub_job_id)
+        return self.sync("/rest/v1.0/cost_codes/sync", updates, scope=scope, params=scope)
+
+    def sync_standard_cost_codes(
+        self, list_id: int, updates: Sequence[Mapping[str, Any]]
+    ) -> SyncOutcome:
+        """A company standard cost code list: ``{id | origin_id, code (with the parent's
+        prefix), name, parent_id, origin_id}`` each; unknown ``origin_id`` creates."""
+        scope = {"company_id": self.company_id, "standard_cost_code_list_id": int(list_id)}
+        return self.sync("/rest/v1.0/standard_cost_codes/sync", updates, scope=scope)
+
+    def sync_line_item_types(self, updates: Sequence[Mapping[str, Any]]) -> SyncOutcome:
+        """Cost types: ``{id | origin_id, name, csv_import_code, base_type, origin_id}``."""
+        return self.sync(
+            "/rest/v1.0/line_item_types/sync", updates, scope={"company_id": self.company_id}
+        )
+
     # --- domain helpers ------------------------------------------------------------------
     def list_projects(self) -> list[dict[str, Any]]:
         return self.get_all("/rest/v1.0/projects", {"company_id": self.company_id})
@@ -502,6 +549,99 @@ class ProcoreClient:
 
     def list_line_item_types(self) -> list[dict[str, Any]]:
         return self.get_all("/rest/v1.0/line_item_types", {"company_id": self.company_id})
+
+    # --- company setup -------------------------------------------------------------------
+    def create_project(self, fields: Mapping[str, Any]) -> dict[str, Any]:
+        """POST a project (``name`` required; ``project_number``, ``origin_id``, ...).
+
+        Not resent after a 5xx or a lost connection: ``find_projects(origin_id=...)``
+        tells whether it was made before trying again.
+        """
+        body = {"company_id": self.company_id, "project": dict(fields)}
+        return self._record(self.post("/rest/v1.0/projects", body), "POST", "/rest/v1.0/projects")
+
+    def update_project(self, project_id: int, fields: Mapping[str, Any]) -> dict[str, Any]:
+        path = f"/rest/v1.0/projects/{int(project_id)}"
+        body = {"company_id": self.company_id, "project": dict(fields)}
+        return self._record(self.patch(path, body), "PATCH", path)
+
+    def find_projects(
+        self, origin_id: str | None = None, project_number: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Projects by ``origin_id`` (Procore's filter) and/or ``project_number`` (compared
+        here: v1.0 has no such filter). Neither given: every project."""
+        params: dict[str, Any] = {"company_id": self.company_id}
+        if origin_id is not None:
+            params["filters[origin_id]"] = str(origin_id)
+        projects = self.get_all("/rest/v1.0/projects", params)
+        if origin_id is not None:  # a server ignoring the filter must not fool us
+            projects = [p for p in projects if p.get("origin_id") == str(origin_id)]
+        if project_number is not None:
+            wanted = str(project_number).strip()
+            projects = [p for p in projects if str(p.get("project_number") or "").strip() == wanted]
+        return projects
+
+    def create_vendor(self, fields: Mapping[str, Any]) -> dict[str, Any]:
+        """POST a company directory vendor (``name`` required). Not resent after a 5xx."""
+        body = {"company_id": self.company_id, "vendor": dict(fields)}
+        return self._record(self.post("/rest/v1.0/vendors", body), "POST", "/rest/v1.0/vendors")
+
+    def update_vendor(self, vendor_id: int, fields: Mapping[str, Any]) -> dict[str, Any]:
+        """PATCH a vendor; ``{"is_active": False}`` makes it inactive."""
+        path = f"/rest/v1.0/vendors/{int(vendor_id)}"
+        body = {"company_id": self.company_id, "vendor": dict(fields)}
+        return self._record(self.patch(path, body), "PATCH", path)
+
+    def set_vendor_tax_id(self, vendor_id: int, type: str, identifier: str) -> dict[str, Any]:
+        """The vendor's tax id (``type`` ``ein`` or ``abn``); answers ``{type, identifier}``.
+
+        ``license_number`` is the licence, not the tax id: Procore keeps the tax id in the
+        vendor's ``business_register``.
+        """
+        kind = str(type).strip().lower()
+        if kind not in TAX_ID_TYPES:
+            raise ValueError(f"tax id type must be one of {TAX_ID_TYPES}, got {type!r}")
+        path = f"/rest/v1.0/vendors/{int(vendor_id)}/business_register"
+        body = {"business_register": {"type": kind, "identifier": str(identifier)}}
+        answer = self.post(path, body, {"company_id": self.company_id})
+        return self._record(answer, "POST", path)
+
+    def list_sub_jobs(self, project_id: int) -> list[dict[str, Any]]:
+        return self.get_all("/rest/v1.0/sub_jobs", {"project_id": int(project_id)})
+
+    def create_sub_job(self, project_id: int, fields: Mapping[str, Any]) -> dict[str, Any]:
+        """POST a sub job (``name`` required; ``code``, ``origin_id``). Not resent after 5xx."""
+        body = {"project_id": int(project_id), "sub_job": dict(fields)}
+        return self._record(self.post("/rest/v1.0/sub_jobs", body), "POST", "/rest/v1.0/sub_jobs")
+
+    def create_cost_code(
+        self, project_id: int, fields: Mapping[str, Any], sub_job_id: int | None = None
+    ) -> dict[str, Any]:
+        """POST a cost code (``code`` = one segment, ``name``; ``parent_id``, ``origin_id``)
+        on the project, or on one of its sub jobs. Not resent after a 5xx."""
+        body: dict[str, Any] = {"project_id": int(project_id), "cost_code": dict(fields)}
+        if sub_job_id is not None:
+            body["sub_job_id"] = int(sub_job_id)
+        return self._record(
+            self.post("/rest/v1.0/cost_codes", body), "POST", "/rest/v1.0/cost_codes"
+        )
+
+    def list_standard_cost_code_lists(self) -> list[dict[str, Any]]:
+        """``[{id, name, is_erp_list}]``: the company's standard cost code lists."""
+        return self.get_all("/rest/v1.0/standard_cost_code_lists", {"company_id": self.company_id})
+
+    def list_standard_cost_codes(self, list_id: int) -> list[dict[str, Any]]:
+        params = {"company_id": self.company_id, "standard_cost_code_list_id": int(list_id)}
+        return self.get_all("/rest/v1.0/standard_cost_codes", params)
+
+    @staticmethod
+    def _record(answer: Any, method: str, path: str) -> dict[str, Any]:
+        if not isinstance(answer, dict):
+            raise FatalUpstreamError(
+                f"Procore {method} {path} did not answer a record",
+                body=_truncate(json.dumps(answer, default=str).encode()),
+            )
+        return answer
 
     def get_commitment(
         self, kind: CommitmentKind, project_id: int, commitment_id: int

@@ -6,9 +6,14 @@ Key layout (all scoped by company):
     ITEM#{company}#{kind}#{procore_id}  EV#{version:08}  one audit event per transition
     LINK#{company}#{kind}#procore#{id}  LINK             Procore id -> Sage key
     LINK#{company}#{kind}#sage#{key}    LINK             Sage key -> Procore id
+    LINKS#{company}#{kind}              {procore_id}     the company's links of a kind
     COMPANY#{company}                   USER#{subject}   an approver's levels
     EVENT#{company}#{event_id}          EVENT            webhook event already processed (TTL)
     AGENT#{company}                     HEARTBEAT#{id}   the relay agent's newest heartbeat
+    ERP#{company}#{list}                {key}            a row of a list pulled from Sage
+    PULL#{company}                      {list}           state of the list's pulls
+    COMPANY#{company}                   SETTINGS         the company's connector settings
+    LINKEV#{company}#{kind}#{id}        EV#{at}#{n}      link / unlink history
 
 Index ``inbox``: GSI1PK = "{company}#{status}", GSI1SK = "{updated_at}#{item_id}".
 Index ``company_items``: GSI2PK = "COMPANY#{company}#ITEMS", same sort key.
@@ -154,19 +159,143 @@ class ItemStore:
         return Link.model_validate_json(raw["doc"]["S"]) if raw else None
 
     def put_link(self, link: Link) -> None:
-        """Link both directions at once; Conflict if either side is already linked."""
+        """Link both directions at once, plus the company's list of links of that kind;
+        Conflict if either side is already linked."""
         doc = _s(link.model_dump_json())
-        puts = []
-        for pk in (f"LINK#{link.company_id}#{link.kind}#procore#{link.procore_id}",
-                   f"LINK#{link.company_id}#{link.kind}#sage#{link.sage_key}"):
-            puts.append({"Put": {"TableName": self.table_name,
-                                 "Item": {"PK": _s(pk), "SK": _s("LINK"), "doc": doc},
-                                 "ConditionExpression": "attribute_not_exists(PK)"}})
+        puts: list[dict[str, Any]] = [
+            {"Put": {"TableName": self.table_name,
+                     "Item": {"PK": _s(pk), "SK": _s("LINK"), "doc": doc},
+                     "ConditionExpression": "attribute_not_exists(PK)"}}
+            for pk in _link_keys(link)]
+        puts.append({"Put": {"TableName": self.table_name, "Item": {
+            **_link_list_key(link), "doc": doc}}})
         try:
             self._transact(puts)
         except StaleItem as exc:
             raise Conflict(f"{link.kind} {link.procore_id} or Sage key {link.sage_key} is "
                            "already linked") from exc
+
+    def delete_link(self, link: Link) -> None:
+        """Unlink both directions at once; Conflict if the link changed meanwhile."""
+        deletes: list[dict[str, Any]] = [
+            {"Delete": {"TableName": self.table_name, "Key": {"PK": _s(pk), "SK": _s("LINK")},
+                        "ConditionExpression": "attribute_exists(PK)"}}
+            for pk in _link_keys(link)]
+        deletes.append({"Delete": {"TableName": self.table_name, "Key": _link_list_key(link)}})
+        try:
+            self._transact(deletes)
+        except StaleItem as exc:
+            raise Conflict(f"{link.kind} {link.procore_id} is no longer linked to "
+                           f"{link.sage_key}") from exc
+
+    def get_link_by_sage(self, company_id: int, kind: str, sage_key: str) -> Link | None:
+        answer = self._call("get_item", TableName=self.table_name, Key={
+            "PK": _s(f"LINK#{company_id}#{kind}#sage#{sage_key}"), "SK": _s("LINK")})
+        raw = answer.get("Item")
+        return Link.model_validate_json(raw["doc"]["S"]) if raw else None
+
+    def list_links(self, company_id: int, kind: str) -> list[Link]:
+        links: list[Link] = []
+        kwargs: dict[str, Any] = {"TableName": self.table_name,
+                                  "KeyConditionExpression": "PK = :pk",
+                                  "ExpressionAttributeValues": {
+                                      ":pk": _s(f"LINKS#{company_id}#{kind}")}}
+        while True:
+            answer = self._call("query", **kwargs)
+            links += [Link.model_validate_json(r["doc"]["S"]) for r in answer["Items"]]
+            if "LastEvaluatedKey" not in answer:
+                return links
+            kwargs["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+
+    def add_link_event(self, company_id: int, kind: str, procore_id: int,
+                       event: dict[str, Any]) -> None:
+        import uuid
+
+        self._call("put_item", TableName=self.table_name, Item={
+            "PK": _s(f"LINKEV#{company_id}#{kind}#{procore_id}"),
+            "SK": _s(f"EV#{event['at']}#{uuid.uuid4().hex[:8]}"),
+            "doc": _s(json.dumps(event, default=str))})
+
+    def link_history(self, company_id: int, kind: str, procore_id: int) -> list[dict[str, Any]]:
+        answer = self._call("query", TableName=self.table_name,
+                            KeyConditionExpression="PK = :pk",
+                            ExpressionAttributeValues={
+                                ":pk": _s(f"LINKEV#{company_id}#{kind}#{procore_id}")})
+        return [json.loads(r["doc"]["S"]) for r in answer["Items"]]
+
+    # ---- lists pulled from Sage ---------------------------------------------------------
+    def put_erp_rows(self, company_id: int, list_name: str, rows: list[dict[str, Any]],
+                     run_id: str) -> None:
+        """Upsert a page of a pull; archived flags set by people survive a refresh."""
+        for row in rows:
+            key = erp_key(list_name, row)
+            existing = self.get_erp_row(company_id, list_name, key)
+            doc = {**row, "_key": key, "_run": run_id,
+                   "_archived": bool(existing and existing.get("_archived"))}
+            self._call("put_item", TableName=self.table_name, Item={
+                "PK": _s(f"ERP#{company_id}#{list_name}"), "SK": _s(key),
+                "doc": _s(json.dumps(doc, default=str))})
+
+    def get_erp_row(self, company_id: int, list_name: str, key: str) -> dict[str, Any] | None:
+        answer = self._call("get_item", TableName=self.table_name, Key={
+            "PK": _s(f"ERP#{company_id}#{list_name}"), "SK": _s(key)})
+        raw = answer.get("Item")
+        return json.loads(raw["doc"]["S"]) if raw else None
+
+    def list_erp_rows(self, company_id: int, list_name: str) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {"TableName": self.table_name,
+                                  "KeyConditionExpression": "PK = :pk",
+                                  "ExpressionAttributeValues": {
+                                      ":pk": _s(f"ERP#{company_id}#{list_name}")}}
+        while True:
+            answer = self._call("query", **kwargs)
+            rows += [json.loads(r["doc"]["S"]) for r in answer["Items"]]
+            if "LastEvaluatedKey" not in answer:
+                return rows
+            kwargs["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+
+    def sweep_erp_rows(self, company_id: int, list_name: str, run_id: str) -> int:
+        """Remove rows a complete pull did not see (deleted in Sage)."""
+        gone = [r for r in self.list_erp_rows(company_id, list_name) if r.get("_run") != run_id]
+        for row in gone:
+            self._call("delete_item", TableName=self.table_name, Key={
+                "PK": _s(f"ERP#{company_id}#{list_name}"), "SK": _s(row["_key"])})
+        return len(gone)
+
+    def set_erp_archived(self, company_id: int, list_name: str, key: str,
+                         archived: bool) -> dict[str, Any] | None:
+        row = self.get_erp_row(company_id, list_name, key)
+        if row is None:
+            return None
+        row["_archived"] = archived
+        self._call("put_item", TableName=self.table_name, Item={
+            "PK": _s(f"ERP#{company_id}#{list_name}"), "SK": _s(key),
+            "doc": _s(json.dumps(row, default=str))})
+        return row
+
+    def get_pull_state(self, company_id: int, list_name: str) -> dict[str, Any]:
+        answer = self._call("get_item", TableName=self.table_name, ConsistentRead=True, Key={
+            "PK": _s(f"PULL#{company_id}"), "SK": _s(list_name)})
+        raw = answer.get("Item")
+        return json.loads(raw["doc"]["S"]) if raw else {}
+
+    def put_pull_state(self, company_id: int, list_name: str, state: dict[str, Any]) -> None:
+        self._call("put_item", TableName=self.table_name, Item={
+            "PK": _s(f"PULL#{company_id}"), "SK": _s(list_name),
+            "doc": _s(json.dumps(state, default=str))})
+
+    # ---- company settings -------------------------------------------------------------
+    def get_company_settings(self, company_id: int) -> dict[str, Any]:
+        answer = self._call("get_item", TableName=self.table_name, ConsistentRead=True, Key={
+            "PK": _s(f"COMPANY#{company_id}"), "SK": _s("SETTINGS")})
+        raw = answer.get("Item")
+        return json.loads(raw["doc"]["S"]) if raw else {}
+
+    def put_company_settings(self, company_id: int, settings: dict[str, Any]) -> None:
+        self._call("put_item", TableName=self.table_name, Item={
+            "PK": _s(f"COMPANY#{company_id}"), "SK": _s("SETTINGS"),
+            "doc": _s(json.dumps(settings, default=str))})
 
     # ---- users -----------------------------------------------------------------------
     def get_user(self, company_id: int, subject: str) -> User | None:
@@ -281,6 +410,23 @@ class ItemStore:
             raise _unavailable(exc) from exc
         except BotoCoreError as exc:
             raise ServiceUnavailable(f"the connector table is unreachable: {exc}") from exc
+
+
+def _link_keys(link: Link) -> tuple[str, str]:
+    return (f"LINK#{link.company_id}#{link.kind}#procore#{link.procore_id}",
+            f"LINK#{link.company_id}#{link.kind}#sage#{link.sage_key}")
+
+
+def _link_list_key(link: Link) -> dict[str, Any]:
+    return {"PK": _s(f"LINKS#{link.company_id}#{link.kind}"), "SK": _s(str(link.procore_id))}
+
+ERP_KEYS = {"jobs": ("job",), "vendors": ("vendor",), "cost_codes": ("code",),
+            "cost_types": ("type",), "phases": ("job", "phase")}
+
+
+def erp_key(list_name: str, row: dict[str, Any]) -> str:
+    """A pulled row's key: the Sage record number (job#phase for phases)."""
+    return "#".join(str(row[field]) for field in ERP_KEYS[list_name])
 
 
 def _user(company_id: int, subject: str, doc: str) -> User:

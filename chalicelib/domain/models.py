@@ -14,6 +14,7 @@ from chalicelib.domain.state_machine import Status
 ItemKind = Literal["commitment"]  # budget, cco, vendor, project... arrive with later issues
 SYSTEM_INTAKE = "system:intake"
 SYSTEM_EXPORTER = "system:exporter"
+SYSTEM_DIRECT_EXPORT = "system:direct-export"
 
 
 def utc_now() -> str:
@@ -58,6 +59,7 @@ class Item(BaseModel):
     pending_snapshot: dict[str, Any] | None = None
     pending_hash: str | None = None
     accepted_snapshot_version: int | None = None
+    accept_params: dict[str, Any] = Field(default_factory=dict)  # e.g. the Sage job number
     export_enqueued: bool = False
     deleted_in_procore: bool = False
     erp_keys: dict[str, Any] = Field(default_factory=dict)
@@ -99,7 +101,7 @@ class Link(BaseModel):
     """A Procore record joined to its Sage 100 Contractor record (both directions stored)."""
 
     company_id: int
-    kind: Literal["project", "vendor", "commitment"]
+    kind: Literal["project", "vendor", "commitment", "sub_job"]
     procore_id: int
     sage_key: str  # actrec.recnum for jobs, actpay.recnum for vendors
     created_at: str = ""

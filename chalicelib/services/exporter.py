@@ -16,10 +16,12 @@ from typing import Any
 
 from chalicelib.adapters.queues import FifoQueue
 from chalicelib.adapters.store import ItemStore
+from chalicelib.domain import setup
 from chalicelib.domain.models import SYSTEM_EXPORTER, Item, utc_now
 from chalicelib.domain.sage_mapping import MappingError, build_command, command_id
 from chalicelib.domain.state_machine import Action, Status
 from chalicelib.observability import count, logger
+from chalicelib.relay_protocol import Command, CommandType
 from chalicelib.services.items import ItemService
 
 
@@ -47,16 +49,15 @@ class ExporterService:
                         status=item.status.value, item_version=item.version, version=version)
             return outcome
         try:
-            command = build_command(
-                item, version=version, cost_types=self.cost_types, issued_at=self.clock(),
-                project_link=self.store.get_link(company_id, "project", item.project_id or 0),
-                vendor_link=self._vendor_link(item))
+            command = self._build(item, version)
         except MappingError as exc:
             self._refuse(item, str(exc))
             return "refused"
-        job = command.payload["job"]
+        # Commands of one Sage job run in order; new vendors have no job.
+        group = (f"{company_id}:job:{command.payload['job']}" if "job" in command.payload
+                 else f"{company_id}:vendors")
         self.commands.send(command.model_dump(mode="json"), deduplication_id=command.command_id,
-                           group_id=f"{company_id}:job:{job}")
+                           group_id=group)
         now = self.clock()
 
         def exporting(new: Item) -> None:
@@ -68,6 +69,34 @@ class ExporterService:
                          correlation_id=item.item_id, mutate=exporting)
         count("CommandsSent")
         return "sent"
+
+    def _build(self, item: Item, version: int) -> Command:
+        issued_at = self.clock()
+        if item.kind == "project":
+            payload: Any = setup.build_job_payload(
+                item.snapshot, int(item.accept_params.get("sage_job_number") or 0))
+            command_type = CommandType.ADD_JOB
+        elif item.kind == "vendor":
+            advanced = self.store.get_company_settings(item.company_id).get("advanced", {})
+            payload = setup.build_vendor_payload(
+                item.snapshot, item.accept_params.get("sage_vendor_number"),
+                name_max=int(advanced.get("vendor_name_max", 30)))
+            command_type = CommandType.ADD_VENDOR
+        else:
+            return build_command(
+                item, version=version, cost_types=self.cost_types_for(item.company_id),
+                issued_at=issued_at,
+                project_link=self.store.get_link(item.company_id, "project",
+                                                 item.project_id or 0),
+                vendor_link=self._vendor_link(item))
+        return Command(command_id=command_id(item, version), company_id=item.company_id,
+                       type=command_type, item_id=item.item_id, export_version=version,
+                       payload=payload.model_dump(mode="json"), issued_at=issued_at)
+
+    def cost_types_for(self, company_id: int) -> Mapping[str, int]:
+        """The company's own mapping (advanced settings) over the deployment default."""
+        advanced = self.store.get_company_settings(company_id).get("advanced", {})
+        return {**self.cost_types, **(advanced.get("cost_type_map") or {})}
 
     def _vendor_link(self, item: Item) -> Any:
         vendor = item.snapshot.get("vendor") or {}

@@ -12,10 +12,11 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.adapters.store import ItemStore
-from chalicelib.domain import commitments
+from chalicelib.domain import commitments, matching, setup
 from chalicelib.domain.models import SYSTEM_INTAKE, Item
+from chalicelib.domain.state_machine import Status
 from chalicelib.domain.webhooks import WebhookEvent, commitment_target
-from chalicelib.errors import UpstreamNotFound
+from chalicelib.errors import Conflict, NotFound, UpstreamNotFound
 from chalicelib.observability import count, logger
 from chalicelib.services.items import ItemService
 
@@ -88,17 +89,76 @@ class IntakeService:
         snapshot = commitments.build_snapshot(kind, record, lines)
         project = snapshot.get("project_id") or project_id
         vendor = snapshot.get("vendor")
+        advanced = self.store.get_company_settings(company_id).get("advanced", {})
+        limits = commitments.Limits(
+            number_max=int(advanced.get("commitment_number_max", self.limits.number_max)),
+            title_max=int(advanced.get("commitment_title_max", self.limits.title_max)))
         reasons = commitments.readiness_reasons(
             snapshot,
             project_link=self.store.get_link(company_id, "project", project) if project else None,
             vendor_link=(self.store.get_link(company_id, "vendor", vendor["id"])
                          if vendor else None),
-            limits=self.limits,
+            limits=limits,
         )
-        return self.items.observe(
+        return self._direct_export(self.items.observe(
             company_id=company_id, kind=COMMITMENT, procore_id=commitment_id,
             project_id=project, subtype=commitments.SUBTYPE[kind], snapshot=snapshot,
-            reasons=reasons, actor=actor, correlation_id=correlation_id)
+            reasons=reasons, actor=actor, correlation_id=correlation_id))
+
+    def evaluate_project(self, company_id: int, project_id: int, *,
+                         actor: str) -> Item | None:
+        """A Procore project sent to become a Sage job (created in Procore, added to Sage)."""
+        link = self.store.get_link(company_id, "project", project_id)
+        if link is not None:
+            raise Conflict(f"project {project_id} is already linked to Sage job "
+                           f"{link.sage_key}; a job is created in one system and then added "
+                           "to the other, once", sage_job=link.sage_key)
+        record = self._read(lambda p: p.get_project(project_id), company_id,
+                            f"project {project_id}")
+        snapshot = setup.project_snapshot(record)
+        return self._direct_export(self.items.observe(
+            company_id=company_id, kind="project", procore_id=project_id,
+            project_id=project_id, subtype=None, snapshot=snapshot,
+            reasons=setup.project_reasons(snapshot, linked_job=None), actor=actor))
+
+    def evaluate_vendor(self, company_id: int, vendor_id: int, *, actor: str) -> Item | None:
+        """A Procore company sent to become a Sage vendor."""
+        link = self.store.get_link(company_id, "vendor", vendor_id)
+        if link is not None:
+            raise Conflict(f"company {vendor_id} is already linked to Sage vendor "
+                           f"{link.sage_key}", sage_vendor=link.sage_key)
+        record = self._read(lambda p: p.get_vendor(vendor_id), company_id,
+                            f"company {vendor_id}")
+        snapshot = setup.vendor_snapshot(record)
+        wanted = matching.normalize_name(snapshot.get("name") or "")
+        twin = next((r for r in self.store.list_erp_rows(company_id, "vendors")
+                     if matching.normalize_name(r.get("name") or "") == wanted), None)
+        if twin is not None:
+            raise Conflict(f"Sage already has vendor {twin['vendor']} '{twin['name']}'; link "
+                           "the company to it instead of exporting it again",
+                           sage_vendor=twin["vendor"])
+        settings = self.store.get_company_settings(company_id).get("advanced", {})
+        reasons = setup.vendor_reasons(snapshot, linked_vendor=None,
+                                       name_max=int(settings.get("vendor_name_max", 30)))
+        return self._direct_export(self.items.observe(
+            company_id=company_id, kind="vendor", procore_id=vendor_id, project_id=None,
+            subtype=None, snapshot=snapshot, reasons=reasons, actor=actor))
+
+    def _read(self, call: Callable[[ProcoreClient], dict[str, Any]], company_id: int,
+              noun: str) -> dict[str, Any]:
+        try:
+            return call(self.procore_for(company_id))
+        except UpstreamNotFound as exc:
+            raise NotFound(f"Procore has no {noun} (or it is not visible to the "
+                           "connector's service account)") from exc
+
+    def _direct_export(self, item: Item | None) -> Item | None:
+        """With direct exports on, what becomes ready is accepted at once (audited)."""
+        if item is None or item.status is not Status.READY_TO_EXPORT:
+            return item
+        if not self.store.get_company_settings(item.company_id).get("direct_exports"):
+            return item
+        return self.items.accept_direct(item)
 
     def _find_parent(self, company_id: int, kind: commitments.CommitmentKind,
                      project_id: int | None, line_item_id: int | None) -> int | None:

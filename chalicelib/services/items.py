@@ -16,7 +16,14 @@ from typing import Any
 
 from chalicelib.adapters.queues import FifoQueue
 from chalicelib.adapters.store import ItemStore, StaleItem
-from chalicelib.domain.models import AuditEvent, Item, content_hash, parse_item_id, utc_now
+from chalicelib.domain.models import (
+    SYSTEM_DIRECT_EXPORT,
+    AuditEvent,
+    Item,
+    content_hash,
+    parse_item_id,
+    utc_now,
+)
 from chalicelib.domain.permissions import Permission, User, require
 from chalicelib.domain.state_machine import (
     Action,
@@ -110,14 +117,59 @@ class ItemService:
         raise ServiceUnavailable(f"item {kind}-{procore_id} kept changing; will retry")
 
     # ---- people's actions --------------------------------------------------------------
-    def accept(self, user: User, item_id: str) -> Item:
+    def accept(self, user: User, item_id: str, params: dict[str, Any] | None = None) -> Item:
+        """Accept for export. A project needs its Sage job number (Procore's project number
+        is proposed); a company may get its Sage vendor number (else Sage's next one)."""
         item = self._load_for(user, item_id, Permission.ACCEPT_OR_REJECT)
+        accept_params = self._accept_params(item, params or {})
 
         def accepted(new: Item) -> None:
             new.accepted_snapshot_version = new.snapshot_version
             new.export_enqueued = False
+            new.accept_params = accept_params
 
         return self.enqueue_export(self._act(user, item, Action.ACCEPT, mutate=accepted))
+
+    def accept_direct(self, item: Item) -> Item:
+        """Direct exports on: a ready item is accepted without an approver (audited)."""
+        try:
+            accept_params = self._accept_params(item, {})
+        except (BadRequest, Conflict) as exc:
+            logger.info("direct export skipped; an approver must accept", item_id=item.item_id,
+                        reason=exc.message)
+            return item
+
+        def accepted(new: Item) -> None:
+            new.accepted_snapshot_version = new.snapshot_version
+            new.export_enqueued = False
+            new.accept_params = accept_params
+
+        reason = "direct exports are on: accepted without an approver"
+        done = self.apply(item, Action.ACCEPT, actor=SYSTEM_DIRECT_EXPORT, reason=reason,
+                          mutate=accepted, status_reason=reason)
+        return self.enqueue_export(done)
+
+    def _accept_params(self, item: Item, params: dict[str, Any]) -> dict[str, Any]:
+        if item.kind == "project":
+            number = params.get("sage_job_number") or item.snapshot.get("proposed_job_number")
+            if not number:
+                raise BadRequest("field 'sage_job_number' is required: the project number "
+                                 "gives nothing to propose", field="sage_job_number")
+            existing = self.store.get_erp_row(item.company_id, "jobs", str(number))
+            if existing is not None:
+                raise Conflict(f"Sage already has job {number} ('{existing.get('name')}'); "
+                               "link the project to it instead of creating the job twice, or "
+                               "choose another number", sage_job=number)
+            return {"sage_job_number": int(number)}
+        if item.kind == "vendor":
+            number = params.get("sage_vendor_number")
+            if number and self.store.get_erp_row(item.company_id, "vendors", str(number)):
+                raise Conflict(f"Sage already has vendor {number}; link the company to it "
+                               "or choose another number", sage_vendor=number)
+            return {"sage_vendor_number": number} if number else {}
+        if params.get("sage_job_number") or params.get("sage_vendor_number"):
+            raise BadRequest(f"a {item.kind} is accepted without Sage numbers")
+        return {}
 
     def reject(self, user: User, item_id: str, reason: str) -> Item:
         item = self._load_for(user, item_id, Permission.ACCEPT_OR_REJECT)

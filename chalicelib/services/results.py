@@ -19,6 +19,7 @@ from chalicelib.domain.state_machine import Action, Status
 from chalicelib.errors import Conflict, FatalUpstreamError
 from chalicelib.observability import count, logger
 from chalicelib.relay_protocol import Heartbeat, Result
+from chalicelib.services.erp_lists import ErpLists
 from chalicelib.services.items import ItemService
 
 if TYPE_CHECKING:
@@ -27,11 +28,12 @@ if TYPE_CHECKING:
 
 class ResultsService:
     def __init__(self, store: ItemStore, items: ItemService,
-                 procore_for: Callable[[int], ProcoreClient],
+                 procore_for: Callable[[int], ProcoreClient], lists: ErpLists,
                  clock: Callable[[], str] = utc_now) -> None:
         self.store = store
         self.items = items
         self.procore_for = procore_for
+        self.lists = lists
         self.clock = clock
 
     def handle(self, message: Result | Heartbeat) -> str:
@@ -39,6 +41,8 @@ class ResultsService:
             self.store.put_heartbeat(message.company_id, message.agent_id,
                                      message.model_dump(mode="json"))
             return "heartbeat"
+        if message.item_id.startswith("pull:"):
+            return self.lists.handle_page(message)
         return self._result(message)
 
     def _result(self, result: Result) -> str:
@@ -74,19 +78,17 @@ class ResultsService:
 
     def _synced(self, item: Item, result: Result) -> str:
         keys = dict(result.sage_keys)
-        record = "subcon" if "subcon" in keys else "pchord"
-        origin_id = f"{record}:{keys.get(record, '')}"
-        origin_code = keys.get("ctcnum") or keys.get("ordnum") or item.number
-        writeback_error = self._write_back(item, origin_id, origin_code)
+        link_kind, sage_key, origin_code = _sage_identity(item, keys)
+        writeback_error = self._write_back(item, sage_key, origin_code)
         try:
-            self.store.put_link(Link(company_id=item.company_id, kind="commitment",
-                                     procore_id=item.procore_id, sage_key=origin_id,
+            self.store.put_link(Link(company_id=item.company_id, kind=link_kind,
+                                     procore_id=item.procore_id, sage_key=sage_key,
                                      created_at=self.clock(), created_by=SYSTEM_EXPORTER))
         except Conflict:
             pass  # linked by an earlier delivery of this result
 
         def synced(new: Item) -> None:
-            new.erp_keys = {**keys, "origin_id": origin_id}
+            new.erp_keys = {**keys, "origin_id": sage_key}
             new.last_error = None
             new.writeback_error = writeback_error
 
@@ -99,10 +101,17 @@ class ResultsService:
 
     def _write_back(self, item: Item, origin_id: str, origin_code: str) -> str | None:
         """Procore's per-entity refusal is kept on the item; being down raises (retry)."""
-        kind = KIND_FOR_SUBTYPE.get(item.subtype or "", "work_order_contract")
+        procore = self.procore_for(item.company_id)
+        update = {"id": item.procore_id, "origin_id": origin_id, "origin_code": origin_code}
         try:
-            outcome = self.procore_for(item.company_id).sync_commitment_origin(
-                kind, item.project_id, item.procore_id, origin_id, origin_code)
+            if item.kind == "project":
+                outcome = procore.sync_projects([update])
+            elif item.kind == "vendor":
+                outcome = procore.sync_vendors([update])
+            else:
+                kind = KIND_FOR_SUBTYPE.get(item.subtype or "", "work_order_contract")
+                outcome = procore.sync_commitment_origin(
+                    kind, item.project_id, item.procore_id, origin_id, origin_code)
         except FatalUpstreamError as exc:
             logger.error("origin write-back refused", item_id=item.item_id, error=exc.message)
             return exc.message
@@ -119,6 +128,17 @@ class ResultsService:
                            procore_id=item.procore_id, project_id=item.project_id,
                            subtype=item.subtype, snapshot=pending, reasons=item.reasons,
                            actor=SYSTEM_EXPORTER, correlation_id=item.item_id)
+
+
+def _sage_identity(item: Item, keys: dict[str, str]) -> tuple[str, str, str]:
+    """(link kind, Sage key used as Procore's origin_id, visible origin_code)."""
+    if item.kind == "project":
+        return "project", keys["actrec"], keys["actrec"]
+    if item.kind == "vendor":
+        return "vendor", keys["actpay"], keys["actpay"]
+    record = "subcon" if "subcon" in keys else "pchord"
+    code = keys.get("ctcnum") or keys.get("ordnum") or item.number
+    return "commitment", f"{record}:{keys.get(record, '')}", code
 
 
 def _entity_errors(entity: dict[str, Any]) -> str:

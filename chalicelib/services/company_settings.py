@@ -1,0 +1,62 @@
+"""The company's connector settings (admin): sync schedule, direct exports, advanced.
+
+Each change keeps who and when in a short history inside the settings record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from chalicelib.adapters.store import ItemStore
+from chalicelib.domain.models import utc_now
+from chalicelib.domain.permissions import Permission, User, require
+from chalicelib.services.erp_lists import DEFAULT_SCHEDULE_MINUTES, ErpLists
+
+HISTORY_KEEP = 50
+
+
+class CompanySettingsService:
+    def __init__(self, store: ItemStore, lists: ErpLists,
+                 clock: Callable[[], str] = utc_now) -> None:
+        self.store = store
+        self.lists = lists
+        self.clock = clock
+
+    def get(self, user: User) -> dict[str, Any]:
+        require(user, Permission.READ_INBOX)
+        saved = self.store.get_company_settings(user.company_id)
+        return {"direct_exports": bool(saved.get("direct_exports")),
+                "sync_schedule": {**DEFAULT_SCHEDULE_MINUTES, **saved.get("sync_schedule", {})},
+                "advanced": saved.get("advanced", {}),
+                "default_cost_types": saved.get("default_cost_types", {}),
+                "pulls": self.lists.states(user.company_id),
+                "history": saved.get("history", [])}
+
+    def set_schedule(self, user: User, minutes: dict[str, int]) -> dict[str, Any]:
+        require(user, Permission.CONFIGURE_SYNC_SCHEDULE)
+        return self._update(user, "sync_schedule", minutes, merge=True)
+
+    def set_direct_exports(self, user: User, enabled: bool) -> dict[str, Any]:
+        require(user, Permission.TOGGLE_DIRECT_EXPORTS)
+        return self._update(user, "direct_exports", enabled)
+
+    def set_advanced(self, user: User, values: dict[str, Any]) -> dict[str, Any]:
+        require(user, Permission.CONFIGURE_ADVANCED_SETTINGS)
+        return self._update(user, "advanced", values, merge=True)
+
+    def _update(self, user: User, key: str, value: Any, merge: bool = False) -> dict[str, Any]:
+        saved = self.store.get_company_settings(user.company_id)
+        new_value = {**saved.get(key, {}), **value} if merge else value
+        entry = {"at": self.clock(), "by": user.subject, "setting": key, "value": new_value}
+        history = [*saved.get("history", []), entry][-HISTORY_KEEP:]
+        self.store.put_company_settings(user.company_id,
+                                        {**saved, key: new_value, "history": history})
+        return self.get_for(user.company_id)
+
+    def get_for(self, company_id: int) -> dict[str, Any]:
+        saved = self.store.get_company_settings(company_id)
+        return {"direct_exports": bool(saved.get("direct_exports")),
+                "sync_schedule": {**DEFAULT_SCHEDULE_MINUTES, **saved.get("sync_schedule", {})},
+                "advanced": saved.get("advanced", {}),
+                "default_cost_types": saved.get("default_cost_types", {})}
