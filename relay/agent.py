@@ -7,6 +7,13 @@ happened: 'done' replays the stored result without writing; 'started' (a crash b
 Sage write and the journal finish) looks the record up in Sage by its natural key before
 writing. Results journaled but never sent go out first on the next loop.
 
+Pulls (PULL_JOBS, PULL_VENDORS, ...) are read-only and skip the journal: a redelivered
+pull simply reads again. Each page read from Sage becomes one Result (page 1..n, more=True
+but on the last; halved until its JSON is under PAGE_BYTES_MAX), each with its own
+deduplication id ``<command_id>:p<page>``, grouped by the command's item so pages arrive in
+order; the command message is deleted after the last page is sent. A Sage error ends the
+pull with one error Result (page None).
+
 AWS being unreachable never stops the agent: it logs, backs off (exponential, full
 jitter, capped) and carries on when AWS answers again.
 """
@@ -28,9 +35,11 @@ from pydantic import ValidationError
 
 from chalicelib.relay_protocol import (
     PROTOCOL_VERSION,
+    PULLS,
     Command,
     CommandType,
     Heartbeat,
+    PullPayload,
     Result,
     SageFailure,
 )
@@ -41,6 +50,18 @@ from relay.sage.port import INVALID_DATA, SageError, SagePort
 AGENT_VERSION = "0.1.0"
 
 log = logging.getLogger("relay.agent")
+
+# A result message's JSON stays under this (SQS allows 256 KB): bigger pages are halved.
+PAGE_BYTES_MAX = 200_000
+
+# Pull command -> the list SagePort.read serves.
+PULL_TABLES: dict[CommandType, str] = {
+    CommandType.PULL_JOBS: "jobs",
+    CommandType.PULL_VENDORS: "vendors",
+    CommandType.PULL_COST_CODES: "cost_codes",
+    CommandType.PULL_COST_TYPES: "cost_types",
+    CommandType.PULL_PHASES: "phases",
+}
 
 # ClientError codes that mean "AWS is busy, try later" rather than "you are wrong".
 _THROTTLING = frozenset({
@@ -178,6 +199,12 @@ class RelayAgent:
         command = self._parse(message)
         if command is None:
             return  # left on the queue: SQS redrives it to the DLQ after maxReceiveCount
+        if command.type in PULLS:
+            if self.pull(command) is None:
+                return  # failed unexpectedly (logged): redelivered, then the DLQ
+            self.sqs.delete_message(QueueUrl=self.config.commands_queue_url,
+                                    ReceiptHandle=message["ReceiptHandle"])
+            return
         try:
             result = self.handle(command)
         except Exception:  # an adapter bug must not kill the loop; logged with its traceback
@@ -220,6 +247,99 @@ class RelayAgent:
 
     def close(self) -> None:
         self.journal.close()
+
+    # ---- pulls -----------------------------------------------------------------------------
+    def pull(self, command: Command) -> int | None:
+        """Answer a read-only pull with one Result per page; returns how many were sent.
+
+        No journal: reading again on redelivery is harmless. AWS errors propagate (``run``
+        backs off; the message comes back and the pull starts over, the pages already sent
+        being dropped by FIFO deduplication within its 5-minute window). An unexpected
+        error is logged and None returned, leaving the message for redelivery / the DLQ.
+        """
+        try:
+            payload: PullPayload = command.typed_payload()
+        except ValidationError as exc:
+            failure = SageFailure(code=INVALID_DATA, message=_validation_message(exc))
+            self._send_pull_error(command, failure, 1, pages=0)
+            return 1
+        table = PULL_TABLES[command.type]
+        job = payload.job if command.type is CommandType.PULL_PHASES else None
+        cursor: str | None = None
+        page = rows_sent = 0
+        while True:
+            try:
+                rows, next_cursor, attempts = self._read_page(command, table, cursor,
+                                                              payload.page_size, job)
+                chunks = self._split(command, rows)
+            except SageError as exc:  # a retryable one was retried max_attempts times
+                failure = SageFailure(code=exc.code, message=exc.message,
+                                      retryable=exc.retryable)
+                self._send_pull_error(command, failure,
+                                      self.config.max_attempts if exc.retryable else 1,
+                                      pages=page)
+                return page + 1
+            except Exception:  # an adapter bug must not kill the loop
+                log.exception("pull failed unexpectedly", extra={"fields": {
+                    "command_id": command.command_id, "item_id": command.item_id,
+                    "outcome": "exception", "pages_sent": page}})
+                return None
+            if not rows:
+                next_cursor = None  # an empty page is always the last
+            for index, chunk in enumerate(chunks):
+                page += 1
+                last = next_cursor is None and index == len(chunks) - 1
+                result = self._result(command, ok=True, data=chunk, page=page, more=not last,
+                                      attempts=attempts)
+                self._send_result(result, dedup_id=f"{command.command_id}:p{page}")
+                rows_sent += len(chunk)
+            if next_cursor is None:
+                break
+            cursor = next_cursor
+        _event(logging.INFO, "pull answered", command_id=command.command_id,
+               item_id=command.item_id, type=command.type.value, outcome="ok", pages=page,
+               rows=rows_sent)
+        return page
+
+    def _read_page(self, command: Command, table: str, cursor: str | None, limit: int,
+                   job: int | None) -> tuple[list[dict[str, Any]], str | None, int]:
+        """One sage.read, retried with back-off while Sage is busy; (rows, next, attempts)."""
+        attempts = self.config.max_attempts
+        for attempt in range(1, attempts + 1):
+            try:
+                rows, next_cursor = self.sage.read(table, after=cursor, limit=limit, job=job)
+            except SageError as exc:
+                if not (exc.retryable and attempt < attempts):
+                    raise
+                delay = backoff_delay(attempt - 1, self.config.backoff_base,
+                                      self.config.backoff_cap, self._rng)
+                _event(logging.WARNING, "sage busy; retrying read",
+                       command_id=command.command_id, item_id=command.item_id, code=exc.code,
+                       attempt=attempt, retry_in=round(delay, 3))
+                self._sleep(delay)
+                continue
+            return rows, next_cursor, attempt
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def _split(self, command: Command, rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+        """``rows`` in as few halvings as keep each result message under PAGE_BYTES_MAX."""
+        probe = self._result(command, ok=True, data=rows, page=1, more=True)
+        if len(probe.model_dump_json().encode()) <= PAGE_BYTES_MAX:
+            return [rows]
+        if len(rows) == 1:
+            key = next(iter(rows[0].values()), None)
+            raise SageError(INVALID_DATA, f"{command.type.value}: the record {key} is too "
+                            f"large to send (over {PAGE_BYTES_MAX} bytes)")
+        half = len(rows) // 2
+        return self._split(command, rows[:half]) + self._split(command, rows[half:])
+
+    def _send_pull_error(self, command: Command, failure: SageFailure, attempts: int, *,
+                         pages: int) -> None:
+        result = self._error(command, failure, attempts)
+        self._send_result(result, dedup_id=f"{command.command_id}:error")
+        _event(logging.WARNING, "pull failed", command_id=command.command_id,
+               item_id=command.item_id, type=command.type.value, outcome="error",
+               code=failure.code, pages_sent=pages)
 
     # ---- one command --------------------------------------------------------------------
     def handle(self, command: Command) -> Result:
@@ -288,6 +408,10 @@ class RelayAgent:
             return self.sage.add_subcontract(payload)
         if kind is CommandType.ADD_PURCHASE_ORDER:
             return self.sage.add_purchase_order(payload)
+        if kind is CommandType.ADD_JOB:
+            return self.sage.add_job(payload)
+        if kind is CommandType.ADD_VENDOR:
+            return self.sage.add_vendor(payload)
         raise SageError(INVALID_DATA, f"command type {kind} is not supported by this agent")
 
     def _find(self, kind: CommandType, payload: Any) -> dict[str, str] | None:
@@ -295,6 +419,10 @@ class RelayAgent:
             return self.sage.find_subcontract(payload.job, payload.number)
         if kind is CommandType.ADD_PURCHASE_ORDER:
             return self.sage.find_purchase_order(payload.number)
+        if kind is CommandType.ADD_JOB:
+            return self.sage.find_job(payload.job)
+        if kind is CommandType.ADD_VENDOR:  # by number, or by name when Sage chose the number
+            return self.sage.find_vendor(payload.vendor, payload.name)
         return None
 
     def _ok(self, command: Command, keys: dict[str, str], attempts: int) -> Result:
@@ -334,14 +462,15 @@ class RelayAgent:
             return None
         return command
 
-    def _send_result(self, result: Result) -> None:
-        # Group by item: results of one item arrive in order. Dedup by command id: a
-        # replayed result inside SQS's 5-minute window reaches the cloud once.
+    def _send_result(self, result: Result, *, dedup_id: str | None = None) -> None:
+        # Group by item: results of one item (and the pages of a pull) arrive in order.
+        # Dedup by command id (a pull's pages: by command id and page): a replayed result
+        # inside SQS's 5-minute window reaches the cloud once.
         self.sqs.send_message(
             QueueUrl=self.config.results_queue_url,
             MessageBody=result.model_dump_json(),
             MessageGroupId=result.item_id,
-            MessageDeduplicationId=result.command_id,
+            MessageDeduplicationId=dedup_id or result.command_id,
         )
         self.results_sent += 1
 

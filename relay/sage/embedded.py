@@ -24,6 +24,23 @@ Rules enforced on commitments (subcontracts, purchase orders):
 Negative line amounts are allowed (Procore schedule-of-values lines can be credits) but
 a document whose total is negative is refused (14050). Locked posting periods do not
 apply to commitments; they are left for payable invoices.
+
+Rules enforced on master data added through the port (jobs, vendors):
+  * a job or vendor number that exists -> 12000 DUPLICATE_KEY (the message names it);
+  * a vendor whose name matches an existing vendor's (trimmed, case-insensitive) -> 14201;
+  * blank names, over-long names (75), short names (30), addresses (50), cities (50),
+    states (2), zip codes (10) or tax ids (20), numbers out of range -> 14050.
+A vendor without a number gets the next free one (highest + 1, 1000 in an empty table),
+chosen inside the write transaction so concurrent writers never collide.
+
+The vendor's federal tax id is stored in actpay.fedidn. That name is UNCONFIRMED: it is
+the column third-party Sage 100 Contractor import templates use for "Federal ID No"
+(String(64)), where Sage keeps it encrypted, so a SQL read of a real company may not
+return it in clear text.
+
+Pulls (``read``) page through jobs, vendors, cost codes, cost types and phases in key
+order with an opaque cursor holding the last key returned (keyset pagination: a page is
+never shifted by rows added before it).
 """
 
 from __future__ import annotations
@@ -32,13 +49,19 @@ import re
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from chalicelib.relay_protocol import PurchaseOrderPayload, SubcontractPayload
+from chalicelib.relay_protocol import (
+    JobPayload,
+    PurchaseOrderPayload,
+    SubcontractPayload,
+    VendorPayload,
+)
 from relay.sage.port import (
     CONSTRAINT_FAILED,
     DUPLICATE_KEY,
@@ -76,12 +99,19 @@ NAME_MAX = 75  # actrec.jobnme, actpay.vndnme
 SHORT_NAME_MAX = 30  # actrec.shtnme, actpay.shtnme
 PHASE_NAME_MAX = 50  # jobphs.phsnme
 COST_CODE_NAME_MAX = 50  # cstcde.cdenme
+ADDRESS_MAX = 50  # addrs1, ctynme
+STATE_MAX = 2  # state_
+ZIP_MAX = 10  # zipcde
+TAX_ID_MAX = 20  # actpay.fedidn as the protocol carries it (Sage's column is wider)
+FIRST_VENDOR = 1000  # the first number handed out when no vendor exists yet
 MAX_RECNUM = 9_999_999_999  # MBXML ObjectID range 0-9999999999
 
 # decimal(15,3): positive, no leading 0, space or letter, at most 3 decimals.
 _COST_CODE = re.compile(r"[1-9]\d{0,11}(\.\d{0,3})?")
 
 _TABLE = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+)")
+# Columns added after a database file may have been created: init() adds them if missing.
+_ADDED_COLUMNS = (("actpay", "fedidn", "TEXT"),)
 _NOW = "strftime('%Y-%m-%d %H:%M:%f', 'now')"
 
 
@@ -172,6 +202,27 @@ def _storable(key: int) -> bool:
     return 0 <= key <= MAX_RECNUM
 
 
+def _fold(value: str | None) -> str | None:
+    """How Sage compares names: trimmed and case-insensitive (SQL Server's collation)."""
+    return None if value is None else value.strip().casefold()
+
+
+def _short_name(short_name: str | None, name: str, what: str, column: str) -> str:
+    """The short name given, else the name cut to 30 characters (as Sage's form does)."""
+    if short_name is None:
+        short_name = name[:SHORT_NAME_MAX].rstrip()
+    return _text(short_name, SHORT_NAME_MAX, what, column)
+
+
+def _address(table: str, address: str | None, city: str | None, state: str | None,
+             zip_code: str | None) -> dict[str, str | None]:
+    """addrs1, ctynme, state_, zipcde checked against Sage's widths (None stays None)."""
+    fields = (("addrs1", address, ADDRESS_MAX, "address"), ("ctynme", city, ADDRESS_MAX, "city"),
+              ("state_", state, STATE_MAX, "state"), ("zipcde", zip_code, ZIP_MAX, "zip code"))
+    return {column: None if value is None else _text(value, limit, what, f"{table}.{column}")
+            for column, value, limit, what in fields}
+
+
 def _guid() -> str:
     return str(uuid.uuid4()).upper()
 
@@ -184,6 +235,80 @@ def _line_numbers(numbers: list[int], table: str) -> None:
                 DUPLICATE_KEY, f"Duplicate key: line {number} appears twice ({table}.linnum)"
             )
         seen.add(number)
+
+
+# ---- pulls: what each readable list is and how its cursor works -----------------------------
+
+
+def _bad_cursor(cursor: str, table: str) -> ValueError:
+    return ValueError(f"cursor {cursor!r} is not a {table} cursor")
+
+
+def _after_int(cursor: str, table: str) -> tuple[str, tuple[Any, ...]]:
+    try:
+        return "recnum > ?", (int(cursor),)
+    except ValueError:
+        raise _bad_cursor(cursor, table) from None
+
+
+def _after_code(cursor: str, table: str) -> tuple[str, tuple[Any, ...]]:
+    # Codes are stored as '3300.000' (no leading zero, three decimals), so decimal order is
+    # (length, text) order: exact, with no float in between.
+    if not re.fullmatch(r"[1-9]\d*\.\d{3}", cursor):
+        raise _bad_cursor(cursor, table)
+    return ("(length(recnum) > ? OR (length(recnum) = ? AND recnum > ?))",
+            (len(cursor), len(cursor), cursor))
+
+
+def _after_phase(cursor: str, table: str) -> tuple[str, tuple[Any, ...]]:
+    try:
+        job, phase = (int(part) for part in cursor.split(":"))
+    except ValueError:
+        raise _bad_cursor(cursor, table) from None
+    return "(recnum, phsnum) > (?, ?)", (job, phase)
+
+
+@dataclass(frozen=True)
+class _ReadSpec:
+    """One pullable list: its Sage table, key order, cursor and row shape (relay_protocol)."""
+
+    name: str
+    table: str
+    columns: str
+    order: str
+    after_key: Callable[[str, str], tuple[str, tuple[Any, ...]]]
+    shape: Callable[[sqlite3.Row], dict[str, Any]]
+    key: Callable[[sqlite3.Row], str]  # the cursor: the last row's key, as text
+
+
+def _recnum_key(row: sqlite3.Row) -> str:
+    return str(row["recnum"])
+
+
+_READS: dict[str, _ReadSpec] = {spec.name: spec for spec in (
+    _ReadSpec("jobs", "actrec", "recnum, jobnme, shtnme, status, addrs1, ctynme, state_, zipcde",
+              "recnum", _after_int, lambda r: {
+                  "job": r["recnum"], "name": r["jobnme"], "short_name": r["shtnme"],
+                  "status": r["status"], "address": r["addrs1"], "city": r["ctynme"],
+                  "state": r["state_"], "zip_code": r["zipcde"]}, _recnum_key),
+    _ReadSpec("vendors", "actpay",
+              "recnum, vndnme, shtnme, inactv, fedidn, addrs1, ctynme, state_, zipcde",
+              "recnum", _after_int, lambda r: {
+                  "vendor": r["recnum"], "name": r["vndnme"], "short_name": r["shtnme"],
+                  "inactive": bool(r["inactv"]), "tax_id": r["fedidn"],
+                  "address": r["addrs1"], "city": r["ctynme"], "state": r["state_"],
+                  "zip_code": r["zipcde"]}, _recnum_key),
+    _ReadSpec("cost_codes", "cstcde", "recnum, cdenme, untdsc, inactv",
+              "length(recnum), recnum", _after_code, lambda r: {
+                  "code": r["recnum"], "name": r["cdenme"], "unit": r["untdsc"],
+                  "inactive": bool(r["inactv"])}, _recnum_key),
+    _ReadSpec("cost_types", "csttyp", "recnum, typnme", "recnum", _after_int,
+              lambda r: {"type": r["recnum"], "name": r["typnme"]}, _recnum_key),
+    _ReadSpec("phases", "jobphs", "recnum, phsnum, phsnme", "recnum, phsnum", _after_phase,
+              lambda r: {"job": r["recnum"], "phase": r["phsnum"], "name": r["phsnme"]},
+              lambda r: f"{r['recnum']}:{r['phsnum']}"),
+)}
+READABLE_TABLES = tuple(_READS)
 
 
 # ---- the database ---------------------------------------------------------------------------
@@ -209,6 +334,7 @@ class EmbeddedSage:
         )
         conn.row_factory = sqlite3.Row
         conn.execute("PRAGMA foreign_keys = ON")
+        conn.create_function("sage_fold", 1, _fold, deterministic=True)
         return conn
 
     def _unavailable(self, exc: sqlite3.OperationalError) -> SageError:
@@ -291,6 +417,12 @@ class EmbeddedSage:
             conn.execute("PRAGMA journal_mode = WAL")
             # One transaction, one commit; a failure leaves the file as it was.
             conn.executescript("BEGIN IMMEDIATE;\n" + schema + "\n".join(triggers) + "\nCOMMIT;")
+            conn.execute("BEGIN IMMEDIATE")
+            for table, column, declared in _ADDED_COLUMNS:  # files made by an older schema
+                have = {r["name"] for r in conn.execute(f"PRAGMA table_info({table})")}
+                if column not in have:
+                    conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declared}")
+            conn.execute("COMMIT")
 
     # -- reference checks (inside the write transaction) --------------------------------------
 
@@ -504,6 +636,119 @@ class EmbeddedSage:
             ).fetchone()
         return None if row is None else {"pchord": str(row["recnum"]), "ordnum": row["ordnum"]}
 
+    # -- SagePort: master data (jobs, vendors) ------------------------------------------------
+
+    def add_job(self, payload: JobPayload) -> dict[str, str]:
+        """Insert actrec; {"actrec": job}. 12000 if the job number exists."""
+        self.seed_job(payload.job, payload.name, payload.status, short_name=payload.short_name,
+                      address=payload.address, city=payload.city, state=payload.state,
+                      zip_code=payload.zip_code)
+        return {"actrec": str(payload.job)}
+
+    def add_vendor(self, payload: VendorPayload) -> dict[str, str]:
+        """Insert actpay; {"actpay": recnum}. Without a number, the next free one is used.
+
+        12000 if the number exists, 14201 if a vendor of the same name (trimmed,
+        case-insensitive) exists, 14050 for values Sage would not store.
+        """
+        name = _text(payload.name.strip(), NAME_MAX, "vendor name", "actpay.vndnme",
+                     required=True)
+        values = {
+            "vndnme": name,
+            "shtnme": _short_name(payload.short_name, name, "vendor short name",
+                                  "actpay.shtnme"),
+            **_address("actpay", payload.address, payload.city, payload.state,
+                       payload.zip_code),
+            "fedidn": (None if payload.tax_id is None else
+                       _text(payload.tax_id.strip(), TAX_ID_MAX, "tax id", "actpay.fedidn")),
+        }
+        if payload.vendor is not None:
+            _recnum(payload.vendor, "vendor", "actpay.recnum")
+        with self._write() as conn:
+            recnum = payload.vendor
+            if recnum is None:  # chosen under the write lock: two writers never collide
+                highest = conn.execute("SELECT MAX(recnum) FROM actpay").fetchone()[0]
+                recnum = FIRST_VENDOR if highest is None else highest + 1
+                _recnum(recnum, "next vendor number", "actpay.recnum")
+            elif conn.execute("SELECT 1 FROM actpay WHERE recnum = ?",
+                              (recnum,)).fetchone() is not None:
+                raise SageError(DUPLICATE_KEY, f"Duplicate key: vendor {recnum} already "
+                                               "exists (actpay.recnum)")
+            same = conn.execute(
+                "SELECT recnum, vndnme FROM actpay WHERE sage_fold(vndnme) = ? "
+                "ORDER BY recnum LIMIT 1", (_fold(name),),
+            ).fetchone()
+            if same is not None:
+                raise SageError(
+                    CONSTRAINT_FAILED,
+                    f"Failed coded constraint: a vendor named {same['vndnme']!r} already "
+                    f"exists (actpay.recnum {same['recnum']})",
+                )
+            row = {"_idnum": _guid(), "recnum": recnum, **values, "insusr": self.user}
+            conn.execute(
+                f"INSERT INTO actpay ({', '.join(row)}) "  # noqa: S608 (fixed identifiers)
+                f"VALUES ({', '.join('?' for _ in row)})",
+                tuple(row.values()),
+            )
+        return {"actpay": str(recnum)}
+
+    def find_job(self, job: int) -> dict[str, str] | None:
+        """Keys of job ``job`` if it exists (reconciliation)."""
+        if not _storable(job):
+            return None
+        with self._read() as conn:
+            row = conn.execute("SELECT recnum FROM actrec WHERE recnum = ?", (job,)).fetchone()
+        return None if row is None else {"actrec": str(row["recnum"])}
+
+    def find_vendor(self, vendor: int | None, name: str) -> dict[str, str] | None:
+        """Keys of vendor ``vendor``; without a number, of the vendor named ``name`` (the
+        same matching as the duplicate-name rule: trimmed, case-insensitive)."""
+        with self._read() as conn:
+            if vendor is not None:
+                row = (conn.execute("SELECT recnum FROM actpay WHERE recnum = ?",
+                                    (vendor,)).fetchone() if _storable(vendor) else None)
+            else:
+                row = conn.execute(
+                    "SELECT recnum FROM actpay WHERE sage_fold(vndnme) = ? "
+                    "ORDER BY recnum LIMIT 1", (_fold(name),),
+                ).fetchone()
+        return None if row is None else {"actpay": str(row["recnum"])}
+
+    # -- SagePort: pulls ---------------------------------------------------------------------
+
+    def read(self, table: str, *, after: str | None, limit: int,
+             job: int | None = None) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of ``table`` (jobs, vendors, cost_codes, cost_types, phases) in key order.
+
+        ``after`` is the cursor a previous page returned (None for the first page); the
+        result is (rows, cursor of the next page, or None on the last page). ``job``
+        narrows phases to one job. Unknown table, bad cursor or limit -> ValueError.
+        """
+        spec = _READS.get(table)
+        if spec is None:
+            raise ValueError(f"unknown table {table!r}; one of {', '.join(_READS)}")
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise ValueError(f"limit must be a positive integer, not {limit!r}")
+        if job is not None and table != "phases":
+            raise ValueError(f"job narrows phases only, not {table}")
+        conditions: list[str] = []
+        params: list[Any] = []
+        if job is not None:
+            conditions.append("recnum = ?")
+            params.append(job)
+        if after is not None:
+            condition, values = spec.after_key(after, table)
+            conditions.append(condition)
+            params.extend(values)
+        where = " AND ".join(conditions) or "1"
+        sql = (f"SELECT {spec.columns} FROM {spec.table} WHERE {where} "  # noqa: S608
+               f"ORDER BY {spec.order} LIMIT ?")
+        with self._read() as conn:
+            found = conn.execute(sql, (*params, limit + 1)).fetchall()
+        rows = [spec.shape(row) for row in found[:limit]]
+        cursor = spec.key(found[limit - 1]) if len(found) > limit else None
+        return rows, cursor
+
     # -- reads for tests and the CLI -----------------------------------------------------------
 
     def tables(self) -> list[str]:
@@ -581,28 +826,26 @@ class EmbeddedSage:
             )
         return True
 
-    def add_job(self, recnum: int, name: str, status: int = 4, *, short_name: str | None = None,
-                retain: Decimal | str | int = 0, address: str | None = None,
-                city: str | None = None, state: str | None = None, zip_code: str | None = None,
-                skip_existing: bool = False) -> bool:
-        """Add a job (actrec); returns False if it existed and ``skip_existing``."""
+    def seed_job(self, recnum: int, name: str, status: int = 4, *,
+                 short_name: str | None = None, retain: Decimal | str | int = 0,
+                 address: str | None = None, city: str | None = None, state: str | None = None,
+                 zip_code: str | None = None, skip_existing: bool = False) -> bool:
+        """Add a job (actrec); returns False if it existed and ``skip_existing``, else 12000.
+
+        The short name defaults to the name cut to 30 characters.
+        """
         _recnum(recnum, "job", "actrec.recnum")
         if status not in JOB_STATUS:
             raise _invalid(f"job status {status} is not 1-6 (actrec.status)")
-        if state is not None and len(state) > 2:
-            raise _invalid(f"state {state!r} is longer than 2 characters (actrec.state_)")
         retain_rate = _decimal(retain, "retention", "actrec.retain", places=2, digits=5)
+        name = _text(name.strip(), NAME_MAX, "job name", "actrec.jobnme", required=True)
         return self._insert("actrec", f"job {recnum}", {
             "recnum": recnum,
-            "jobnme": _text(name, NAME_MAX, "job name", "actrec.jobnme", required=True),
-            "shtnme": _text(short_name if short_name is not None else name[:SHORT_NAME_MAX],
-                            SHORT_NAME_MAX, "job short name", "actrec.shtnme"),
+            "jobnme": name,
+            "shtnme": _short_name(short_name, name, "job short name", "actrec.shtnme"),
             "status": status,
             "retain": str(retain_rate),
-            "addrs1": address,
-            "ctynme": city,
-            "state_": state,
-            "zipcde": zip_code,
+            **_address("actrec", address, city, state, zip_code),
         }, skip_existing=skip_existing)
 
     def add_phase(self, job: int, phsnum: int, name: str, *,
@@ -617,23 +860,27 @@ class EmbeddedSage:
                             {"recnum": job, "phsnum": phsnum, "phsnme": name},
                             skip_existing=skip_existing)
 
-    def add_vendor(self, recnum: int, name: str, *, short_name: str | None = None,
-                   vendor_type: int | None = None, default_cost_code: str | None = None,
-                   default_cost_type: int | None = None, duplicate_invoices: bool = False,
-                   inactive: bool = False, skip_existing: bool = False) -> bool:
-        """Add a vendor (actpay); the short name defaults to the name cut to 30 characters."""
+    def seed_vendor(self, recnum: int, name: str, *, short_name: str | None = None,
+                    vendor_type: int | None = None, default_cost_code: str | None = None,
+                    default_cost_type: int | None = None, duplicate_invoices: bool = False,
+                    inactive: bool = False, tax_id: str | None = None,
+                    skip_existing: bool = False) -> bool:
+        """Add a vendor (actpay) by number, as an accountant would in Sage (no name rule);
+        the short name defaults to the name cut to 30 characters."""
         _recnum(recnum, "vendor", "actpay.recnum")
+        name = _text(name.strip(), NAME_MAX, "vendor name", "actpay.vndnme", required=True)
         return self._insert("actpay", f"vendor {recnum}", {
             "recnum": recnum,
-            "vndnme": _text(name, NAME_MAX, "vendor name", "actpay.vndnme", required=True),
-            "shtnme": _text(short_name if short_name is not None else name[:SHORT_NAME_MAX],
-                            SHORT_NAME_MAX, "vendor short name", "actpay.shtnme"),
+            "vndnme": name,
+            "shtnme": _short_name(short_name, name, "vendor short name", "actpay.shtnme"),
             "vndtyp": vendor_type,
             "cdedft": (normalize_cost_code(default_cost_code)
                        if default_cost_code is not None else None),
             "typdft": default_cost_type,
             "dupchk": int(duplicate_invoices),
             "inactv": int(inactive),
+            "fedidn": (None if tax_id is None
+                       else _text(tax_id, TAX_ID_MAX, "tax id", "actpay.fedidn")),
         }, skip_existing=skip_existing)
 
     def add_cost_code(self, code: str | int | Decimal, name: str, *, unit: str | None = None,
@@ -665,9 +912,12 @@ class EmbeddedSage:
             for number, type_name in COST_TYPES.items():
                 added += self.add_cost_type(number, type_name, skip_existing=True)
             for job, name, status in DEMO_JOBS:
-                added += self.add_job(job, name, status, skip_existing=True)
+                added += self.seed_job(job, name, status, skip_existing=True)
+            for job, phase, name in DEMO_PHASES:
+                added += self.add_phase(job, phase, name, skip_existing=True)
             for vendor, name, inactive in DEMO_VENDORS:
-                added += self.add_vendor(vendor, name, inactive=inactive, skip_existing=True)
+                added += self.seed_vendor(vendor, name, inactive=inactive,
+                                          tax_id=DEMO_TAX_IDS.get(vendor), skip_existing=True)
             for code, name in DEMO_COST_CODES:
                 added += self.add_cost_code(code, name, skip_existing=True)
         return added
@@ -682,6 +932,14 @@ DEMO_VENDORS = [
     (3002, "Northern California Electric", False),
     (3003, "Summit Steel Supply", False),
     (3004, "Retired Vendor LLC", True),
+]
+# Tax ids on two vendors, so the cloud can match Procore companies by tax id as well as name.
+DEMO_TAX_IDS = {3001: "94-1234567", 3003: "77-7654321"}
+DEMO_PHASES = [
+    (24001, 1, "Site and Foundations"),
+    (24001, 2, "Structure"),
+    (24001, 3, "Finishes"),
+    (24002, 1, "Demolition"),
 ]
 # The connector maps Procore "03-300" -> "3300.000" (separators and leading zeros dropped).
 DEMO_COST_CODES = [

@@ -95,6 +95,8 @@ CREATE TABLE IF NOT EXISTS actpay (              -- vendors
     ctynme  TEXT,
     state_  TEXT,
     zipcde  TEXT,
+    fedidn  TEXT,                                -- federal tax id (Sage: 64, encrypted);
+                                                 -- column name UNCONFIRMED (see embedded.py)
     insdte  TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f', 'now')),
     insusr  TEXT,
     upddte  TEXT,

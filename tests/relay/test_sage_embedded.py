@@ -46,8 +46,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     db.seed_demo()
     with db.batch():
         db.add_cost_code("8800.000", "Retired Finishes", inactive=True)
-        db.add_job(24003, "Lost Bid Clinic", status=2)
-        db.add_phase(24002, 1, "Building A")
+        db.seed_job(24003, "Lost Bid Clinic", status=2)
     assert not db.path.with_name("sage.db-wal").exists()  # checkpointed on last close
     return db.path
 
@@ -147,7 +146,7 @@ def test_embedded_sage_satisfies_the_port(sage: EmbeddedSage) -> None:
 def test_seed_demo_creates_the_demo_company_once(tmp_path: Path) -> None:
     db = EmbeddedSage(tmp_path / "sage.db")
     db.init()
-    assert db.seed_demo() == 22
+    assert db.seed_demo() == 26
     assert [(r["recnum"], r["typnme"]) for r in db.rows("csttyp")] == [
         (1, "Material"), (2, "Labor"), (3, "Equipment"), (4, "Subcontract"), (5, "Other"),
         (6, "User Def Type 6"), (7, "User Def Type 7"), (8, "User Def Type 8"),
@@ -317,8 +316,8 @@ def test_duplicate_subcontract_number_on_the_job(sage: EmbeddedSage) -> None:
 def test_missing_cost_type_row_is_an_invalid_reference(tmp_path: Path) -> None:
     db = EmbeddedSage(tmp_path / "sage.db")
     db.init()
-    db.add_job(24001, "Riverside Medical Office Building")
-    db.add_vendor(3001, "Granite Bay Concrete")
+    db.seed_job(24001, "Riverside Medical Office Building")
+    db.seed_vendor(3001, "Granite Bay Concrete")
     db.add_cost_code("3300", "Cast-in-Place Concrete")
     for number in (1, 2, 3, 4):
         db.add_cost_type(number, f"Type {number}")
@@ -381,8 +380,8 @@ def test_a_refused_line_rolls_back_the_whole_document(sage: EmbeddedSage) -> Non
 
 
 @pytest.mark.parametrize(("add", "words"), [
-    (lambda db: db.add_job(24001, "Again"), "job 24001 already exists"),
-    (lambda db: db.add_vendor(3001, "Again"), "vendor 3001 already exists"),
+    (lambda db: db.seed_job(24001, "Again"), "job 24001 already exists"),
+    (lambda db: db.seed_vendor(3001, "Again"), "vendor 3001 already exists"),
     (lambda db: db.add_cost_code("3300", "Again"), "cost code 3300.000 already exists"),
     (lambda db: db.add_phase(24002, 1, "Again"), "phase 1 of job 24002 already exists"),
     (lambda db: db.add_cost_type(4, "Again"), "cost type 4 already exists"),
@@ -504,7 +503,7 @@ def test_cli_init_seed_show(tmp_path: Path) -> None:
     done = cli("init", "--db", db)
     assert done.returncode == 0, done.stderr
     assert "Initialized" in done.stdout
-    assert cli("seed", "--db", db).stdout.strip().endswith("22 rows added")
+    assert cli("seed", "--db", db).stdout.strip().endswith("26 rows added")
     assert cli("--db", db, "seed").stdout.strip().endswith("0 rows added")
 
     shown = cli("show", "actrec", "--db", db)
