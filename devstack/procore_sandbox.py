@@ -16,8 +16,9 @@ Choices where Procore's exact behaviour is not documented (keep tests honest abo
 * Rate limit: one window (``rate_limit`` calls per ``rate_window`` seconds) for ``/rest/``
   calls; every answer (token and control endpoints too) carries the headers, only
   ``/rest/`` calls consume quota. An exhausted window answers a real 429.
-* Webhooks fire for commitment and commitment line item writes only (HTTP or the Python
-  helpers). ``metadata.source_application_id`` is the OAuth client id of the caller (or
+* Webhooks fire for commitment and commitment line item writes (HTTP or the Python
+  helpers) and for the HTTP project and company directory writes described below.
+  ``metadata.source_application_id`` is the OAuth client id of the caller (or
   ``as_application`` for helpers, default ``"procore-web"``); ``user_id`` is the service
   account user (``SERVICE_ACCOUNT_USER_ID``) for API clients, the web user otherwise.
   v4.0 has no metadata, so a receiver can only recognise its own echoes by ``user_id``.
@@ -45,6 +46,57 @@ Choices where Procore's exact behaviour is not documented (keep tests honest abo
   changed fires one ``update`` webhook attributed to the calling application; a sync
   that changes nothing (e.g. a retried one) fires none. Vendor and project syncs fire no
   webhooks. Faults, quota and rate-limit headers apply as on every ``/rest/`` path.
+* Company setup (HTTP only; seeding helpers never notify):
+
+  - ``POST /rest/v1.0/projects`` / ``PATCH /rest/v1.0/projects/{id}`` with
+    ``{"company_id", "project": {...}}`` and ``POST /rest/v1.0/vendors`` / ``PATCH
+    /rest/v1.0/vendors/{id}`` with ``{"company_id", "vendor": {...}}`` (201 / 200). The
+    company may be in the body or the query (missing: **422**, another: **403**). ``name``
+    is required to create and can never be blanked; text fields take strings (numbers are
+    turned to text, ``null``/blank clears, anything else ``is invalid``); ``active`` /
+    ``is_active`` must be booleans; unknown keys are ignored; ``origin_id`` unique per
+    company. Vendors also take ``business_register_attributes: {type, identifier}``.
+  - ``POST /rest/v1.0/vendors/{id}/business_register?company_id=`` with
+    ``{"business_register": {"type": "ein"|"abn", "identifier"}}`` answers **201** with the
+    register and sets (or replaces) the vendor's ``business_register`` (``null`` until set).
+    The identifier's format is not checked.
+  - Webhooks: each project create/update fires ``Projects`` with ``project_id`` = the
+    project's own id (the resource is company scoped; Procore payloads are seen both ways,
+    this one lets a receiver GET the project straight away); each vendor create/update and
+    business register write fires ``Company Vendors`` with ``project_id`` ``null``. Both are
+    attributed to the calling OAuth application, like commitment writes, and fire on every
+    write (also a PATCH that changes nothing). Sub jobs, cost codes, standard cost codes and
+    line item types fire none.
+  - Sub jobs: ``GET|POST /rest/v1.0/sub_jobs`` (``{project_id, sub_job: {name*, code,
+    origin_id, origin_data}}``); ``code`` unique within the project.
+  - Cost codes: ``POST /rest/v1.0/cost_codes`` ``{project_id, sub_job_id?, cost_code:
+    {code*, name*, parent_id, origin_id, origin_data}}``; ``code`` is one segment and
+    ``full_code`` is the parent's full code + ``-`` + ``code`` (just ``code`` without a
+    parent); ``full_code`` unique per biller (the project, or one sub job); the parent must
+    be a code of the same biller (``{"parent": ["must exist"]}``), and an unknown
+    ``sub_job_id`` answers ``{"sub_job": ["must exist"]}``. ``GET`` lists show
+    ``origin_id``, ``parent_id`` and ``sub_job_id`` (``sub_job_id`` filters).
+  - ``GET /rest/v1.0/standard_cost_code_lists?company_id=`` ``[{id, name, is_erp_list}]``;
+    ``GET /rest/v1.0/standard_cost_codes?standard_cost_code_list_id=`` (unknown list 404);
+    their ``code`` is sent whole (with the parent's prefix), unique per list.
+  - ``POST /rest/v1.0/line_item_types`` ``{company_id, line_item_type: {name*,
+    csv_import_code*, base_type, origin_id}}``: ``csv_import_code`` is shown as ``code``
+    and is unique per company; ``base_type`` one of ``LINE_ITEM_BASE_TYPES`` (default
+    ``other``).
+  - Syncs of these (``PATCH .../sub_jobs/sync?project_id=``, ``.../cost_codes/sync?
+    project_id=[&sub_job_id=]``, ``.../standard_cost_codes/sync`` with ``{company_id,
+    standard_cost_code_list_id, updates}``, ``.../line_item_types/sync`` with
+    ``{company_id, updates}``) follow the sync rules above, with two differences: they
+    also write the resource's own fields (same validation as the POST; a refused field
+    refuses the whole update), and an unmatched ``origin_id`` creates when the required
+    fields are there (sub job: ``name``; cost codes: ``code`` and ``name``; line item
+    types: ``name`` and ``csv_import_code``). They write ``origin_id``/``origin_data``
+    (no ``origin_code``). Scope ids may be in the body or the query; an unknown sub job or
+    list answers 404, a missing list id 422. ``origin_id`` is unique per company for sub
+    jobs, standard cost codes and line item types, but **per biller** for project cost
+    codes (each project carries its own copy of the company's codes, so the same ERP code
+    appears once per project and sub job). Creating through a sync is retry safe: a resent
+    update matches what the first attempt made by its ``origin_id``.
 
 Run in the foreground: ``python -m devstack.procore_sandbox --port 8010``.
 """
@@ -99,6 +151,42 @@ DEFAULT_PER_PAGE = 100
 MAX_PER_PAGE = 2000
 SYNC_LIMIT = 1000  # Procore's documented maximum of updates per sync call
 SYNC_FIELDS = ("origin_id", "origin_code", "origin_data")
+#: origin fields of the setup resources without a visible ``origin_code``
+ORIGIN_ID_DATA = ("origin_id", "origin_data")
+PROJECT_TEXT_FIELDS = (
+    "name",
+    "project_number",
+    "address",
+    "city",
+    "state_code",
+    "zip",
+    "country_code",
+)
+VENDOR_TEXT_FIELDS = (
+    "name",
+    "abbreviated_name",
+    "address",
+    "city",
+    "state_code",
+    "zip",
+    "country_code",
+    "business_phone",
+    "email_address",
+    "license_number",
+)
+BUSINESS_REGISTER_TYPES = ("ein", "abn")
+LINE_ITEM_BASE_TYPES = (
+    "labor",
+    "equipment",
+    "materials",
+    "commitment",
+    "owner_cost",
+    "professional_services",
+    "other",
+)
+PROJECTS_RESOURCE = "Projects"
+COMPANY_VENDORS_RESOURCE = "Company Vendors"
+COST_CODE_DELIMITER = "-"  # full_code = parent full_code + "-" + code
 WEBHOOK_TIMEOUT = 5.0  # Procore gives a receiver 5 s
 _CENT = Decimal("0.01")
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -179,9 +267,14 @@ class SandboxState:
     lock: threading.RLock = field(default_factory=threading.RLock)
     projects: dict[int, dict[str, Any]] = field(default_factory=dict)
     vendors: dict[int, dict[str, Any]] = field(default_factory=dict)
-    #: project id -> cost code id -> record
+    #: project id -> cost code id -> record (project-level and sub job codes alike)
     cost_codes: dict[int, dict[int, dict[str, Any]]] = field(default_factory=dict)
     line_item_types: dict[int, dict[str, Any]] = field(default_factory=dict)
+    #: sub job id -> record (``project_id`` inside)
+    sub_jobs: dict[int, dict[str, Any]] = field(default_factory=dict)
+    standard_cost_code_lists: dict[int, dict[str, Any]] = field(default_factory=dict)
+    #: standard cost code id -> record (``standard_cost_code_list_id`` inside)
+    standard_cost_codes: dict[int, dict[str, Any]] = field(default_factory=dict)
     #: path segment (e.g. "work_order_contracts") -> commitment id -> record
     commitments: dict[str, dict[int, dict[str, Any]]] = field(
         default_factory=lambda: {segment: {} for segment in KINDS}
@@ -227,6 +320,10 @@ class _Outgoing:
 
 
 Handler = Callable[[_Request, "re.Match[str]"], _Response]
+#: ``(fields, record or None when creating) -> (changes, errors)``: a resource's own fields
+Validator = Callable[
+    [Mapping[str, Any], "dict[str, Any] | None"], tuple[dict[str, Any], dict[str, list[str]]]
+]
 
 
 # --- small helpers ----------------------------------------------------------------------
@@ -322,6 +419,97 @@ def _wrapped(body: Mapping[str, Any], key: str) -> dict[str, Any]:
     if not isinstance(inner, dict):
         raise SandboxError(422, {key: ["can't be blank"]})
     return inner
+
+
+def _text_changes(
+    fields: Mapping[str, Any],
+    names: tuple[str, ...],
+    changes: dict[str, Any],
+    errors: dict[str, list[str]],
+) -> None:
+    """Text fields as sent: ``None`` or blank clears, numbers become text, else invalid."""
+    for name in names:
+        if name not in fields:
+            continue
+        value = fields[name]
+        if value is None or (isinstance(value, str) and not value.strip()):
+            changes[name] = None
+        elif isinstance(value, bool) or not isinstance(value, str | int | float):
+            errors[name] = ["is invalid"]
+        else:
+            changes[name] = str(value)
+
+
+def _bool_changes(
+    fields: Mapping[str, Any],
+    names: tuple[str, ...],
+    changes: dict[str, Any],
+    errors: dict[str, list[str]],
+) -> None:
+    for name in names:
+        if name in fields:
+            if isinstance(fields[name], bool):
+                changes[name] = fields[name]
+            else:
+                errors[name] = ["must be true or false"]
+
+
+def _require_text(
+    changes: dict[str, Any],
+    names: tuple[str, ...],
+    creating: bool,
+    errors: dict[str, list[str]],
+) -> None:
+    """Required text: must be sent when creating and may never be cleared; kept stripped."""
+    for name in names:
+        if name in errors:
+            continue
+        if name in changes:
+            if changes[name] is None:
+                errors[name] = ["can't be blank"]
+            else:
+                changes[name] = str(changes[name]).strip()
+        elif creating:
+            errors[name] = ["can't be blank"]
+
+
+def _business_register(raw: object) -> tuple[dict[str, str] | None, dict[str, list[str]]]:
+    """``{type: ein|abn, identifier}`` as the vendor record shows it, or the problems."""
+    if not isinstance(raw, dict):
+        return None, {"business_register": ["can't be blank"]}
+    problems: dict[str, list[str]] = {}
+    kind = raw.get("type")
+    if not isinstance(kind, str) or kind.strip().lower() not in BUSINESS_REGISTER_TYPES:
+        problems["type"] = ["is not included in the list"]
+    identifier = raw.get("identifier")
+    if (
+        isinstance(identifier, bool)
+        or not isinstance(identifier, str | int)
+        or not str(identifier).strip()
+    ):
+        problems["identifier"] = ["can't be blank"]
+    if problems:
+        return None, problems
+    assert isinstance(kind, str)
+    return {"type": kind.strip().lower(), "identifier": str(identifier).strip()}, {}
+
+
+def _taken(
+    records: Mapping[int, dict[str, Any]], key: str, value: object, own_id: int | None
+) -> bool:
+    """Another record (not ``own_id``) already holds ``value`` in ``key``."""
+    return any(r.get(key) == value and r["id"] != own_id for r in records.values())
+
+
+def _ancestor_ids(records: Mapping[int, dict[str, Any]], start: dict[str, Any]) -> set[int]:
+    """``start`` and its parents up the ``parent_id`` chain (cycle safe)."""
+    seen: set[int] = set()
+    node: dict[str, Any] | None = start
+    while node is not None and node["id"] not in seen:
+        seen.add(node["id"])
+        parent = node.get("parent_id")
+        node = records.get(parent) if parent is not None else None
+    return seen
 
 
 # --- the sandbox --------------------------------------------------------------------------
@@ -530,9 +718,9 @@ class ProcoreSandbox:
         with self._deliveries_cond:
             self.deliveries.clear()
 
-    def seed(self, demo: bool = True) -> dict[str, Any]:
+    def seed(self, demo: bool = True, *, matching_vendors: bool = False) -> dict[str, Any]:
         """Load the demo dataset (see ``seed_demo``); returns its ids."""
-        return seed_demo(self) if demo else {}
+        return seed_demo(self, matching_vendors=matching_vendors) if demo else {}
 
     # --- seeding helpers (no webhooks: Procore does not notify these to our hook) ---------
     def add_project(
@@ -598,6 +786,7 @@ class ProcoreSandbox:
                 "email_address": None,
                 "is_active": is_active,
                 "license_number": None,
+                "business_register": None,
                 "origin_id": origin_id,
                 "origin_code": origin_code,
                 "origin_data": None,
@@ -610,43 +799,131 @@ class ProcoreSandbox:
             return copy.deepcopy(record)
 
     def add_cost_code(
-        self, project_id: int, code: str, name: str, *, origin_id: str | None = None
+        self,
+        project_id: int,
+        code: str,
+        name: str,
+        *,
+        origin_id: str | None = None,
+        sub_job_id: int | None = None,
     ) -> dict[str, Any]:
         """``code`` may be a full code ("03-300"): ``code`` keeps the last segment ("300")."""
         with self.state.lock:
             if project_id not in self.state.projects:
                 raise SandboxError(404, f"Project {project_id} not found")
-            ccid = self.state.next_id()
-            now = _now_iso()
-            record = {
-                "id": ccid,
-                "code": code.rsplit("-", 1)[-1],
-                "full_code": code,
-                "name": name,
-                "biller_type": "Project",
-                "biller_id": project_id,
-                "budgeted": False,
-                "origin_id": origin_id,
-                "created_at": now,
-                "updated_at": now,
-            }
-            self.state.cost_codes.setdefault(project_id, {})[ccid] = record
+            if sub_job_id is not None:
+                sub_job = self.state.sub_jobs.get(sub_job_id)
+                if sub_job is None or sub_job["project_id"] != project_id:
+                    raise SandboxError(404, f"Sub job {sub_job_id} not found")
+            record = self._new_cost_code(project_id, sub_job_id)
+            record.update(
+                code=code.rsplit(COST_CODE_DELIMITER, 1)[-1],
+                full_code=code,
+                name=name,
+                origin_id=origin_id,
+            )
             return copy.deepcopy(record)
 
     def add_line_item_type(
         self, name: str, code: str, base_type: str = "other", *, origin_id: str | None = None
     ) -> dict[str, Any]:
         with self.state.lock:
-            lid = self.state.next_id()
-            record = {
-                "id": lid,
-                "name": name,
-                "code": code,
-                "base_type": base_type,
-                "origin_id": origin_id,
-            }
-            self.state.line_item_types[lid] = record
+            record = self._new_line_item_type()
+            record.update(name=name, code=code, base_type=base_type, origin_id=origin_id)
             return copy.deepcopy(record)
+
+    def add_sub_job(
+        self,
+        project_id: int,
+        name: str,
+        *,
+        code: str | None = None,
+        origin_id: str | None = None,
+    ) -> dict[str, Any]:
+        with self.state.lock:
+            self._project(project_id)
+            record = self._new_sub_job(project_id)
+            record.update(name=name, code=code, origin_id=origin_id)
+            return copy.deepcopy(record)
+
+    def add_standard_cost_code_list(
+        self, name: str, *, is_erp_list: bool = False
+    ) -> dict[str, Any]:
+        with self.state.lock:
+            lid = self.state.next_id()
+            record = {"id": lid, "name": name, "is_erp_list": is_erp_list}
+            self.state.standard_cost_code_lists[lid] = record
+            return copy.deepcopy(record)
+
+    # --- blank records (registered now, filled by the caller under the same lock) ----------
+    def _new_cost_code(self, project_id: int, sub_job_id: int | None) -> dict[str, Any]:
+        ccid = self.state.next_id()
+        now = _now_iso()
+        record: dict[str, Any] = {
+            "id": ccid,
+            "code": "",
+            "full_code": "",
+            "name": "",
+            "parent_id": None,
+            "project_id": project_id,
+            "sub_job_id": sub_job_id,
+            "biller_type": "Project" if sub_job_id is None else "SubJob",
+            "biller_id": project_id if sub_job_id is None else sub_job_id,
+            "budgeted": False,
+            "origin_id": None,
+            "origin_data": None,
+            "created_at": now,
+            "updated_at": now,
+        }
+        self.state.cost_codes.setdefault(project_id, {})[ccid] = record
+        return record
+
+    def _new_line_item_type(self) -> dict[str, Any]:
+        lid = self.state.next_id()
+        record: dict[str, Any] = {
+            "id": lid,
+            "name": "",
+            "code": "",
+            "base_type": "other",
+            "origin_id": None,
+            "origin_data": None,
+        }
+        self.state.line_item_types[lid] = record
+        return record
+
+    def _new_sub_job(self, project_id: int) -> dict[str, Any]:
+        sid = self.state.next_id()
+        now = _now_iso()
+        record: dict[str, Any] = {
+            "id": sid,
+            "name": "",
+            "code": None,
+            "project_id": project_id,
+            "origin_id": None,
+            "origin_data": None,
+            "created_at": now,
+            "updated_at": now,
+        }
+        self.state.sub_jobs[sid] = record
+        return record
+
+    def _new_standard_cost_code(self, list_id: int) -> dict[str, Any]:
+        scid = self.state.next_id()
+        now = _now_iso()
+        record: dict[str, Any] = {
+            "id": scid,
+            "code": "",
+            "full_code": "",
+            "name": "",
+            "parent_id": None,
+            "standard_cost_code_list_id": list_id,
+            "origin_id": None,
+            "origin_data": None,
+            "created_at": now,
+            "updated_at": now,
+        }
+        self.state.standard_cost_codes[scid] = record
+        return record
 
     # --- commitment helpers (fire webhooks, like a user in Procore's web UI) --------------
     def create_commitment(
@@ -766,12 +1043,15 @@ class ProcoreSandbox:
         action: str,
         resource_name: str,
         resource_id: int,
-        project_id: int,
+        project_id: int | None,
         actor: Actor,
         out: list[_Outgoing],
         related: list[dict[str, Any]] | None = None,
     ) -> None:
-        """Build the payload Procore would send now; queue it for delivery after the lock."""
+        """Build the payload Procore would send now; queue it for delivery after the lock.
+
+        ``project_id`` is None for company-level resources (Company Vendors).
+        """
         now = time.time()
         timestamp = _now_iso_micro()
         version = self._payload_version
@@ -782,7 +1062,7 @@ class ProcoreSandbox:
                 "timestamp": timestamp,
                 "reason": action,
                 "company_id": str(self.company_id),
-                "project_id": str(project_id),
+                "project_id": None if project_id is None else str(project_id),
                 "user_id": str(actor.user_id),
                 "resource_type": resource_name,
                 "resource_id": str(resource_id),
@@ -1038,6 +1318,37 @@ class ProcoreSandbox:
             ("PATCH", rf"/rest/v1\.0/{kinds}/sync", self._h_sync_commitments, True),
             ("PATCH", r"/rest/v1\.0/vendors/sync", self._h_sync_vendors, True),
             ("PATCH", r"/rest/v1\.0/projects/sync", self._h_sync_projects, True),
+            # company setup: projects, the company directory, sub jobs, cost codes, cost types
+            ("POST", r"/rest/v1\.0/projects", self._h_create_project, True),
+            ("PATCH", r"/rest/v1\.0/projects/(?P<id>\d+)", self._h_update_project, True),
+            ("POST", r"/rest/v1\.0/vendors", self._h_create_vendor, True),
+            ("PATCH", r"/rest/v1\.0/vendors/(?P<id>\d+)", self._h_update_vendor, True),
+            (
+                "POST",
+                r"/rest/v1\.0/vendors/(?P<id>\d+)/business_register",
+                self._h_vendor_business_register,
+                True,
+            ),
+            ("GET", r"/rest/v1\.0/sub_jobs", self._h_list_sub_jobs, True),
+            ("POST", r"/rest/v1\.0/sub_jobs", self._h_create_sub_job, True),
+            ("PATCH", r"/rest/v1\.0/sub_jobs/sync", self._h_sync_sub_jobs, True),
+            ("POST", r"/rest/v1\.0/cost_codes", self._h_create_cost_code, True),
+            ("PATCH", r"/rest/v1\.0/cost_codes/sync", self._h_sync_cost_codes, True),
+            (
+                "GET",
+                r"/rest/v1\.0/standard_cost_code_lists",
+                self._h_list_standard_cost_code_lists,
+                True,
+            ),
+            ("GET", r"/rest/v1\.0/standard_cost_codes", self._h_list_standard_cost_codes, True),
+            (
+                "PATCH",
+                r"/rest/v1\.0/standard_cost_codes/sync",
+                self._h_sync_standard_cost_codes,
+                True,
+            ),
+            ("POST", r"/rest/v1\.0/line_item_types", self._h_create_line_item_type, True),
+            ("PATCH", r"/rest/v1\.0/line_item_types/sync", self._h_sync_line_item_types, True),
             ("GET", one + "/line_items", self._h_list_lines, True),
             ("POST", one + "/line_items", self._h_create_line, True),
             ("GET", one + r"/line_items/(?P<line_id>\d+)", self._h_get_line, True),
@@ -1137,8 +1448,13 @@ class ProcoreSandbox:
         return _Response(200, copy.deepcopy(record))
 
     def _h_list_cost_codes(self, req: _Request, _: re.Match[str]) -> _Response:
+        """A project's cost codes; ``sub_job_id`` narrows them to that sub job's."""
         pid = self._project_param(req)
-        return self._page(req, self.state.cost_codes.get(pid, {}))
+        codes = self.state.cost_codes.get(pid, {})
+        if req.param("sub_job_id"):
+            sid = self._sub_job_in(pid, req.param("sub_job_id"))
+            codes = {cid: c for cid, c in codes.items() if c.get("sub_job_id") == sid}
+        return self._page(req, codes)
 
     def _h_list_line_item_types(self, req: _Request, _: re.Match[str]) -> _Response:
         if req.param("project_id"):
@@ -1591,8 +1907,8 @@ class ProcoreSandbox:
         self._check_company_body(req, body)
         updates = _sync_updates(body)
 
-        def create(name: str) -> dict[str, Any]:
-            return self.state.vendors[self.add_vendor(name)["id"]]
+        def create(item: Mapping[str, Any]) -> dict[str, Any]:
+            return self.state.vendors[self.add_vendor(str(item["name"]).strip())["id"]]
 
         vendors = self.state.vendors
         return self._sync(updates, vendors, vendors, create=create, on_change=None)
@@ -1602,8 +1918,8 @@ class ProcoreSandbox:
         self._check_company_body(req, body)
         updates = _sync_updates(body)
 
-        def create(name: str) -> dict[str, Any]:
-            return self.state.projects[self.add_project(name)["id"]]
+        def create(item: Mapping[str, Any]) -> dict[str, Any]:
+            return self.state.projects[self.add_project(str(item["name"]).strip())["id"]]
 
         projects = self.state.projects
         return self._sync(updates, projects, projects, create=create, on_change=None)
@@ -1618,16 +1934,21 @@ class ProcoreSandbox:
     def _sync(
         self,
         updates: list[Any],
-        scope: Mapping[int, dict[str, Any]],
+        scope: dict[int, dict[str, Any]],
         pool: Mapping[int, dict[str, Any]],
         *,
-        create: Callable[[str], dict[str, Any]] | None,
+        create: Callable[[Mapping[str, Any]], dict[str, Any]] | None,
         on_change: Callable[[dict[str, Any]], None] | None,
+        validate: Validator | None = None,
+        origin_fields: tuple[str, ...] = SYNC_FIELDS,
     ) -> _Response:
         """Apply ``updates`` one by one; see the module docstring for the rules.
 
         ``scope``: records an update may match (one project's commitments); ``pool``: every
-        record of the resource type in the company (``origin_id`` uniqueness).
+        record the ``origin_id`` must be unique among. ``create(update)`` registers a new
+        record (the update's values are written next). ``validate`` checks and converts the
+        resource's own fields (setup resources); without it only origin fields are written
+        and creating needs a ``name``.
         """
         holders = {r["origin_id"]: r["id"] for r in pool.values() if r.get("origin_id")}
         entities: list[dict[str, Any]] = []
@@ -1636,11 +1957,13 @@ class ProcoreSandbox:
             if not isinstance(item, dict):
                 errors.append({"update": item, "errors": {"base": ["must be a JSON object"]}})
                 continue
-            values, problems = _sync_values(item)
+            values, problems = _sync_values(item, origin_fields)
             origin_id = values.get("origin_id")
             record: dict[str, Any] | None = None
+            creating = False
             if item.get("id") is not None:
-                record = scope.get(_sync_id(item["id"]))
+                sync_id = _sync_id(item["id"])
+                record = None if sync_id is None else scope.get(sync_id)
                 if record is None:
                     problems["id"] = ["not found"]
             elif origin_id is None:
@@ -1651,18 +1974,28 @@ class ProcoreSandbox:
                     problems["origin_id"] = ["has already been taken"]
             elif create is None:
                 problems["id"] = ["can't be blank"]
-            elif not str(item.get("name") or "").strip():
-                problems["name"] = ["can't be blank"]
+            else:
+                creating = True
             holder = holders.get(origin_id) if origin_id is not None else None
             if record is not None and holder is not None and holder != record["id"]:
                 problems["origin_id"] = ["has already been taken"]
+            fields: dict[str, Any] = {}
+            if record is not None or creating:
+                if validate is not None:
+                    fields, more = validate(item, record)
+                    for name, messages in more.items():
+                        problems.setdefault(name, messages)
+                elif creating and not str(item.get("name") or "").strip():
+                    problems["name"] = ["can't be blank"]
             if problems:
                 errors.append({**item, "errors": problems})
                 continue
             if record is None:
                 assert create is not None
-                record = create(str(item["name"]).strip())  # origin fields applied below
-            changes = {k: v for k, v in values.items() if record.get(k) != v}
+                record = create(item)  # fields and origin values applied below
+                scope[record["id"]] = record
+            wanted = {**fields, **values}
+            changes = {k: v for k, v in wanted.items() if record.get(k) != v}
             if changes:
                 if "origin_id" in changes:
                     if record.get("origin_id"):
@@ -1675,6 +2008,431 @@ class ProcoreSandbox:
                     on_change(record)
             entities.append(copy.deepcopy(record))
         return _Response(200, {"entities": entities, "errors": errors})
+
+    def _write_record(
+        self,
+        fields: Mapping[str, Any],
+        record: dict[str, Any] | None,
+        *,
+        validate: Validator,
+        pool: Mapping[int, dict[str, Any]],
+        create: Callable[[], dict[str, Any]],
+        origin_fields: tuple[str, ...] = SYNC_FIELDS,
+    ) -> dict[str, Any]:
+        """POST (``record`` None) or PATCH one setup record: validate everything, then write.
+
+        A 422 leaves the store untouched. ``origin_id`` must be unique within ``pool``.
+        """
+        changes, errors = validate(fields, record)
+        origin, problems = _sync_values(fields, origin_fields)
+        for name, messages in problems.items():
+            errors.setdefault(name, messages)
+        origin_id = origin.get("origin_id")
+        own_id = None if record is None else record["id"]
+        if origin_id is not None and _taken(pool, "origin_id", origin_id, own_id):
+            errors.setdefault("origin_id", ["has already been taken"])
+        if errors:
+            raise SandboxError(422, errors)
+        if record is None:
+            record = create()
+        record.update(changes)
+        record.update(origin)
+        record["updated_at"] = _now_iso()
+        return record
+
+    @staticmethod
+    def _actor(req: _Request) -> Actor:
+        assert req.actor is not None  # every /rest/ route authenticates
+        return req.actor
+
+    # --- projects and the company directory ------------------------------------------------
+    def _validate_project(
+        self, fields: Mapping[str, Any], record: dict[str, Any] | None
+    ) -> tuple[dict[str, Any], dict[str, list[str]]]:
+        changes: dict[str, Any] = {}
+        errors: dict[str, list[str]] = {}
+        _text_changes(fields, PROJECT_TEXT_FIELDS, changes, errors)
+        _bool_changes(fields, ("active",), changes, errors)
+        _require_text(changes, ("name",), record is None, errors)
+        if not errors and ("name" in changes or "project_number" in changes):
+            current = record or {}
+            name = changes.get("name", current.get("name"))
+            number = changes.get("project_number", current.get("project_number"))
+            changes["display_name"] = f"{number} - {name}" if number else name
+        return changes, errors
+
+    def _validate_vendor(
+        self, fields: Mapping[str, Any], record: dict[str, Any] | None
+    ) -> tuple[dict[str, Any], dict[str, list[str]]]:
+        changes: dict[str, Any] = {}
+        errors: dict[str, list[str]] = {}
+        _text_changes(fields, VENDOR_TEXT_FIELDS, changes, errors)
+        _bool_changes(fields, ("is_active",), changes, errors)
+        _require_text(changes, ("name",), record is None, errors)
+        if "business_register_attributes" in fields:
+            raw = fields["business_register_attributes"]
+            register, problems = (None, {}) if raw is None else _business_register(raw)
+            for name, messages in problems.items():
+                errors[f"business_register.{name}"] = messages
+            changes["business_register"] = register
+        return changes, errors
+
+    def _blank_project(self) -> dict[str, Any]:
+        return self.state.projects[self.add_project("")["id"]]
+
+    def _blank_vendor(self) -> dict[str, Any]:
+        return self.state.vendors[self.add_vendor("")["id"]]
+
+    def _vendor(self, vendor_id: int | str) -> dict[str, Any]:
+        record = self.state.vendors.get(int(vendor_id))
+        if record is None:
+            raise SandboxError(404, f"Vendor {vendor_id} not found")
+        return record
+
+    def _h_create_project(self, req: _Request, _: re.Match[str]) -> _Response:
+        body = _json_body(req)
+        self._check_company_body(req, body)
+        fields = _wrapped(body, "project")
+        record = self._write_record(
+            fields,
+            None,
+            validate=self._validate_project,
+            pool=self.state.projects,
+            create=self._blank_project,
+        )
+        actor = self._actor(req)
+        self._event("create", PROJECTS_RESOURCE, record["id"], record["id"], actor, req.events)
+        return _Response(201, copy.deepcopy(record))
+
+    def _h_update_project(self, req: _Request, m: re.Match[str]) -> _Response:
+        body = _json_body(req)
+        self._check_company_body(req, body)
+        record = self._project(m["id"])
+        fields = _wrapped(body, "project")
+        self._write_record(
+            fields,
+            record,
+            validate=self._validate_project,
+            pool=self.state.projects,
+            create=self._blank_project,
+        )
+        actor = self._actor(req)
+        self._event("update", PROJECTS_RESOURCE, record["id"], record["id"], actor, req.events)
+        return _Response(200, copy.deepcopy(record))
+
+    def _h_create_vendor(self, req: _Request, _: re.Match[str]) -> _Response:
+        body = _json_body(req)
+        self._check_company_body(req, body)
+        fields = _wrapped(body, "vendor")
+        record = self._write_record(
+            fields,
+            None,
+            validate=self._validate_vendor,
+            pool=self.state.vendors,
+            create=self._blank_vendor,
+        )
+        actor = self._actor(req)
+        self._event("create", COMPANY_VENDORS_RESOURCE, record["id"], None, actor, req.events)
+        return _Response(201, copy.deepcopy(record))
+
+    def _h_update_vendor(self, req: _Request, m: re.Match[str]) -> _Response:
+        body = _json_body(req)
+        self._check_company_body(req, body)
+        record = self._vendor(m["id"])
+        fields = _wrapped(body, "vendor")
+        self._write_record(
+            fields,
+            record,
+            validate=self._validate_vendor,
+            pool=self.state.vendors,
+            create=self._blank_vendor,
+        )
+        actor = self._actor(req)
+        self._event("update", COMPANY_VENDORS_RESOURCE, record["id"], None, actor, req.events)
+        return _Response(200, copy.deepcopy(record))
+
+    def _h_vendor_business_register(self, req: _Request, m: re.Match[str]) -> _Response:
+        """Set (or replace) the vendor's tax id; the vendor then shows it."""
+        body = _json_body(req)
+        self._check_company_body(req, body)
+        record = self._vendor(m["id"])
+        register, problems = _business_register(body.get("business_register"))
+        if problems:
+            raise SandboxError(422, problems)
+        record["business_register"] = register
+        record["updated_at"] = _now_iso()
+        actor = self._actor(req)
+        self._event("update", COMPANY_VENDORS_RESOURCE, record["id"], None, actor, req.events)
+        return _Response(201, copy.deepcopy(register))
+
+    # --- sub jobs ----------------------------------------------------------------------------
+    def _sub_job_in(self, project_id: int, raw: object) -> int:
+        """A sub job id of ``project_id`` from a query or body value; 404 otherwise."""
+        sid = _sync_id(raw)
+        record = self.state.sub_jobs.get(sid) if sid is not None else None
+        if record is None or record["project_id"] != project_id:
+            raise SandboxError(404, f"Sub job {raw} not found")
+        return record["id"]
+
+    def _sub_job_validator(self, project_id: int) -> Validator:
+        def validate(
+            fields: Mapping[str, Any], record: dict[str, Any] | None
+        ) -> tuple[dict[str, Any], dict[str, list[str]]]:
+            changes: dict[str, Any] = {}
+            errors: dict[str, list[str]] = {}
+            _text_changes(fields, ("name", "code"), changes, errors)
+            _require_text(changes, ("name",), record is None, errors)
+            code = changes.get("code")
+            if code is not None:
+                siblings = {
+                    i: s for i, s in self.state.sub_jobs.items() if s["project_id"] == project_id
+                }
+                if _taken(siblings, "code", code, None if record is None else record["id"]):
+                    errors["code"] = ["has already been taken"]
+            return changes, errors
+
+        return validate
+
+    def _project_sub_jobs(self, project_id: int) -> dict[int, dict[str, Any]]:
+        return {i: s for i, s in self.state.sub_jobs.items() if s["project_id"] == project_id}
+
+    def _h_list_sub_jobs(self, req: _Request, _: re.Match[str]) -> _Response:
+        pid = self._project_param(req)
+        return self._page(req, self._project_sub_jobs(pid))
+
+    def _h_create_sub_job(self, req: _Request, _: re.Match[str]) -> _Response:
+        body = _json_body(req)
+        pid = self._body_project(req, body)
+        fields = _wrapped(body, "sub_job")
+        record = self._write_record(
+            fields,
+            None,
+            validate=self._sub_job_validator(pid),
+            pool=self.state.sub_jobs,
+            create=lambda: self._new_sub_job(pid),
+            origin_fields=ORIGIN_ID_DATA,
+        )
+        return _Response(201, copy.deepcopy(record))
+
+    def _h_sync_sub_jobs(self, req: _Request, _: re.Match[str]) -> _Response:
+        body = _json_body(req)
+        pid = self._body_project(req, body)
+        updates = _sync_updates(body)
+        return self._sync(
+            updates,
+            self._project_sub_jobs(pid),
+            self.state.sub_jobs,
+            create=lambda _item: self._new_sub_job(pid),
+            on_change=None,
+            validate=self._sub_job_validator(pid),
+            origin_fields=ORIGIN_ID_DATA,
+        )
+
+    # --- project cost codes ----------------------------------------------------------------
+    def _biller_codes(self, project_id: int, sub_job_id: int | None) -> dict[int, dict[str, Any]]:
+        """The cost codes of one biller: the project itself or one of its sub jobs."""
+        codes = self.state.cost_codes.setdefault(project_id, {})
+        return {cid: c for cid, c in codes.items() if c.get("sub_job_id") == sub_job_id}
+
+    def _cost_code_validator(self, project_id: int, sub_job_id: int | None) -> Validator:
+        """``code`` is one segment; ``full_code`` = parent's full code + "-" + ``code``."""
+
+        def validate(
+            fields: Mapping[str, Any], record: dict[str, Any] | None
+        ) -> tuple[dict[str, Any], dict[str, list[str]]]:
+            changes: dict[str, Any] = {}
+            errors: dict[str, list[str]] = {}
+            _text_changes(fields, ("code", "name"), changes, errors)
+            _require_text(changes, ("code", "name"), record is None, errors)
+            codes = self._biller_codes(project_id, sub_job_id)
+            if "parent_id" in fields:
+                _parent_change(codes, fields["parent_id"], record, changes, errors)
+            if errors or ("code" not in changes and "parent_id" not in changes):
+                return changes, errors
+            current = record or {}
+            parent_id = changes.get("parent_id", current.get("parent_id"))
+            code = changes.get("code", current.get("code"))
+            prefix = codes[parent_id]["full_code"] + COST_CODE_DELIMITER if parent_id else ""
+            changes["full_code"] = f"{prefix}{code}"
+            own_id = None if record is None else record["id"]
+            if _taken(codes, "full_code", changes["full_code"], own_id):
+                errors["code"] = ["has already been taken"]
+            return changes, errors
+
+        return validate
+
+    def _refresh_full_codes(self, record: dict[str, Any]) -> None:
+        """After a code or parent change, children's full codes follow their parent's."""
+        codes = self.state.cost_codes.get(record["project_id"], {})
+        pending = [record]
+        while pending:
+            parent = pending.pop()
+            for child in codes.values():
+                if child.get("parent_id") == parent["id"] and child is not parent:
+                    full = parent["full_code"] + COST_CODE_DELIMITER + child["code"]
+                    if child["full_code"] != full:
+                        child["full_code"] = full
+                        child["updated_at"] = _now_iso()
+                        pending.append(child)
+
+    def _h_create_cost_code(self, req: _Request, _: re.Match[str]) -> _Response:
+        body = _json_body(req)
+        pid = self._body_project(req, body)
+        raw_sub_job = body.get("sub_job_id", req.param("sub_job_id"))
+        sid: int | None = None
+        if raw_sub_job is not None and raw_sub_job != "":
+            try:
+                sid = self._sub_job_in(pid, raw_sub_job)
+            except SandboxError:
+                raise SandboxError(422, {"sub_job": ["must exist"]}) from None
+        fields = _wrapped(body, "cost_code")
+        record = self._write_record(
+            fields,
+            None,
+            validate=self._cost_code_validator(pid, sid),
+            pool=self._biller_codes(pid, sid),
+            create=lambda: self._new_cost_code(pid, sid),
+            origin_fields=ORIGIN_ID_DATA,
+        )
+        return _Response(201, copy.deepcopy(record))
+
+    def _h_sync_cost_codes(self, req: _Request, _: re.Match[str]) -> _Response:
+        body = _json_body(req)
+        pid = self._body_project(req, body)
+        raw_sub_job = body.get("sub_job_id", req.param("sub_job_id"))
+        sid = None if raw_sub_job in (None, "") else self._sub_job_in(pid, raw_sub_job)
+        updates = _sync_updates(body)
+        codes = self._biller_codes(pid, sid)
+        return self._sync(
+            updates,
+            codes,
+            codes,
+            create=lambda _item: self._new_cost_code(pid, sid),
+            on_change=self._refresh_full_codes,
+            validate=self._cost_code_validator(pid, sid),
+            origin_fields=ORIGIN_ID_DATA,
+        )
+
+    # --- standard cost codes (company level) -------------------------------------------------
+    def _standard_list(self, raw: object) -> int:
+        lid = _sync_id(raw)
+        if lid is None or lid not in self.state.standard_cost_code_lists:
+            raise SandboxError(404, f"Standard cost code list {raw} not found")
+        return lid
+
+    def _list_codes(self, list_id: int) -> dict[int, dict[str, Any]]:
+        return {
+            i: c
+            for i, c in self.state.standard_cost_codes.items()
+            if c["standard_cost_code_list_id"] == list_id
+        }
+
+    def _standard_code_validator(self, list_id: int) -> Validator:
+        """``code`` is sent whole (with the parent's prefix): ``full_code`` = ``code``."""
+
+        def validate(
+            fields: Mapping[str, Any], record: dict[str, Any] | None
+        ) -> tuple[dict[str, Any], dict[str, list[str]]]:
+            changes: dict[str, Any] = {}
+            errors: dict[str, list[str]] = {}
+            _text_changes(fields, ("code", "name"), changes, errors)
+            _require_text(changes, ("code", "name"), record is None, errors)
+            codes = self._list_codes(list_id)
+            if "parent_id" in fields:
+                _parent_change(codes, fields["parent_id"], record, changes, errors)
+            if "code" in changes and "code" not in errors:
+                own_id = None if record is None else record["id"]
+                if _taken(codes, "code", changes["code"], own_id):
+                    errors["code"] = ["has already been taken"]
+                changes["full_code"] = changes["code"]
+            return changes, errors
+
+        return validate
+
+    def _h_list_standard_cost_code_lists(self, req: _Request, _: re.Match[str]) -> _Response:
+        self._check_company_param(req)
+        return self._page(req, self.state.standard_cost_code_lists)
+
+    def _h_list_standard_cost_codes(self, req: _Request, _: re.Match[str]) -> _Response:
+        if req.param("company_id") is not None:
+            self._check_company_param(req)
+        lid = self._standard_list(_required_param(req, "standard_cost_code_list_id"))
+        return self._page(req, self._list_codes(lid))
+
+    def _h_sync_standard_cost_codes(self, req: _Request, _: re.Match[str]) -> _Response:
+        body = _json_body(req)
+        self._check_company_body(req, body)
+        raw = body.get("standard_cost_code_list_id", req.param("standard_cost_code_list_id"))
+        if raw is None or raw == "":
+            raise SandboxError(422, {"standard_cost_code_list_id": ["can't be blank"]})
+        lid = self._standard_list(raw)
+        updates = _sync_updates(body)
+        return self._sync(
+            updates,
+            self._list_codes(lid),
+            self.state.standard_cost_codes,
+            create=lambda _item: self._new_standard_cost_code(lid),
+            on_change=None,
+            validate=self._standard_code_validator(lid),
+            origin_fields=ORIGIN_ID_DATA,
+        )
+
+    # --- line item types (cost types) ------------------------------------------------------
+    def _validate_line_item_type(
+        self, fields: Mapping[str, Any], record: dict[str, Any] | None
+    ) -> tuple[dict[str, Any], dict[str, list[str]]]:
+        """``csv_import_code`` (or ``code``) is stored and shown as ``code``."""
+        changes: dict[str, Any] = {}
+        errors: dict[str, list[str]] = {}
+        code_key = "csv_import_code" if "csv_import_code" in fields else "code"
+        _text_changes(fields, ("name", code_key), changes, errors)
+        if code_key in errors and code_key != "csv_import_code":
+            errors["csv_import_code"] = errors.pop(code_key)
+        if code_key in changes:
+            changes["csv_import_code"] = changes.pop(code_key)
+        _require_text(changes, ("name", "csv_import_code"), record is None, errors)
+        if "csv_import_code" in changes:
+            code = changes.pop("csv_import_code")
+            if "csv_import_code" not in errors:
+                own_id = None if record is None else record["id"]
+                if _taken(self.state.line_item_types, "code", code, own_id):
+                    errors["csv_import_code"] = ["has already been taken"]
+                changes["code"] = code
+        if "base_type" in fields:
+            if fields["base_type"] not in LINE_ITEM_BASE_TYPES:
+                errors["base_type"] = ["is not included in the list"]
+            else:
+                changes["base_type"] = fields["base_type"]
+        return changes, errors
+
+    def _h_create_line_item_type(self, req: _Request, _: re.Match[str]) -> _Response:
+        body = _json_body(req)
+        self._check_company_body(req, body)
+        fields = _wrapped(body, "line_item_type")
+        record = self._write_record(
+            fields,
+            None,
+            validate=self._validate_line_item_type,
+            pool=self.state.line_item_types,
+            create=self._new_line_item_type,
+            origin_fields=ORIGIN_ID_DATA,
+        )
+        return _Response(201, copy.deepcopy(record))
+
+    def _h_sync_line_item_types(self, req: _Request, _: re.Match[str]) -> _Response:
+        body = _json_body(req)
+        self._check_company_body(req, body)
+        updates = _sync_updates(body)
+        types = self.state.line_item_types
+        return self._sync(
+            updates,
+            types,
+            types,
+            create=lambda _item: self._new_line_item_type(),
+            on_change=None,
+            validate=self._validate_line_item_type,
+            origin_fields=ORIGIN_ID_DATA,
+        )
 
     # --- control plane --------------------------------------------------------------------
     def _c_list_faults(self, req: _Request, _: re.Match[str]) -> _Response:
@@ -1709,7 +2467,11 @@ class ProcoreSandbox:
         body = _json_body(req)
         if body.get("reset"):
             self.reset()
-        return _Response(201, self.seed(demo=bool(body.get("demo", True))))
+        seeded = self.seed(
+            demo=bool(body.get("demo", True)),
+            matching_vendors=bool(body.get("matching_vendors", False)),
+        )
+        return _Response(201, seeded)
 
     def _c_reset(self, req: _Request, _: re.Match[str]) -> _Response:
         self.reset()
@@ -1773,11 +2535,13 @@ def _sync_updates(body: Mapping[str, Any]) -> list[Any]:
     return updates
 
 
-def _sync_values(item: Mapping[str, Any]) -> tuple[dict[str, str | None], dict[str, list[str]]]:
+def _sync_values(
+    item: Mapping[str, Any], names: tuple[str, ...] = SYNC_FIELDS
+) -> tuple[dict[str, str | None], dict[str, list[str]]]:
     """The origin fields an update sets (``None`` clears) and any per-field problems."""
     values: dict[str, str | None] = {}
     problems: dict[str, list[str]] = {}
-    for name in SYNC_FIELDS:
+    for name in names:
         if name not in item:
             continue
         value = item[name]
@@ -1797,6 +2561,27 @@ def _sync_id(value: object) -> int | None:
         return int(str(value))
     except ValueError:
         return None
+
+
+def _parent_change(
+    codes: Mapping[int, dict[str, Any]],
+    raw: object,
+    record: dict[str, Any] | None,
+    changes: dict[str, Any],
+    errors: dict[str, list[str]],
+) -> None:
+    """``parent_id``: ``None`` detaches; else a code of the same biller/list, not a cycle."""
+    if raw is None or raw == "":
+        changes["parent_id"] = None
+        return
+    parent_id = _sync_id(raw)
+    parent = codes.get(parent_id) if parent_id is not None else None
+    if parent is None:
+        errors["parent"] = ["must exist"]
+    elif record is not None and record["id"] in _ancestor_ids(codes, parent):
+        errors["parent"] = ["is invalid"]  # itself or one of its own descendants
+    else:
+        changes["parent_id"] = parent["id"]
 
 
 def _maybe_decimal(value: object) -> Decimal | None:
@@ -1857,11 +2642,17 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
 
 # --- demo data ----------------------------------------------------------------------------
-def seed_demo(sandbox: ProcoreSandbox) -> dict[str, Any]:
-    """A small, realistic company: 2 projects, 3 vendors, cost codes, 5 cost types.
+def seed_demo(sandbox: ProcoreSandbox, *, matching_vendors: bool = False) -> dict[str, Any]:
+    """A small, realistic company: 2 projects, 3 vendors, cost codes, 5 cost types, and an
+    empty ERP standard cost code list ("Sage 100 Contractor").
 
     Includes the awkward cases the connector must handle: a vendor name over Sage's 30
-    characters and cost codes starting with 0 (which Sage cannot take as-is).
+    characters and cost codes starting with 0 (which Sage cannot take as-is). "Granite Bay
+    Concrete" carries an EIN (``business_register``) for tax id matching.
+
+    ``matching_vendors`` adds two more directory companies for name matching ("Valley
+    Plumbing & Heating LLC", "Acme Drywall Co."; ``vendor_ids`` keys ``plumbing`` and
+    ``drywall``). Opt-in because existing tests pin the default directory at 3 vendors.
     """
     main = sandbox.add_project(
         "Riverside Medical Office Building",
@@ -1873,13 +2664,22 @@ def seed_demo(sandbox: ProcoreSandbox) -> dict[str, Any]:
         "Oak Street Warehouse Renovation", project_number="2024-002", city="Fresno"
     )
     vendors = {
-        "concrete": sandbox.add_vendor("Granite Bay Concrete", abbreviated_name="GBC"),
+        "concrete": sandbox.add_vendor(
+            "Granite Bay Concrete",
+            abbreviated_name="GBC",
+            business_register={"type": "ein", "identifier": "94-1234567"},
+        ),
         "electrical": sandbox.add_vendor(
             "Northern California Electrical Contractors Incorporated",
             abbreviated_name="NCEC",
         ),
         "steel": sandbox.add_vendor("Summit Steel Supply", abbreviated_name="SSS"),
     }
+    if matching_vendors:
+        vendors["plumbing"] = sandbox.add_vendor(
+            "Valley Plumbing & Heating LLC", abbreviated_name="VPH", city="Modesto"
+        )
+        vendors["drywall"] = sandbox.add_vendor("Acme Drywall Co.", abbreviated_name="ACME")
     main_codes = [
         ("01-100", "General Conditions"),
         ("03-300", "Cast-in-Place Concrete"),
@@ -1906,12 +2706,14 @@ def seed_demo(sandbox: ProcoreSandbox) -> dict[str, Any]:
     line_item_types = {
         code: sandbox.add_line_item_type(name, code, base)["id"] for name, code, base in types
     }
+    erp_list = sandbox.add_standard_cost_code_list("Sage 100 Contractor", is_erp_list=True)
     return {
         "company_id": sandbox.company_id,
         "project_ids": {"main": main["id"], "second": second["id"]},
         "vendor_ids": {key: vendor["id"] for key, vendor in vendors.items()},
         "cost_code_ids": cost_codes,
         "line_item_type_ids": line_item_types,
+        "standard_cost_code_list_id": erp_list["id"],
     }
 
 
@@ -1930,6 +2732,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--webhook-delivery", default="async", choices=DELIVERY_MODES)
     parser.add_argument("--rate-limit", type=int, default=3600)
     parser.add_argument("--seed", default="demo", choices=("demo", "none"))
+    parser.add_argument(
+        "--matching-vendors",
+        action="store_true",
+        help="seed two more directory companies for vendor name matching",
+    )
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -1961,7 +2768,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _stop)
     sandbox.start()
     if args.seed == "demo":
-        logger.info("seeded demo data: %s", json.dumps(sandbox.seed(demo=True)))
+        seeded = sandbox.seed(demo=True, matching_vendors=args.matching_vendors)
+        logger.info("seeded demo data: %s", json.dumps(seeded))
     logger.info("ready: %s (company %s)", sandbox.url, sandbox.company_id)
     try:
         while not stopping.wait(0.5):

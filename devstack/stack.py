@@ -142,7 +142,7 @@ class Stack:
             webhook_authorization=WEBHOOK_TOKEN, webhook_delivery="async")
         self.sandbox.start()
         self.sandbox.add_client(*DEMO_CLIENT)
-        self.demo = self.sandbox.seed(demo=True)
+        self.demo = self.sandbox.seed(demo=True, matching_vendors=True)
 
     def _seed_connector(self) -> None:
         from chalicelib.domain.models import Link
@@ -278,7 +278,8 @@ def demo_users() -> list[Any]:
     from chalicelib.domain.permissions import Level, User
 
     return [
-        User("admin", COMPANY_ID, Level.ADMIN, True, {"commitments": Level.ADMIN},
+        User("admin", COMPANY_ID, Level.ADMIN, True,
+             {"commitments": Level.ADMIN, "directory": Level.ADMIN},
              name="Ada Admin (ERP admin, can push to accounting)"),
         User("approver", COMPANY_ID, Level.STANDARD, True, name="Avery Approver"),
         User("pm", COMPANY_ID, Level.READ_ONLY, False, {"commitments": Level.ADMIN},

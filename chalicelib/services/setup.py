@@ -78,11 +78,14 @@ class SetupService:
             raise Conflict(f"Sage job {job} is already in Procore as project "
                            f"{linked.procore_id}; a job is added to the other system once")
         procore = self.procore_for(user.company_id)
-        same = [p for p in procore.find_projects(project_number=str(job))] + \
-            [p for p in procore.find_projects(origin_id=str(job))]
+        wanted = matching.normalize_name(row["name"])
+        same = [*procore.find_projects(project_number=str(job)),
+                *procore.find_projects(origin_id=str(job)),
+                *(p for p in procore.find_projects()
+                  if matching.normalize_name(p.get("name") or "") == wanted)]
         if same:
             raise Conflict(f"Procore already has project '{same[0].get('name')}' "
-                           f"(id {same[0]['id']}) for job number {job}; link the two "
+                           f"(id {same[0]['id']}) matching Sage job {job}; link the two "
                            "instead of creating the job twice",
                            procore_project=same[0]["id"])
         project = procore.create_project({
