@@ -9,6 +9,9 @@ starts), with a summary table; exit 0 only when everything landed.
    the approver accepts it.
 5. Both land in Sage (the embedded company database) and their Sage ids come back to
    Procore as origin ids.
+6. Setup both ways: the accountant adds a job in Sage and an admin adds it to Procore; a
+   Procore project is exported to Sage as a new job; a Sage vendor is linked to its
+   Procore company from a ranked suggestion; a Procore company is exported as a vendor.
 """
 
 from __future__ import annotations
@@ -174,6 +177,88 @@ class Story:
 
         self._check(synced_sub, "work_order_contracts", sub["id"], pid, sub_seconds)
         self._check(synced_po, "purchase_order_contracts", po["id"], pid, po_seconds)
+        self.setup_story(suffix)
+
+    # ---- setup both ways -----------------------------------------------------------------
+    def refresh(self, list_name: str) -> None:
+        state = self.connector("POST", f"/erp/lists/{list_name}/refresh", "admin")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            pulls = self.connector("GET", "/erp/lists", "viewer")["pulls"][list_name]
+            if pulls.get("run_id") == state["run_id"] and pulls.get("status") == "complete":
+                return
+            if pulls.get("status") == "failed":
+                raise DemoFailed(f"pulling {list_name} failed: {pulls.get('error')}")
+            time.sleep(0.2)
+        raise DemoFailed(f"the {list_name} list never arrived from Sage")
+
+    def setup_story(self, suffix: str) -> None:
+        from relay.sage.embedded import EmbeddedSage
+
+        sage = EmbeddedSage(self.env["SAGE_DB"])
+        job = 25000 + int(suffix) % 1000
+        sage.seed_job(job, f"Harbor Fire Station {suffix}", skip_existing=True)
+        self.step(f"accountant adds job {job} in Sage; admin refreshes the jobs list")
+        self.refresh("jobs")
+        added = self.connector("POST", f"/erp/jobs/{job}/add-to-procore", "admin")
+        self.step(f"admin adds Sage job {job} to Procore: project {added['project']['id']}")
+        self.rows.append([f"project-{added['project']['id']}", str(job), "linked",
+                          f"actrec {job}", str(added["project"]["origin_id"]), "-"])
+
+        project = self.procore_call("POST", "/rest/v1.0/projects", {
+            "company_id": self.company, "project": {
+                "name": f"Elm Street Library {suffix}", "project_number": f"26-{suffix}",
+                "city": "Fresno", "state_code": "CA"}})
+        item = self.connector("POST", "/items/send", "admin",
+                              {"kind": "project", "procore_id": project["id"]})
+        self.step(f"PM's project {project['name']} is sent to Sage (proposed job "
+                  f"{item['snapshot']['proposed_job_number']})")
+        started = time.monotonic()
+        self.connector("POST", f"/items/{item['id']}/accept", "approver")
+        synced = self.wait_for(item["id"], "synced", "failed")
+        number = synced["accept_params"]["sage_job_number"]
+        found = sage.find_job(number)
+        origin = self.procore_call("GET", f"/rest/v1.0/projects/{project['id']}"
+                                          f"?company_id={self.company}")
+        self.rows.append([item["id"], str(number), synced["status"],
+                          f"actrec {found['actrec']}" if found else "missing",
+                          str(origin.get("origin_id")), f"{time.monotonic() - started:.1f} s"])
+        if synced["status"] != "synced" or not found:
+            raise DemoFailed(f"{item['id']} did not land: {synced.get('status_reason')}")
+
+        self.refresh("vendors")
+        suggestions = self.connector("GET", "/erp/vendors/suggestions", "admin")["suggestions"]
+        if not suggestions:
+            raise DemoFailed("no vendor suggestions to link from")
+        best = suggestions[0]
+        self.connector("POST", "/links/vendors", "admin",
+                       {"procore_id": best["procore_company"], "sage_key": best["sage_vendor"]})
+        self.step(f"admin links Sage vendor {best['sage_vendor']} '{best['sage_name']}' to "
+                  f"'{best['procore_name']}' ({', '.join(best['reasons'])})")
+        linked = self.procore_call("GET", f"/rest/v1.0/vendors/{best['procore_company']}"
+                                          f"?company_id={self.company}")
+        self.rows.append([f"vendor-{best['procore_company']}", str(best["sage_vendor"]),
+                          "linked", f"actpay {best['sage_vendor']}",
+                          str(linked.get("origin_id")), "-"])
+        if str(linked.get("origin_id")) != str(best["sage_vendor"]):
+            raise DemoFailed("the vendor link did not reach Procore")
+
+        companies = self.procore_call("GET", f"/rest/v1.0/vendors?company_id={self.company}")
+        plumbing = next(c for c in companies if c["name"].startswith("Valley Plumbing"))
+        item = self.connector("POST", "/items/send", "admin",
+                              {"kind": "vendor", "procore_id": plumbing["id"]})
+        self.step(f"'{plumbing['name']}' is sent to Sage as a new vendor")
+        started = time.monotonic()
+        self.connector("POST", f"/items/{item['id']}/accept", "approver")
+        synced = self.wait_for(item["id"], "synced", "failed")
+        key = (synced.get("erp_keys") or {}).get("actpay")
+        origin = self.procore_call("GET", f"/rest/v1.0/vendors/{plumbing['id']}"
+                                          f"?company_id={self.company}")
+        self.rows.append([item["id"], str(key), synced["status"],
+                          f"actpay {key}" if key else "missing", str(origin.get("origin_id")),
+                          f"{time.monotonic() - started:.1f} s"])
+        if synced["status"] != "synced" or sage.find_vendor(int(key), "") is None:
+            raise DemoFailed(f"{item['id']} did not land: {synced.get('status_reason')}")
 
     def _wait_snapshot(self, item_id: str, code: str) -> None:
         deadline = time.monotonic() + 30

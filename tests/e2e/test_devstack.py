@@ -130,6 +130,8 @@ def test_demo_drives_the_main_story_and_exits_0(tmp_path: Path) -> None:
                             capture_output=True, text=True, timeout=240)
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
     assert "all landed" in result.stdout
-    table = [line for line in result.stdout.splitlines() if line.startswith("commitment-")]
-    assert len(table) == 2 and all("| synced |" in line for line in table)
+    table = [line for line in result.stdout.splitlines()
+             if line.startswith(("commitment-", "project-", "vendor-"))]
+    assert [line.split(" | ")[2].strip() for line in table] == [
+        "synced", "synced", "linked", "synced", "linked", "synced"]
     assert processes_mentioning(f"--port {env['DEVSTACK_API_PORT']}") == []
