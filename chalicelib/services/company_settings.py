@@ -25,13 +25,7 @@ class CompanySettingsService:
 
     def get(self, user: User) -> dict[str, Any]:
         require(user, Permission.READ_INBOX)
-        saved = self.store.get_company_settings(user.company_id)
-        return {"direct_exports": bool(saved.get("direct_exports")),
-                "sync_schedule": {**DEFAULT_SCHEDULE_MINUTES, **saved.get("sync_schedule", {})},
-                "advanced": saved.get("advanced", {}),
-                "default_cost_types": saved.get("default_cost_types", {}),
-                "pulls": self.lists.states(user.company_id),
-                "history": saved.get("history", [])}
+        return {**self.get_for(user.company_id), "pulls": self.lists.states(user.company_id)}
 
     def set_schedule(self, user: User, minutes: dict[str, int]) -> dict[str, Any]:
         require(user, Permission.CONFIGURE_SYNC_SCHEDULE)
@@ -59,4 +53,5 @@ class CompanySettingsService:
         return {"direct_exports": bool(saved.get("direct_exports")),
                 "sync_schedule": {**DEFAULT_SCHEDULE_MINUTES, **saved.get("sync_schedule", {})},
                 "advanced": saved.get("advanced", {}),
-                "default_cost_types": saved.get("default_cost_types", {})}
+                "default_cost_types": saved.get("default_cost_types", {}),
+                "history": saved.get("history", [])}

@@ -121,29 +121,17 @@ class ItemService:
         """Accept for export. A project needs its Sage job number (Procore's project number
         is proposed); a company may get its Sage vendor number (else Sage's next one)."""
         item = self._load_for(user, item_id, Permission.ACCEPT_OR_REJECT)
-        accept_params = self._accept_params(item, params or {})
-
-        def accepted(new: Item) -> None:
-            new.accepted_snapshot_version = new.snapshot_version
-            new.export_enqueued = False
-            new.accept_params = accept_params
-
+        accepted = _accepted(self._accept_params(item, params or {}))
         return self.enqueue_export(self._act(user, item, Action.ACCEPT, mutate=accepted))
 
     def accept_direct(self, item: Item) -> Item:
         """Direct exports on: a ready item is accepted without an approver (audited)."""
         try:
-            accept_params = self._accept_params(item, {})
+            accepted = _accepted(self._accept_params(item, {}))
         except (BadRequest, Conflict) as exc:
             logger.info("direct export skipped; an approver must accept", item_id=item.item_id,
                         reason=exc.message)
             return item
-
-        def accepted(new: Item) -> None:
-            new.accepted_snapshot_version = new.snapshot_version
-            new.export_enqueued = False
-            new.accept_params = accept_params
-
         reason = "direct exports are on: accepted without an approver"
         done = self.apply(item, Action.ACCEPT, actor=SYSTEM_DIRECT_EXPORT, reason=reason,
                           mutate=accepted, status_reason=reason)
@@ -284,6 +272,17 @@ class ItemService:
                     from_status=step.from_status.value, to_status=step.to_status.value,
                     version=new.version, actor=actor)
         return new
+
+
+def _accepted(accept_params: dict[str, Any]) -> Callable[[Item], None]:
+    """The changes an acceptance makes: the snapshot it froze and the Sage numbers given."""
+
+    def accepted(new: Item) -> None:
+        new.accepted_snapshot_version = new.snapshot_version
+        new.export_enqueued = False
+        new.accept_params = accept_params
+
+    return accepted
 
 
 def waiting_note(item: Item, heartbeat: dict[str, Any] | None, *, now: str,
