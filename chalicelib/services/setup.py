@@ -10,6 +10,7 @@ every link and unlink is kept in the link's history.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.adapters.store import ItemStore
@@ -32,6 +33,17 @@ REFRESH_PERMISSION = {
     "jobs": Permission.ADD_ERP_JOB_TO_PROCORE,
     "phases": Permission.IMPORT_SUB_JOB,
 }
+
+
+@dataclass(frozen=True)
+class LinkPair:
+    kind: str  # "project" | "vendor"
+    list_name: str  # the Sage list holding the other side
+    procore_id: int
+    sage_key: int
+    procore_noun: str
+    sage_noun: str
+    answer_keys: tuple[str, str]
 
 
 class SetupService:
@@ -98,21 +110,10 @@ class SetupService:
     def link_project(self, user: User, procore_id: int, job: int,
                      preview: bool) -> dict[str, Any]:
         require(user, Permission.ADD_PROJECT_TO_ERP)
-        procore = self.procore_for(user.company_id)
-        project = setup.project_snapshot(procore.get_project(procore_id))
-        row = self._sage_row(user.company_id, "jobs", str(job), "job")
-        self._both_unlinked(user.company_id, "project", procore_id, str(job),
-                            f"project {procore_id}", f"Sage job {job}")
-        differences = setup.job_differences(project, row)
-        if preview:
-            return {"preview": True, "procore_project": procore_id, "sage_job": job,
-                    "differences": differences}
-        self._link(user, "project", procore_id, str(job), "linked existing records",
-                   differences=differences)
-        procore.sync_projects([{"id": procore_id, "origin_id": str(job),
-                                "origin_code": str(job)}])
-        return {"linked": True, "procore_project": procore_id, "sage_job": job,
-                "differences": differences}
+        return self._link_existing(user, LinkPair(
+            kind="project", list_name="jobs", procore_id=procore_id, sage_key=job,
+            procore_noun=f"project {procore_id}", sage_noun=f"Sage job {job}",
+            answer_keys=("procore_project", "sage_job")), preview)
 
     def unlink(self, user: User, kind: str, procore_id: int) -> dict[str, Any]:
         require(user, Permission.UNLINK, kind)
@@ -148,21 +149,10 @@ class SetupService:
     def link_vendor(self, user: User, procore_id: int, vendor: int,
                     preview: bool) -> dict[str, Any]:
         require(user, Permission.LINK_COMPANIES)
-        procore = self.procore_for(user.company_id)
-        company = setup.vendor_snapshot(procore.get_vendor(procore_id))
-        row = self._sage_row(user.company_id, "vendors", str(vendor), "vendor")
-        self._both_unlinked(user.company_id, "vendor", procore_id, str(vendor),
-                            f"company {procore_id}", f"Sage vendor {vendor}")
-        differences = setup.vendor_differences(company, row)
-        if preview:
-            return {"preview": True, "procore_company": procore_id, "sage_vendor": vendor,
-                    "differences": differences}
-        self._link(user, "vendor", procore_id, str(vendor), "linked existing records",
-                   differences=differences)
-        procore.sync_vendors([{"id": procore_id, "origin_id": str(vendor),
-                               "origin_code": str(vendor)}])
-        return {"linked": True, "procore_company": procore_id, "sage_vendor": vendor,
-                "differences": differences}
+        return self._link_existing(user, LinkPair(
+            kind="vendor", list_name="vendors", procore_id=procore_id, sage_key=vendor,
+            procore_noun=f"company {procore_id}", sage_noun=f"Sage vendor {vendor}",
+            answer_keys=("procore_company", "sage_vendor")), preview)
 
     def import_vendor(self, user: User, vendor: int) -> dict[str, Any]:
         """Sage vendor -> a new company in Procore's company directory, linked."""
@@ -260,6 +250,34 @@ class SetupService:
         return [{**sub, "sage_phase": linked[int(sub["id"])]}
                 for sub in self.procore_for(user.company_id).list_sub_jobs(procore_id)
                 if int(sub["id"]) in linked]
+
+    def _link_existing(self, user: User, pair: LinkPair, preview: bool) -> dict[str, Any]:
+        """Link a Procore record that exists to a Sage record that exists: the differences
+        first (preview), then the link, its history entry, and the origin id in Procore."""
+        procore = self.procore_for(user.company_id)
+        key = str(pair.sage_key)
+        row = self._sage_row(user.company_id, pair.list_name, key, pair.list_name[:-1])
+        if pair.kind == "project":
+            differences = setup.job_differences(
+                setup.project_snapshot(procore.get_project(pair.procore_id)), row)
+        else:
+            differences = setup.vendor_differences(
+                setup.vendor_snapshot(procore.get_vendor(pair.procore_id)), row)
+        self._both_unlinked(user.company_id, pair.kind, pair.procore_id, key,
+                            pair.procore_noun, pair.sage_noun)
+        procore_key, sage_key = pair.answer_keys
+        answer = {procore_key: pair.procore_id, sage_key: pair.sage_key,
+                  "differences": differences}
+        if preview:
+            return {"preview": True, **answer}
+        self._link(user, pair.kind, pair.procore_id, key, "linked existing records",
+                   differences=differences)
+        update = [{"id": pair.procore_id, "origin_id": key, "origin_code": key}]
+        if pair.kind == "project":
+            procore.sync_projects(update)
+        else:
+            procore.sync_vendors(update)
+        return {"linked": True, **answer}
 
     # ---- plumbing ----------------------------------------------------------------------------
     def _sage_row(self, company_id: int, list_name: str, key: str, noun: str) -> dict[str, Any]:
