@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = load_config(args.config)
     except ConfigError as exc:
-        print(f"relay: {exc}", file=sys.stderr)  # noqa: T201 - CLI output, before logging
+        sys.stderr.write(f"relay: {exc}\n")  # CLI output: logging is not set up yet
         return 2
 
     from relay.sage.embedded import EmbeddedSage
