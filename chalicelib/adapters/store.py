@@ -226,15 +226,39 @@ class ItemStore:
     # ---- lists pulled from Sage ---------------------------------------------------------
     def put_erp_rows(self, company_id: int, list_name: str, rows: list[dict[str, Any]],
                      run_id: str) -> None:
-        """Upsert a page of a pull; archived flags set by people survive a refresh."""
-        for row in rows:
-            key = erp_key(list_name, row)
-            existing = self.get_erp_row(company_id, list_name, key)
-            doc = {**row, "_key": key, "_run": run_id,
-                   "_archived": bool(existing and existing.get("_archived"))}
-            self._call("put_item", TableName=self.table_name, Item={
-                "PK": _s(f"ERP#{company_id}#{list_name}"), "SK": _s(key),
-                "doc": _s(json.dumps(doc, default=str))})
+        """Upsert a page of a pull; archived flags set by people survive a refresh.
+
+        Batched both ways (one read per 100 rows, one write per 25) rather than a read and a
+        write per row: a page is up to 1000 rows.
+        """
+        pk = _s(f"ERP#{company_id}#{list_name}")
+        keyed = {erp_key(list_name, row): row for row in rows}
+        archived = {doc["_key"] for doc in self._batch_get(pk, list(keyed))
+                    if doc.get("_archived")}
+        self._batch_write([{"PutRequest": {"Item": {
+            "PK": pk, "SK": _s(key),
+            "doc": _s(json.dumps({**row, "_key": key, "_run": run_id,
+                                  "_archived": key in archived}, default=str))}}}
+            for key, row in keyed.items()])
+
+    def _batch_get(self, pk: dict[str, str], keys: list[str]) -> list[dict[str, Any]]:
+        docs: list[dict[str, Any]] = []
+        for start in range(0, len(keys), 100):
+            request: dict[str, Any] = {self.table_name: {
+                "Keys": [{"PK": pk, "SK": _s(key)} for key in keys[start:start + 100]]}}
+            while request:
+                answer = self._call("batch_get_item", RequestItems=request)
+                docs += [json.loads(r["doc"]["S"])
+                         for r in answer.get("Responses", {}).get(self.table_name, [])]
+                request = answer.get("UnprocessedKeys") or {}
+        return docs
+
+    def _batch_write(self, requests: list[dict[str, Any]]) -> None:
+        for start in range(0, len(requests), 25):
+            pending: dict[str, Any] = {self.table_name: requests[start:start + 25]}
+            while pending:
+                answer = self._call("batch_write_item", RequestItems=pending)
+                pending = answer.get("UnprocessedItems") or {}
 
     def get_erp_row(self, company_id: int, list_name: str, key: str) -> dict[str, Any] | None:
         answer = self._call("get_item", TableName=self.table_name, Key={
@@ -258,9 +282,9 @@ class ItemStore:
     def sweep_erp_rows(self, company_id: int, list_name: str, run_id: str) -> int:
         """Remove rows a complete pull did not see (deleted in Sage)."""
         gone = [r for r in self.list_erp_rows(company_id, list_name) if r.get("_run") != run_id]
-        for row in gone:
-            self._call("delete_item", TableName=self.table_name, Key={
-                "PK": _s(f"ERP#{company_id}#{list_name}"), "SK": _s(row["_key"])})
+        pk = _s(f"ERP#{company_id}#{list_name}")
+        self._batch_write([{"DeleteRequest": {"Key": {"PK": pk, "SK": _s(row["_key"])}}}
+                           for row in gone])
         return len(gone)
 
     def set_erp_archived(self, company_id: int, list_name: str, key: str,
