@@ -8,6 +8,10 @@ them. Every message is JSON well under SQS's 256 KB; pulls are paged.
 
 from __future__ import annotations
 
+import base64
+import json
+import zlib
+from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -22,6 +26,9 @@ class CommandType(StrEnum):
     ADD_PURCHASE_ORDER = "add_purchase_order"
     ADD_JOB = "add_job"
     ADD_VENDOR = "add_vendor"
+    # A synced commitment's header changed in Procore: update the Sage record in place.
+    MODIFY_SUBCONTRACT = "modify_subcontract"
+    MODIFY_PURCHASE_ORDER = "modify_purchase_order"
     # Pulls: read-only, answered with one Result per page (page 1.., more=False on the last).
     PULL_JOBS = "pull_jobs"
     PULL_VENDORS = "pull_vendors"
@@ -62,6 +69,7 @@ class SubcontractPayload(_Model):
     description: str  # subcon.dscrpt
     status: int = Field(default=3, ge=1, le=6)  # 3 = Contract (UNCONFIRMED for Approved)
     retention_rate: Decimal | None = None  # subcon.rtnrte (%)
+    contract_date: date | None = None  # subcon.condte
     lines: list[SubcontractLine] = Field(min_length=1)
 
 
@@ -84,7 +92,36 @@ class PurchaseOrderPayload(_Model):
     number: str  # pchord.ordnum, unique
     description: str
     status: int = Field(default=1, ge=1, le=6)  # 1 = Open
+    order_date: date | None = None  # pchord.orddte
     lines: list[PurchaseOrderLine] = Field(min_length=1)
+
+
+class SubcontractHeaderPayload(_Model):
+    """The subcon header fields a synced subcontract may change in place.
+
+    Lines and amounts never travel here: after sync they change through change orders.
+    ``record`` is the subcon.recnum the add returned; ``number`` must still be that
+    record's ctcnum (a guard against writing to the wrong record).
+    """
+
+    job: int  # subcon.jobnum
+    record: int = Field(ge=1)  # subcon.recnum
+    number: str  # subcon.ctcnum (unchanged)
+    description: str  # subcon.dscrpt
+    status: int = Field(ge=1, le=6)  # subcon.status
+    retention_rate: Decimal | None = None  # subcon.rtnrte (%); None leaves it as it is
+    contract_date: date | None = None  # subcon.condte; None leaves it as it is
+
+
+class PurchaseOrderHeaderPayload(_Model):
+    """The pchord header fields a synced purchase order may change in place."""
+
+    job: int  # pchord.jobnum
+    record: int = Field(ge=1)  # pchord.recnum
+    number: str  # pchord.ordnum (unchanged)
+    description: str  # pchord.dscrpt
+    status: int = Field(ge=1, le=6)  # pchord.status
+    order_date: date | None = None  # pchord.orddte; None leaves it as it is
 
 
 class JobPayload(_Model):
@@ -125,6 +162,8 @@ PAYLOADS: dict[CommandType, type[_Model]] = {
     CommandType.ADD_PURCHASE_ORDER: PurchaseOrderPayload,
     CommandType.ADD_JOB: JobPayload,
     CommandType.ADD_VENDOR: VendorPayload,
+    CommandType.MODIFY_SUBCONTRACT: SubcontractHeaderPayload,
+    CommandType.MODIFY_PURCHASE_ORDER: PurchaseOrderHeaderPayload,
     **{pull: PullPayload for pull in PULLS},
 }
 
@@ -139,6 +178,17 @@ PAYLOADS: dict[CommandType, type[_Model]] = {
 
 
 # ---- envelopes ------------------------------------------------------------------------------
+# A payload whose JSON is bigger than this travels zlib-compressed and base64-encoded in
+# ``payload_zlib`` (a 2,000-line commitment is ~300 KB of JSON; SQS takes 256 KB).
+PAYLOAD_INLINE_MAX = 64 * 1024
+# The compressed form must still fit one SQS message with its envelope.
+PAYLOAD_PACKED_MAX = 200 * 1024
+
+
+class PayloadTooLarge(ValueError):
+    """Even compressed, the payload does not fit one queue message."""
+
+
 class Command(_Model):
     protocol: int = PROTOCOL_VERSION
     command_id: str  # deterministic per (item, accepted version): repeats are the same command
@@ -146,11 +196,31 @@ class Command(_Model):
     type: CommandType
     item_id: str  # pulls: "pull:<type>"
     export_version: int  # the item version that was accepted
-    payload: dict[str, Any]
+    payload: dict[str, Any] = Field(default_factory=dict)
+    payload_zlib: str | None = None  # the payload, compressed, when it is large
     issued_at: str
 
+    @classmethod
+    def packed(cls, *, payload: dict[str, Any], **fields: Any) -> Command:
+        """A command with ``payload`` inline, or compressed when its JSON is large."""
+        raw = json.dumps(payload, separators=(",", ":"), default=str).encode()
+        if len(raw) <= PAYLOAD_INLINE_MAX:
+            return cls(payload=payload, **fields)
+        packed = base64.b64encode(zlib.compress(raw, 6)).decode()
+        if len(packed) > PAYLOAD_PACKED_MAX:
+            raise PayloadTooLarge(f"the command is {len(raw)} bytes ({len(packed)} compressed);"
+                                  f" one queue message takes {PAYLOAD_PACKED_MAX}")
+        return cls(payload={}, payload_zlib=packed, **fields)
+
+    def payload_data(self) -> dict[str, Any]:
+        """The payload as sent, whichever way it travelled."""
+        if self.payload_zlib is None:
+            return dict(self.payload)
+        data: dict[str, Any] = json.loads(zlib.decompress(base64.b64decode(self.payload_zlib)))
+        return data
+
     def typed_payload(self) -> Any:
-        return PAYLOADS[self.type].model_validate(self.payload)
+        return PAYLOADS[self.type].model_validate(self.payload_data())
 
 
 class SageFailure(_Model):
@@ -194,6 +264,4 @@ class RelayMessage(BaseModel):
 
     @classmethod
     def parse(cls, raw: str | bytes) -> Result | Heartbeat:
-        import json
-
         return cls.model_validate({"message": json.loads(raw)}).message
