@@ -285,12 +285,12 @@ def scheduled_pulls(event: Any) -> dict[str, list[str]]:
     return {"requested": due}
 
 
-@app.schedule(Rate(5, unit=Rate.MINUTES), name="requeue-unsent-exports")
-def requeue_unsent_exports(event: Any) -> dict[str, int]:
-    """Hand accepted items whose export message could not be sent to the queue again."""
+@app.schedule(Rate(5, unit=Rate.MINUTES), name="sweep-exports")
+def sweep_exports(event: Any) -> dict[str, int | bool]:
+    """Send unsent export messages, re-drive stuck exports, publish the stuck-items metric."""
     from chalicelib.settings import get_settings
-    from chalicelib.wiring import get_item_service
+    from chalicelib.wiring import get_sweeper
 
-    sent = get_item_service().requeue_unsent_exports(get_settings().procore_company_id)
-    logger.info("requeued unsent exports", count=sent)
-    return {"requeued": sent}
+    report = get_sweeper().sweep(get_settings().procore_company_id)
+    logger.info("exports swept", **report.as_dict())
+    return report.as_dict()

@@ -35,6 +35,10 @@ class Settings(BaseSettings):
     relay_results_queue_url: str = ""
     # An item exporting longer than this says it is waiting for the relay agent.
     export_stale_seconds: int = 300
+    # The sweeper re-drives an item accepted or exporting for longer than this (same
+    # command id), at most this many times; past that it stays in the stuck-items alarm.
+    stuck_after_seconds: int = 600
+    max_redrives: int = 5
     # Procore line item type (code or name) -> Sage cost type 1-9.
     cost_type_map: dict[str, int] = {"M": 1, "Material": 1, "L": 2, "Labor": 2,
                                      "E": 3, "Equipment": 3, "S": 4, "Subcontract": 4,

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from chalicelib.services.items import ItemService
     from chalicelib.services.results import ResultsService
     from chalicelib.services.setup import SetupService
+    from chalicelib.services.sweeper import SweeperService
 
 _procore_lock = threading.Lock()
 _procore_clients: dict[int, ProcoreClient] = {}
@@ -65,6 +66,17 @@ def get_exporter() -> ExporterService:
 
     return ExporterService(get_store(), get_item_service(), get_relay_commands_queue(),
                            get_settings().cost_type_map)
+
+
+@lru_cache(maxsize=1)
+def get_sweeper() -> SweeperService:
+    from chalicelib.services.sweeper import SweeperService
+
+    settings = get_settings()
+    return SweeperService(get_store(), get_item_service(),
+                          stuck_after_seconds=settings.stuck_after_seconds,
+                          max_redrives=settings.max_redrives,
+                          agent_silent_seconds=settings.export_stale_seconds)
 
 
 @lru_cache(maxsize=1)
@@ -150,7 +162,7 @@ def get_verifier() -> TokenVerifier:
 def reset() -> None:
     """Forget every built object (tests use a fresh emulator and environment each time)."""
     for getter in (get_store, get_inbound_queue, get_export_queue, get_item_service,
-                   get_relay_commands_queue, get_exporter, get_results, get_erp_lists,
+                   get_relay_commands_queue, get_exporter, get_results, get_sweeper, get_erp_lists,
                    get_setup, get_company_settings,
                    get_token_provider, get_intake, get_verifier, get_settings):
         getter.cache_clear()

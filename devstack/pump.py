@@ -8,8 +8,11 @@ again, so redrive to the dead-letter queue happens exactly as in AWS.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
+
+log = logging.getLogger("devstack.pump")
 
 Handler = Callable[[dict[str, Any]], dict[str, Any] | None]
 
@@ -44,7 +47,8 @@ def pump_once(sqs: Any, queue_url: str, handler: Handler, *, batch_size: int = 1
                                    AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     try:
         answer = handler(sqs_event(messages, arn)) or {}
-    except Exception:  # noqa: BLE001 - Lambda treats a raised error as a whole-batch failure
+    except Exception:  # Lambda treats a raised error as a whole-batch failure
+        log.exception("handler failed on a batch of %d; it comes back", len(messages))
         return 0, len(messages)
     failed = {f["itemIdentifier"] for f in answer.get("batchItemFailures", [])}
     done = [m for m in messages if m["MessageId"] not in failed]

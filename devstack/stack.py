@@ -216,7 +216,7 @@ class Stack:
                 if not pumps.step():
                     self.stopping.wait(0.1)
                 if time.monotonic() >= next_schedule:
-                    app.requeue_unsent_exports({})
+                    app.sweep_exports({})
                     next_schedule = time.monotonic() + 300
             except Exception:  # the pump must outlive one bad round (logged whole)
                 logger.exception("pump round failed")

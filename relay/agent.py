@@ -14,6 +14,16 @@ deduplication id ``<command_id>:p<page>``, grouped by the command's item so page
 order; the command message is deleted after the last page is sent. A Sage error ends the
 pull with one error Result (page None).
 
+Order within a job: the command queue is FIFO, grouped by Sage job (MessageGroupId), and
+one batch may hold several messages of a group. When one of them fails (its parse, an
+unexpected exception, or a Result that is not ok) the rest of that group in the batch is
+not processed but released (visibility 0), so SQS hands it back after the failed one: a
+job's later command (its subcontract) never overtakes an earlier one (the job) that is
+still to be retried. Other groups in the batch carry on.
+
+A large command carries its payload compressed (``payload_zlib``); the agent reads every
+payload through ``Command.typed_payload()``, which decodes either form.
+
 AWS being unreachable never stops the agent: it logs, backs off (exponential, full
 jitter, capped) and carries on when AWS answers again.
 """
@@ -184,27 +194,55 @@ class RelayAgent:
             MaxNumberOfMessages=10,
             WaitTimeSeconds=wait,
             VisibilityTimeout=self.config.visibility_timeout,
-            MessageSystemAttributeNames=["ApproximateReceiveCount"],
+            # The group (Sage job) is what keeps a failure from being overtaken in the batch.
+            MessageSystemAttributeNames=["ApproximateReceiveCount", "MessageGroupId"],
         )
         messages = response.get("Messages", [])
-        for index, message in enumerate(messages):
-            if stop is not None and stop.is_set():
-                self._release(messages[index:])
-                break
-            self.process_message(message)
+        self._process_batch(messages, stop)
         return len(messages)
 
-    def process_message(self, message: dict[str, Any]) -> None:
-        """Parse, handle, report, then delete: the delete comes last, after the send."""
+    def _process_batch(self, messages: list[dict[str, Any]],
+                       stop: threading.Event | None) -> None:
+        """Process in order; after a failure, the rest of its group is released, not run.
+
+        A released message returns after the failed one: SQS delivers a group in order and
+        holds the whole group back while any of its messages is in flight. A failure left on
+        the queue comes back with the released ones behind it in one batch, so they share
+        its receive count and reach the DLQ with it, still in order, after maxReceiveCount.
+        """
+        failed: dict[str, str | None] = {}  # group -> message id of its failure
+        held: list[dict[str, Any]] = []
+        for index, message in enumerate(messages):
+            if stop is not None and stop.is_set():
+                held.extend(messages[index:])  # stopping: hand the rest back now
+                break
+            group = _group(message)
+            if group is not None and group in failed:
+                _event(logging.WARNING, "message held back: an earlier message of its group "
+                       "failed", group=group, message_id=message.get("MessageId"),
+                       after_message_id=failed[group], outcome="held")
+                held.append(message)
+                continue
+            if not self.process_message(message) and group is not None:
+                failed[group] = message.get("MessageId")
+        if held:
+            self._release(held)
+
+    def process_message(self, message: dict[str, Any]) -> bool:
+        """Parse, handle, report, then delete: the delete comes last, after the send.
+
+        Returns whether the command succeeded (False: it failed or is left on the queue).
+        """
         command = self._parse(message)
         if command is None:
-            return  # left on the queue: SQS redrives it to the DLQ after maxReceiveCount
+            return False  # left on the queue: SQS redrives it to the DLQ after maxReceiveCount
         if command.type in PULLS:
-            if self.pull(command) is None:
-                return  # failed unexpectedly (logged): redelivered, then the DLQ
+            last = self.pull(command)
+            if last is None:
+                return False  # failed unexpectedly (logged): redelivered, then the DLQ
             self.sqs.delete_message(QueueUrl=self.config.commands_queue_url,
                                     ReceiptHandle=message["ReceiptHandle"])
-            return
+            return last.ok
         try:
             result = self.handle(command)
         except Exception:  # an adapter bug must not kill the loop; logged with its traceback
@@ -214,11 +252,12 @@ class RelayAgent:
                           extra={"fields": {"command_id": command.command_id,
                                             "item_id": command.item_id,
                                             "outcome": "exception"}})
-            return
+            return False
         self._send_result(result)
         self.journal.mark_reported(result.command_id)
         self.sqs.delete_message(QueueUrl=self.config.commands_queue_url,
                                 ReceiptHandle=message["ReceiptHandle"])
+        return result.ok
 
     def flush_unreported(self) -> int:
         """Send results journaled before a crash or an AWS outage; returns how many."""
@@ -249,8 +288,8 @@ class RelayAgent:
         self.journal.close()
 
     # ---- pulls -----------------------------------------------------------------------------
-    def pull(self, command: Command) -> int | None:
-        """Answer a read-only pull with one Result per page; returns how many were sent.
+    def pull(self, command: Command) -> Result | None:
+        """Answer a read-only pull with one Result per page; returns the last one sent.
 
         No journal: reading again on redelivery is harmless. AWS errors propagate (``run``
         backs off; the message comes back and the pull starts over, the pages already sent
@@ -261,12 +300,12 @@ class RelayAgent:
             payload: PullPayload = command.typed_payload()
         except ValidationError as exc:
             failure = SageFailure(code=INVALID_DATA, message=_validation_message(exc))
-            self._send_pull_error(command, failure, 1, pages=0)
-            return 1
+            return self._send_pull_error(command, failure, 1, pages=0)
         table = PULL_TABLES[command.type]
         job = payload.job if command.type is CommandType.PULL_PHASES else None
         cursor: str | None = None
         page = rows_sent = 0
+        result: Result | None = None
         while True:
             try:
                 rows, next_cursor, attempts = self._read_page(command, table, cursor,
@@ -275,10 +314,9 @@ class RelayAgent:
             except SageError as exc:  # a retryable one was retried max_attempts times
                 failure = SageFailure(code=exc.code, message=exc.message,
                                       retryable=exc.retryable)
-                self._send_pull_error(command, failure,
-                                      self.config.max_attempts if exc.retryable else 1,
-                                      pages=page)
-                return page + 1
+                return self._send_pull_error(command, failure,
+                                             self.config.max_attempts if exc.retryable else 1,
+                                             pages=page)
             except Exception:  # an adapter bug must not kill the loop
                 log.exception("pull failed unexpectedly", extra={"fields": {
                     "command_id": command.command_id, "item_id": command.item_id,
@@ -299,7 +337,7 @@ class RelayAgent:
         _event(logging.INFO, "pull answered", command_id=command.command_id,
                item_id=command.item_id, type=command.type.value, outcome="ok", pages=page,
                rows=rows_sent)
-        return page
+        return result
 
     def _read_page(self, command: Command, table: str, cursor: str | None, limit: int,
                    job: int | None) -> tuple[list[dict[str, Any]], str | None, int]:
@@ -334,12 +372,13 @@ class RelayAgent:
         return self._split(command, rows[:half]) + self._split(command, rows[half:])
 
     def _send_pull_error(self, command: Command, failure: SageFailure, attempts: int, *,
-                         pages: int) -> None:
+                         pages: int) -> Result:
         result = self._error(command, failure, attempts)
         self._send_result(result, dedup_id=f"{command.command_id}:error")
         _event(logging.WARNING, "pull failed", command_id=command.command_id,
                item_id=command.item_id, type=command.type.value, outcome="error",
                code=failure.code, pages_sent=pages)
+        return result
 
     # ---- one command --------------------------------------------------------------------
     def handle(self, command: Command) -> Result:
@@ -412,6 +451,10 @@ class RelayAgent:
             return self.sage.add_job(payload)
         if kind is CommandType.ADD_VENDOR:
             return self.sage.add_vendor(payload)
+        if kind is CommandType.MODIFY_SUBCONTRACT:
+            return self.sage.modify_subcontract(payload)
+        if kind is CommandType.MODIFY_PURCHASE_ORDER:
+            return self.sage.modify_purchase_order(payload)
         raise SageError(INVALID_DATA, f"command type {kind} is not supported by this agent")
 
     def _find(self, kind: CommandType, payload: Any) -> dict[str, str] | None:
@@ -423,6 +466,7 @@ class RelayAgent:
             return self.sage.find_job(payload.job)
         if kind is CommandType.ADD_VENDOR:  # by number, or by name when Sage chose the number
             return self.sage.find_vendor(payload.vendor, payload.name)
+        # Modifies: nothing to look up. A modify is idempotent, so it is simply applied again.
         return None
 
     def _ok(self, command: Command, keys: dict[str, str], attempts: int) -> Result:
@@ -494,6 +538,12 @@ class RelayAgent:
 
     def _now_iso(self) -> str:
         return datetime.fromtimestamp(self._clock(), UTC).isoformat(timespec="milliseconds")
+
+
+def _group(message: dict[str, Any]) -> str | None:
+    """The message's FIFO group (its Sage job), as receive_message was asked to return."""
+    group: str | None = message.get("Attributes", {}).get("MessageGroupId")
+    return group
 
 
 def _retry_later(result: Result) -> bool:

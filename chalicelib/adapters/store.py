@@ -4,6 +4,7 @@ Key layout (all scoped by company):
 
     ITEM#{company}#{kind}#{procore_id}  STATE            the item (status, version, snapshot)
     ITEM#{company}#{kind}#{procore_id}  EV#{version:08}  one audit event per transition
+    ITEM#{company}#{kind}#{procore_id}  SNAP#{hash}      a large snapshot, zlib-compressed
     LINK#{company}#{kind}#procore#{id}  LINK             Procore id -> Sage key
     LINK#{company}#{kind}#sage#{key}    LINK             Sage key -> Procore id
     LINKS#{company}#{kind}              {procore_id}     the company's links of a kind
@@ -21,7 +22,12 @@ Index ``company_items``: GSI2PK = "COMPANY#{company}#ITEMS", same sort key.
 Item documents are stored as JSON text (``doc``) beside the attributes that keys,
 indexes and conditions need: Procore's numbers stay exact and no float/Decimal juggling
 leaks out of this adapter. Every transition is one TransactWriteItems: the item put,
-conditional on the version read, plus its audit event, conditional on not existing.
+conditional on the version read, plus its audit events, each conditional on not existing.
+
+A document over ``INLINE_DOC_MAX`` keeps its large snapshots (a 2,000-line commitment is
+~700 KB of JSON; DynamoDB takes 400 KB per record) apart: each is stored compressed once
+under its content hash (immutable, so writing it again changes nothing) and the document
+holds ``{"$snapshot": hash}`` in its place. Reads put them back.
 """
 
 from __future__ import annotations
@@ -30,18 +36,26 @@ import base64
 import binascii
 import json
 import time
+import zlib
 from typing import Any
 
-from chalicelib.domain.models import AuditEvent, Item, Link
+from chalicelib.domain.models import AuditEvent, Item, Link, content_hash
 from chalicelib.domain.permissions import Level, User
 from chalicelib.domain.state_machine import Status
 from chalicelib.errors import BadRequest, Conflict, ServiceUnavailable
 
 PROCESSED_EVENT_TTL_SECONDS = 14 * 24 * 3600  # beyond SQS's longest retention
+INLINE_DOC_MAX = 96 * 1024  # a bigger item document stores its snapshots apart
+SNAPSHOT_FIELDS = ("snapshot", "pending_snapshot", "synced_snapshot")
+SNAPSHOT_STORED_MAX = 380 * 1024  # compressed; DynamoDB's record limit is 400 KB
 
 
 class StaleItem(Conflict):
     """The item changed (or appeared) between our read and our write."""
+
+
+class SnapshotTooLarge(ValueError):
+    """A snapshot does not fit one table record even compressed."""
 
 
 def _s(value: object) -> dict[str, str]:
@@ -69,14 +83,18 @@ class ItemStore:
                             Key={"PK": _s(item_pk(company_id, kind, procore_id)),
                                  "SK": _s("STATE")})
         raw = answer.get("Item")
-        return Item.model_validate_json(raw["doc"]["S"]) if raw else None
+        return self._items([raw["doc"]["S"]])[0] if raw else None
 
-    def save_transition(self, item: Item, event: AuditEvent, *, expected_version: int) -> None:
-        """Write ``item`` (already at its new version) and its audit event atomically.
+    def save_transition(self, item: Item, event: AuditEvent | list[AuditEvent], *,
+                        expected_version: int) -> None:
+        """Write ``item`` (already at its new version) and its audit events atomically.
 
         ``expected_version`` is the version read before deciding the transition; 0 means
         the item must not exist yet. Raises StaleItem when someone else wrote first.
+        Several events: one change made of several transitions (synced, then the change
+        that waited promoted), all or nothing.
         """
+        events = event if isinstance(event, list) else [event]
         condition: dict[str, Any]
         if expected_version == 0:
             condition = {"ConditionExpression": "attribute_not_exists(PK)"}
@@ -84,21 +102,23 @@ class ItemStore:
             condition = {"ConditionExpression": "version = :expected",
                          "ExpressionAttributeValues": {":expected": _n(expected_version)}}
         pk = item_pk(item.company_id, item.kind, item.procore_id)
+        state, snapshots = self._state_record(item)
         self._transact([
-            {"Put": {"TableName": self.table_name, "Item": self._state_record(item),
-                     **condition}},
-            {"Put": {"TableName": self.table_name,
-                     "Item": {"PK": _s(pk), "SK": _s(f"EV#{event.version:08d}"),
-                              "doc": _s(event.model_dump_json())},
-                     "ConditionExpression": "attribute_not_exists(PK)"}},
+            *snapshots,
+            {"Put": {"TableName": self.table_name, "Item": state, **condition}},
+            *({"Put": {"TableName": self.table_name,
+                       "Item": {"PK": _s(pk), "SK": _s(f"EV#{e.version:08d}"),
+                                "doc": _s(e.model_dump_json())},
+                       "ConditionExpression": "attribute_not_exists(PK)"}} for e in events),
         ])
 
     def save_fields(self, item: Item) -> None:
         """Rewrite an item without a transition (e.g. export_enqueued), same version only."""
-        self._call("put_item", TableName=self.table_name, Item=self._state_record(item),
-                   ConditionExpression="version = :expected",
-                   ExpressionAttributeValues={":expected": _n(item.version)},
-                   _conditional=True)
+        state, snapshots = self._state_record(item)
+        self._transact([*snapshots, {"Put": {
+            "TableName": self.table_name, "Item": state,
+            "ConditionExpression": "version = :expected",
+            "ExpressionAttributeValues": {":expected": _n(item.version)}}}])
 
     def audit_trail(self, company_id: int, kind: str, procore_id: int) -> list[AuditEvent]:
         events: list[AuditEvent] = []
@@ -147,7 +167,7 @@ class ItemStore:
                 raise BadRequest("query parameter 'cursor' belongs to another listing")
             kwargs["ExclusiveStartKey"] = start
         answer = self._call("query", **kwargs)
-        items = [Item.model_validate_json(r["doc"]["S"]) for r in answer["Items"]]
+        items = self._items([r["doc"]["S"] for r in answer["Items"]])
         last = answer.get("LastEvaluatedKey")
         return items, (encode_cursor(last) if last else None)
 
@@ -395,18 +415,82 @@ class ItemStore:
         self._call("describe_table", TableName=self.table_name)
 
     # ---- plumbing --------------------------------------------------------------------
-    def _state_record(self, item: Item) -> dict[str, Any]:
+    def _items(self, docs: list[str]) -> list[Item]:
+        """Items from their stored documents, large snapshots read back in one batch."""
+        parsed = [json.loads(doc) for doc in docs]
+        wanted: dict[tuple[str, str], None] = {}
+        for data in parsed:
+            pk = item_pk(data["company_id"], data["kind"], data["procore_id"])
+            for field in SNAPSHOT_FIELDS:
+                ref = data.get(field)
+                if isinstance(ref, dict) and set(ref) == {"$snapshot"}:
+                    wanted[(pk, f"SNAP#{ref['$snapshot']}")] = None
+        found: dict[tuple[str, str], Any] = {}
+        keys = list(wanted)
+        for start in range(0, len(keys), 100):
+            request: dict[str, Any] = {self.table_name: {"Keys": [
+                {"PK": _s(pk), "SK": _s(sk)} for pk, sk in keys[start:start + 100]],
+                "ConsistentRead": True}}
+            for _ in range(10):  # BatchGetItem may answer part; bounded, then unavailable
+                answer = self._call("batch_get_item", RequestItems=request)
+                for r in answer.get("Responses", {}).get(self.table_name, []):
+                    found[(r["PK"]["S"], r["SK"]["S"])] = json.loads(
+                        zlib.decompress(r["z"]["B"]))
+                request = answer.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+            else:
+                raise ServiceUnavailable("the connector table kept deferring snapshot reads")
+        items = []
+        for data in parsed:
+            pk = item_pk(data["company_id"], data["kind"], data["procore_id"])
+            for field in SNAPSHOT_FIELDS:
+                ref = data.get(field)
+                if isinstance(ref, dict) and set(ref) == {"$snapshot"}:
+                    key = (pk, f"SNAP#{ref['$snapshot']}")
+                    if key not in found:
+                        raise ServiceUnavailable(f"snapshot {ref['$snapshot']} of {pk} is "
+                                                 "missing from the connector table")
+                    data[field] = found[key]
+            items.append(Item.model_validate(data))
+        return items
+
+    def _state_record(self, item: Item) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """The STATE record, and the puts of the snapshots it keeps apart (if large)."""
+        doc = item.model_dump_json()
+        snapshots: list[dict[str, Any]] = []
+        if len(doc) > INLINE_DOC_MAX:
+            data = json.loads(doc)
+            pk = item_pk(item.company_id, item.kind, item.procore_id)
+            for field in SNAPSHOT_FIELDS:
+                value = data.get(field)
+                if not value:
+                    continue
+                digest = content_hash(value)
+                packed = zlib.compress(json.dumps(value, sort_keys=True,
+                                                  separators=(",", ":")).encode(), 6)
+                if len(packed) > SNAPSHOT_STORED_MAX:
+                    raise SnapshotTooLarge(
+                        f"{item.item_id}: its {field.replace('_', ' ')} is {len(packed)} "
+                        f"bytes compressed; the connector stores at most "
+                        f"{SNAPSHOT_STORED_MAX}")
+                data[field] = {"$snapshot": digest}
+                put = {"Put": {"TableName": self.table_name, "Item": {
+                    "PK": _s(pk), "SK": _s(f"SNAP#{digest}"), "z": {"B": packed}}}}
+                if put not in snapshots:
+                    snapshots.append(put)
+            doc = json.dumps(data, separators=(",", ":"))
         sort = _s(f"{item.updated_at}#{item.item_id}")
         record: dict[str, Any] = {
             "PK": _s(item_pk(item.company_id, item.kind, item.procore_id)), "SK": _s("STATE"),
             "GSI1PK": _s(f"{item.company_id}#{item.status.value}"), "GSI1SK": sort,
             "GSI2PK": _s(f"COMPANY#{item.company_id}#ITEMS"), "GSI2SK": sort,
             "kind": _s(item.kind), "status": _s(item.status.value),
-            "version": _n(item.version), "doc": _s(item.model_dump_json()),
+            "version": _n(item.version), "doc": _s(doc),
         }
         if item.project_id is not None:
             record["project_id"] = _n(item.project_id)
-        return record
+        return record, snapshots
 
     def _transact(self, operations: list[dict[str, Any]]) -> None:
         from botocore.exceptions import ClientError

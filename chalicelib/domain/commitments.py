@@ -11,6 +11,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
 from chalicelib.domain.models import Link
+from chalicelib.domain.observations import SyncDiff
 
 CommitmentKind = Literal["work_order_contract", "purchase_order_contract"]
 SUBTYPE: dict[str, str] = {
@@ -19,6 +20,11 @@ SUBTYPE: dict[str, str] = {
 }
 KIND_FOR_SUBTYPE = {v: k for k, v in SUBTYPE.items()}
 APPROVED = "Approved"
+# Statuses a commitment may move to after it is in Sage; each is a header change.
+AFTER_SYNC_STATUSES = ("Approved", "Complete", "Terminated", "Void")
+# Snapshot fields Sage holds on the header (subcon / pchord) and takes in place.
+HEADER_FIELDS = ("title", "status", "contract_date", "retainage_percent")
+CHANGE_ORDER_REASON = "Synced commitment: change amounts through a commitment change order."
 
 
 @dataclass(frozen=True)
@@ -80,18 +86,41 @@ def build_snapshot(kind: CommitmentKind, commitment: dict[str, Any],
         "retainage_percent": (str(commitment["retainage_percent"])
                               if commitment.get("retainage_percent") is not None else None),
         "description": commitment.get("description") or "",
+        "contract_date": commitment.get("contract_date") or None,
         "grand_total": _money(total),
         "lines": snapshot_lines,
     }
 
 
+def source_updated_at(commitment: dict[str, Any], lines: list[dict[str, Any]]) -> str | None:
+    """Procore's newest updated_at of the commitment and its lines (a line change also
+    bumps the commitment's, since its total changes: a deleted line cannot hide)."""
+    stamps = [str(r["updated_at"]) for r in (commitment, *lines) if r.get("updated_at")]
+    return max(stamps, key=_instant) if stamps else None
+
+
+def _instant(text: str) -> Any:
+    from datetime import datetime
+
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
 def readiness_reasons(snapshot: dict[str, Any], *, project_link: Link | None,
-                      vendor_link: Link | None, limits: Limits) -> list[str]:
-    """Every reason the commitment cannot go to Sage yet, worded for a project manager."""
-    noun = "subcontract" if snapshot["commitment_type"] == "subcontract" else "purchase order"
+                      vendor_link: Link | None, limits: Limits,
+                      synced: bool = False) -> list[str]:
+    """Every reason the commitment cannot go to Sage yet, worded for a project manager.
+
+    ``synced``: it is in Sage already, so it may also be Complete, Terminated or Void (a
+    status change is a header change Sage takes in place).
+    """
+    noun = _noun(snapshot)
     reasons: list[str] = []
     status = snapshot.get("status") or "(none)"
-    if status != APPROVED:
+    if synced and status not in AFTER_SYNC_STATUSES:
+        reasons.append(f"The {noun} is {status}. A commitment already in Sage can be "
+                       f"{', '.join(AFTER_SYNC_STATUSES[:-1])} or Void; change its status "
+                       "in the Commitments tool.")
+    elif not synced and status != APPROVED:
         reasons.append(f"The {noun} is {status}. Only Approved commitments can go to Sage; "
                        "approve it in the Commitments tool.")
     if project_link is None:
@@ -126,3 +155,76 @@ def readiness_reasons(snapshot: dict[str, Any], *, project_link: Link | None,
         if not line.get("line_item_type"):
             reasons.append(f"{label} has no cost type; pick one on the schedule of values.")
     return reasons
+
+
+def _noun(snapshot: dict[str, Any]) -> str:
+    return "subcontract" if snapshot.get("commitment_type") == "subcontract" else \
+        "purchase order"
+
+
+def change_after_sync(synced: dict[str, Any], new: dict[str, Any]) -> SyncDiff:
+    """A synced commitment's new content against what Sage holds.
+
+    Header fields (title, status, contract date, retainage) are changed in place by a
+    modify command. The number and the vendor identify the Sage record and stay. Lines
+    (amounts, cost codes, types, descriptions, lines added or removed) change in Sage only
+    through a change order: recorded as drift, with the reason, never exported.
+    """
+    noun = _noun(new)
+    changes = [f for f in HEADER_FIELDS if (synced.get(f) or None) != (new.get(f) or None)]
+    if noun == "purchase order" and "retainage_percent" in changes:
+        changes.remove("retainage_percent")  # pchord has no retention column
+    reasons: list[str] = []
+    if (synced.get("number") or "") != (new.get("number") or ""):
+        reasons.append(f"The {noun} number changed from '{synced.get('number')}' to "
+                       f"'{new.get('number')}' after it went to Sage, where the number "
+                       "identifies the record. Change it back in Procore.")
+    old_vendor, new_vendor = synced.get("vendor") or {}, new.get("vendor") or {}
+    if old_vendor.get("id") != new_vendor.get("id"):
+        reasons.append(f"The company changed from '{old_vendor.get('name')}' to "
+                       f"'{new_vendor.get('name')}' after the {noun} went to Sage. A Sage "
+                       f"{noun} keeps its vendor; change it back in Procore.")
+    drift = _line_drift(synced.get("lines") or [], new.get("lines") or [])
+    if drift:
+        shown = "; ".join(d["what"] for d in drift[:5]) + ("; ..." if len(drift) > 5 else "")
+        reasons.append(f"{CHANGE_ORDER_REASON} The schedule of values changed after the "
+                       f"{noun} went to Sage ({shown}). Undo the edit and record it as a "
+                       "change order.")
+    return SyncDiff(changes=changes, reasons=reasons,
+                    drift={"lines": drift} if drift else None)
+
+
+_LINE_FIELDS = ("amount", "description", "quantity", "unit_cost")
+
+
+def _line_drift(synced: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per line (by Procore id) what differs between Sage's lines and Procore's."""
+    before = {line.get("id"): line for line in synced}
+    after = {line.get("id"): line for line in new}
+    drift: list[dict[str, Any]] = []
+    for line_id, line in after.items():
+        label = f"'{line.get('description') or line_id}'"
+        old = before.get(line_id)
+        if old is None:
+            drift.append({"line_id": line_id, "field": "line", "sage": None,
+                          "procore": line.get("amount"),
+                          "what": f"line {label} added ({line.get('amount')})"})
+            continue
+        for field in _LINE_FIELDS:
+            if old.get(field) != line.get(field):
+                drift.append({"line_id": line_id, "field": field, "sage": old.get(field),
+                              "procore": line.get(field),
+                              "what": f"line {label} {field} {old.get(field)} -> "
+                                      f"{line.get(field)}"})
+        for field in ("cost_code", "line_item_type"):
+            if (old.get(field) or {}).get("id") != (line.get(field) or {}).get("id"):
+                drift.append({"line_id": line_id, "field": field,
+                              "sage": (old.get(field) or {}).get("id"),
+                              "procore": (line.get(field) or {}).get("id"),
+                              "what": f"line {label} {field.replace('_', ' ')} changed"})
+    for line_id, old in before.items():
+        if line_id not in after:
+            drift.append({"line_id": line_id, "field": "line", "sage": old.get("amount"),
+                          "procore": None,
+                          "what": f"line '{old.get('description') or line_id}' removed"})
+    return drift

@@ -39,6 +39,26 @@ def parse_item_id(item_id: str) -> tuple[str, int]:
     return kind, int(number)
 
 
+class ExportRecord(BaseModel):
+    """One acceptance, fixed when it was made: what exports and under which command id.
+
+    The exporter and the results consumer match on this record, never on the item's
+    current version: a change seen after acceptance bumps the version but not the export.
+    The command id is known (and stored) before any command is sent, so every result
+    finds the export it belongs to.
+    """
+
+    version: int  # the item version the acceptance wrote
+    command_id: str
+    operation: Literal["add", "modify"] = "add"  # modify: the Sage record exists (synced)
+    snapshot_version: int
+    snapshot_hash: str
+    accepted_at: str
+    accepted_by: str
+    redrives: int = 0  # how often the sweeper re-drove it (bounded by a setting)
+    last_redrive_at: str | None = None
+
+
 class Item(BaseModel):
     """One Procore record on its way to Sage, with the snapshot an approver sees."""
 
@@ -65,6 +85,16 @@ class Item(BaseModel):
     erp_keys: dict[str, Any] = Field(default_factory=dict)
     last_error: dict[str, Any] | None = None
     command_id: str | None = None  # the relay command of the current export
+    export: ExportRecord | None = None  # the current (or last) acceptance
+    # What Sage holds since the last sync: later changes are compared with it.
+    synced_snapshot: dict[str, Any] | None = None
+    synced_hash: str | None = None
+    # Procore's updated_at of the content held: a read older than this is never applied.
+    source_updated_at: str | None = None
+    pending_updated_at: str | None = None
+    # A synced record changed in Procore in a way Sage takes only through another record
+    # (line amounts -> a change order): what differs, kept for the accountant.
+    drift: dict[str, Any] | None = None
     exporting_since: str | None = None
     writeback_error: str | None = None  # Procore refused the origin id write-back
     status_reason: str | None = None  # why it is in its status (a rejection's reason, ...)

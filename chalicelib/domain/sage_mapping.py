@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -18,8 +19,11 @@ from chalicelib.domain.models import Item, Link
 from chalicelib.relay_protocol import (
     Command,
     CommandType,
+    PayloadTooLarge,
+    PurchaseOrderHeaderPayload,
     PurchaseOrderLine,
     PurchaseOrderPayload,
+    SubcontractHeaderPayload,
     SubcontractLine,
     SubcontractPayload,
 )
@@ -34,9 +38,45 @@ class MappingError(ValueError):
     """The snapshot cannot become a Sage record; the message says what to fix."""
 
 
-def command_id(item: Item, version: int) -> str:
+def make_command_id(item: Item, version: int) -> str:
     """Deterministic: the same acceptance always yields the same command."""
     return f"{item.company_id}:{item.item_id}:v{version}"
+
+
+# Procore commitment status -> Sage status. subcon: 1 Bid 2 Refused 3 Contract 4 Current
+# 5 Complete 6 Closed; pchord: 1 Open 2 Review 3 Dispute 4 Closed 5 Void 6 Master
+# (reference/sage100c.md). Approved -> 3 Contract is UNCONFIRMED (docs/decisions.md).
+SUBCONTRACT_STATUS = {"Approved": 3, "Complete": 5, "Terminated": 6, "Void": 6}
+PURCHASE_ORDER_STATUS = {"Approved": 1, "Complete": 4, "Terminated": 4, "Void": 5}
+
+
+def sage_status(snapshot: Mapping[str, Any]) -> int:
+    table = (PURCHASE_ORDER_STATUS if snapshot.get("commitment_type") == "purchase_order"
+             else SUBCONTRACT_STATUS)
+    status = snapshot.get("status")
+    if status not in table:
+        raise MappingError(f"status '{status}' has no Sage status; a commitment in Sage is "
+                           f"{', '.join(table)}")
+    return table[status]
+
+
+def _date(value: Any) -> date | None:
+    if value in (None, ""):
+        return None
+    try:
+        return date.fromisoformat(str(value)[:10])
+    except ValueError as exc:
+        raise MappingError(f"contract date '{value}' is not a date") from exc
+
+
+def _retention(snap: Mapping[str, Any]) -> Decimal | None:
+    retention = snap.get("retainage_percent")
+    if retention in (None, ""):
+        return None
+    try:
+        return Decimal(str(retention))
+    except InvalidOperation as exc:
+        raise MappingError(f"retainage '{retention}' is not a number") from exc
 
 
 def sage_cost_code(cost_code: Mapping[str, Any] | None) -> str:
@@ -91,7 +131,7 @@ def _text(value: str, limit: int, what: str) -> str:
 
 def build_command(item: Item, *, version: int, project_link: Link | None,
                   vendor_link: Link | None, cost_types: Mapping[str, int],
-                  issued_at: str) -> Command:
+                  issued_at: str, command_id: str = "") -> Command:
     """The Sage command for ``item`` as accepted at ``version``; MappingError if it can't."""
     snap = item.snapshot
     if project_link is None:
@@ -112,21 +152,66 @@ def build_command(item: Item, *, version: int, project_link: Link | None,
             command_type = CommandType.ADD_PURCHASE_ORDER
             payload: Any = PurchaseOrderPayload(
                 job=job, vendor=vendor_key, number=number, description=description,
+                status=sage_status(snap), order_date=_date(snap.get("contract_date")),
                 lines=[_po_line(n, line, cost_types) for n, line in enumerate(lines, 1)])
         else:
             command_type = CommandType.ADD_SUBCONTRACT
-            retention = snap.get("retainage_percent")
             payload = SubcontractPayload(
                 job=job, vendor=vendor_key, number=number, description=description,
-                retention_rate=Decimal(str(retention)) if retention not in (None, "") else None,
+                status=sage_status(snap), retention_rate=_retention(snap),
+                contract_date=_date(snap.get("contract_date")),
                 lines=[_sub_line(n, line, cost_types) for n, line in enumerate(lines, 1)])
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise MappingError(f"{where}: {first['msg']}") from exc
-    return Command(command_id=command_id(item, version), company_id=item.company_id,
-                   type=command_type, item_id=item.item_id, export_version=version,
-                   payload=payload.model_dump(mode="json"), issued_at=issued_at)
+        raise _first_error(exc) from exc
+    return _packed(command_id or make_command_id(item, version), item, command_type,
+                   version, payload, issued_at)
+
+
+def build_modify_command(item: Item, *, version: int, command_id: str,
+                         project_link: Link | None, issued_at: str) -> Command:
+    """The header of a synced commitment as Sage should now hold it (no lines, no amounts)."""
+    snap, keys = item.snapshot, item.erp_keys
+    if project_link is None:
+        raise MappingError(f"project {item.project_id} is no longer linked to a Sage job")
+    description = _text(str(snap.get("title") or ""), DESCRIPTION_MAX, "title")
+    purchase_order = snap.get("commitment_type") == "purchase_order"
+    record = keys.get("pchord" if purchase_order else "subcon")
+    number = keys.get("ordnum" if purchase_order else "ctcnum") or item.number
+    if not str(record or "").isdigit():
+        raise MappingError("the Sage record of this commitment is not known; it cannot be "
+                           "changed in place")
+    try:
+        if purchase_order:
+            command_type = CommandType.MODIFY_PURCHASE_ORDER
+            payload: Any = PurchaseOrderHeaderPayload(
+                job=int(project_link.sage_key), record=int(str(record)), number=str(number),
+                description=description, status=sage_status(snap),
+                order_date=_date(snap.get("contract_date")))
+        else:
+            command_type = CommandType.MODIFY_SUBCONTRACT
+            payload = SubcontractHeaderPayload(
+                job=int(project_link.sage_key), record=int(str(record)), number=str(number),
+                description=description, status=sage_status(snap),
+                retention_rate=_retention(snap), contract_date=_date(snap.get("contract_date")))
+    except ValidationError as exc:
+        raise _first_error(exc) from exc
+    return _packed(command_id, item, command_type, version, payload, issued_at)
+
+
+def _packed(command_id: str, item: Item, command_type: CommandType, version: int,
+            payload: Any, issued_at: str) -> Command:
+    try:
+        return Command.packed(command_id=command_id, company_id=item.company_id,
+                              type=command_type, item_id=item.item_id, export_version=version,
+                              payload=payload.model_dump(mode="json"), issued_at=issued_at)
+    except PayloadTooLarge as exc:
+        raise MappingError(str(exc)) from exc
+
+
+def _first_error(exc: ValidationError) -> MappingError:
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"])
+    return MappingError(f"{where}: {first['msg']}")
 
 
 def _in_line(label: str, exc: MappingError) -> MappingError:

@@ -35,6 +35,8 @@ class Action(StrEnum):
     OBSERVE_READY = "observe_ready"  # read from Procore, passes every readiness rule
     OBSERVE_NOT_READY = "observe_not_ready"  # read from Procore, fails one or more rules
     OBSERVE_DELETED = "observe_deleted"  # deleted in Procore
+    # read from Procore, and it is again exactly what Sage holds: nothing to export
+    OBSERVE_IN_SYNC = "observe_in_sync"
     RETRIEVE = "retrieve"
     ACCEPT = "accept"
     REJECT = "reject"
@@ -61,9 +63,15 @@ TRANSITIONS: dict[tuple[Status, Action], Status] = {
     **{(s, a): s for s in (*_WITH_SENDER, *_COMMITTED)
        for a in (A.OBSERVE_READY, A.OBSERVE_NOT_READY)},
     **{(s, A.OBSERVE_DELETED): s for s in (*_COMMITTED, S.SYNCED)},
-    # A synced item changed in Procore: the change needs a new export version.
+    # A synced item changed in Procore in a way Sage takes in place (a header change):
+    # it needs a new acceptance, which exports a modify command.
     (S.SYNCED, A.OBSERVE_READY): S.READY_TO_EXPORT,
-    (S.SYNCED, A.OBSERVE_NOT_READY): S.NOT_READY,
+    # A synced item changed in a way that cannot be exported as it is (line amounts: a
+    # change order's job): it stays synced, with the reason and the drift recorded.
+    (S.SYNCED, A.OBSERVE_NOT_READY): S.SYNCED,
+    # A synced item whose change was undone in Procore is back in sync.
+    **{(s, A.OBSERVE_IN_SYNC): S.SYNCED
+       for s in (S.SYNCED, S.NOT_READY, S.READY_TO_EXPORT, *_WITH_SENDER)},
     (S.READY_TO_EXPORT, A.RETRIEVE): S.RETRIEVED,
     (S.READY_TO_EXPORT, A.ACCEPT): S.ACCEPTED,
     (S.READY_TO_EXPORT, A.REJECT): S.REJECTED,
@@ -72,6 +80,9 @@ TRANSITIONS: dict[tuple[Status, Action], Status] = {
     # The exporter refuses before handing off (the snapshot does not fit Sage's limits).
     (S.ACCEPTED, A.EXPORT_FAILED): S.FAILED,
     (S.EXPORTING, A.EXPORT_SUCCEEDED): S.SYNCED,
+    # The agent's result overtook the exporter's "exporting" write (the command id was
+    # on the item from acceptance, so the result still belongs to this export).
+    (S.ACCEPTED, A.EXPORT_SUCCEEDED): S.SYNCED,
     (S.EXPORTING, A.EXPORT_FAILED): S.FAILED,
     (S.SYNCED, A.UNLINK): S.UNLINKED,
 }

@@ -1,12 +1,17 @@
-"""Exporter: an accepted item becomes one command on the company's relay queue.
+"""Exporter: an accepted item's export record becomes one command on the relay queue.
 
 Timeline (each step can be retried without doubling anything):
 
-    read item (accepted, version v)  ->  build + validate the Sage command
-    send command (dedup id = command id, derived from item and v)
-    write exporting (conditional on v)   <- a crash before this: SQS redelivers the export
-                                            message, the same command id is sent again
-                                            and deduplicated, then this write happens.
+    accept: export record {version v, command id c} written with the acceptance
+    read item; its export record must be the message's (v)  ->  build + validate command
+    send command (dedup id = c)
+    write exporting (conditional on the version read)  <- lost to an observation: read
+        again and write again while the export record is still c; a crash before this:
+        SQS (or the sweeper) redelivers, the same c is sent again and deduplicated (the
+        agent's journal replays its result), then this write happens.
+
+The item's version may move on meanwhile (a change observed in Procore waits as the
+pending change): the export record, not the version, says what to send.
 """
 
 from __future__ import annotations
@@ -15,14 +20,17 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from chalicelib.adapters.queues import FifoQueue
-from chalicelib.adapters.store import ItemStore
+from chalicelib.adapters.store import ItemStore, StaleItem
 from chalicelib.domain import setup
 from chalicelib.domain.models import SYSTEM_EXPORTER, Item, utc_now
-from chalicelib.domain.sage_mapping import MappingError, build_command, command_id
+from chalicelib.domain.sage_mapping import MappingError, build_command, build_modify_command
 from chalicelib.domain.state_machine import Action, Status
+from chalicelib.errors import ServiceUnavailable
 from chalicelib.observability import count, logger
-from chalicelib.relay_protocol import Command, CommandType
+from chalicelib.relay_protocol import Command, CommandType, PayloadTooLarge
 from chalicelib.services.items import ItemService
+
+WRITE_ATTEMPTS = 3
 
 
 class ExporterService:
@@ -41,37 +49,77 @@ class ExporterService:
         if item is None:
             logger.error("export message for an unknown item", message=dict(message))
             return "missing"
-        expected = command_id(item, version)
-        if item.status is not Status.ACCEPTED or item.version != version:
-            # Already handed off (a redelivery), or superseded by a later transition.
-            outcome = "duplicate" if item.command_id == expected else "stale"
-            logger.info("export message not applicable", outcome=outcome,
-                        status=item.status.value, item_version=item.version, version=version)
-            return outcome
+        export = item.export
+        if export is None or export.version != version:
+            # A message of an earlier acceptance; the current one has its own message.
+            logger.info("export message of a superseded acceptance", status=item.status.value,
+                        version=version, export_version=export.version if export else None)
+            return "stale"
+        if item.status is Status.EXPORTING and item.command_id == export.command_id:
+            if not message.get("redrive"):
+                logger.info("export already handed off", command_id=export.command_id)
+                return "duplicate"
+        elif item.status is not Status.ACCEPTED:
+            logger.info("export already finished", status=item.status.value,
+                        command_id=export.command_id)
+            return "finished"
         try:
             command = self._build(item, version)
         except MappingError as exc:
             self._refuse(item, str(exc))
             return "refused"
+        data = command.payload_data()
         # Commands of one Sage job run in order; new vendors have no job.
-        group = (f"{company_id}:job:{command.payload['job']}" if "job" in command.payload
+        group = (f"{company_id}:job:{data['job']}" if "job" in data
                  else f"{company_id}:vendors")
-        self.commands.send(command.model_dump(mode="json"), deduplication_id=command.command_id,
-                           group_id=group)
+        self.commands.send(command.model_dump(mode="json"),
+                           deduplication_id=command.command_id, group_id=group)
+        count("CommandsSent")
+        if item.status is Status.EXPORTING:
+            logger.info("command sent again (re-drive)", command_id=command.command_id)
+            return "resent"
+        self._mark_exporting(item)
+        return "sent"
+
+    def _mark_exporting(self, item: Item) -> None:
+        """accepted -> exporting, however many observations land meanwhile."""
+        command_id = item.command_id
         now = self.clock()
 
         def exporting(new: Item) -> None:
-            new.command_id = command.command_id
             new.exporting_since = now
             new.last_error = None
 
-        self.items.apply(item, Action.BEGIN_EXPORT, actor=SYSTEM_EXPORTER, reason=None,
-                         correlation_id=item.item_id, mutate=exporting)
-        count("CommandsSent")
-        return "sent"
+        for _ in range(WRITE_ATTEMPTS):
+            try:
+                self.items.apply(item, Action.BEGIN_EXPORT, actor=SYSTEM_EXPORTER, reason=None,
+                                 correlation_id=item.item_id, mutate=exporting)
+                return
+            except StaleItem:
+                current = self.store.get_item(item.company_id, item.kind, item.procore_id)
+                if (current is None or current.status is not Status.ACCEPTED
+                        or current.command_id != command_id):
+                    return  # the result overtook us, or the export is no longer this one
+                item = current
+        raise ServiceUnavailable(f"item {item.item_id} kept changing; exporting not recorded")
 
     def _build(self, item: Item, version: int) -> Command:
         issued_at = self.clock()
+        export = item.export
+        if export is not None and export.snapshot_hash != item.snapshot_hash:
+            raise MappingError("the snapshot is not the one accepted; resend it for a new "
+                               "acceptance")
+        try:
+            return self._command(item, version, issued_at)
+        except PayloadTooLarge as exc:
+            raise MappingError(str(exc)) from exc
+
+    def _command(self, item: Item, version: int, issued_at: str) -> Command:
+        if export_operation(item) == "modify":
+            return build_modify_command(
+                item, version=version, command_id=item.command_id or "", issued_at=issued_at,
+                project_link=self.store.get_link(item.company_id, "project",
+                                                 item.project_id or 0))
         if item.kind == "project":
             payload: Any = setup.build_job_payload(
                 item.snapshot, int(item.accept_params.get("sage_job_number") or 0))
@@ -85,13 +133,13 @@ class ExporterService:
         else:
             return build_command(
                 item, version=version, cost_types=self.cost_types_for(item.company_id),
-                issued_at=issued_at,
+                issued_at=issued_at, command_id=item.command_id or "",
                 project_link=self.store.get_link(item.company_id, "project",
                                                  item.project_id or 0),
                 vendor_link=self._vendor_link(item))
-        return Command(command_id=command_id(item, version), company_id=item.company_id,
-                       type=command_type, item_id=item.item_id, export_version=version,
-                       payload=payload.model_dump(mode="json"), issued_at=issued_at)
+        return Command.packed(command_id=item.command_id or "", company_id=item.company_id,
+                              type=command_type, item_id=item.item_id, export_version=version,
+                              payload=payload.model_dump(mode="json"), issued_at=issued_at)
 
     def cost_types_for(self, company_id: int) -> Mapping[str, int]:
         """The company's own mapping (advanced settings) over the deployment default."""
@@ -110,6 +158,21 @@ class ExporterService:
         def failed(new: Item) -> None:
             new.last_error = {"code": "validation", "message": message, "retryable": False}
 
-        self.items.apply(item, Action.EXPORT_FAILED, actor=SYSTEM_EXPORTER, reason=reason,
-                         correlation_id=item.item_id, mutate=failed, status_reason=reason)
-        count("ExportsRefused")
+        for _ in range(WRITE_ATTEMPTS):
+            try:
+                self.items.finish_export(item, Action.EXPORT_FAILED, mutate=failed,
+                                         reason=reason, actor=SYSTEM_EXPORTER,
+                                         correlation_id=item.item_id)
+                count("ExportsRefused")
+                return
+            except StaleItem:
+                current = self.store.get_item(item.company_id, item.kind, item.procore_id)
+                if (current is None or current.status is not Status.ACCEPTED
+                        or current.command_id != item.command_id):
+                    return
+                item = current
+        raise ServiceUnavailable(f"item {item.item_id} kept changing; refusal not recorded")
+
+
+def export_operation(item: Item) -> str:
+    return item.export.operation if item.export is not None else "add"

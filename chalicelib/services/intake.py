@@ -93,17 +93,20 @@ class IntakeService:
         limits = commitments.Limits(
             number_max=int(advanced.get("commitment_number_max", self.limits.number_max)),
             title_max=int(advanced.get("commitment_title_max", self.limits.title_max)))
+        held = self.store.get_item(company_id, COMMITMENT, commitment_id)
         reasons = commitments.readiness_reasons(
             snapshot,
             project_link=self.store.get_link(company_id, "project", project) if project else None,
             vendor_link=(self.store.get_link(company_id, "vendor", vendor["id"])
                          if vendor else None),
             limits=limits,
+            synced=held is not None and held.synced_snapshot is not None,
         )
         return self._direct_export(self.items.observe(
             company_id=company_id, kind=COMMITMENT, procore_id=commitment_id,
             project_id=project, subtype=commitments.SUBTYPE[kind], snapshot=snapshot,
-            reasons=reasons, actor=actor, correlation_id=correlation_id))
+            reasons=reasons, actor=actor, correlation_id=correlation_id,
+            source_updated_at=commitments.source_updated_at(record, lines)))
 
     def evaluate_project(self, company_id: int, project_id: int, *,
                          actor: str) -> Item | None:

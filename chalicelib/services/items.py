@@ -16,13 +16,22 @@ from typing import Any
 
 from chalicelib.adapters.queues import FifoQueue
 from chalicelib.adapters.store import ItemStore, StaleItem
+from chalicelib.domain import commitments
 from chalicelib.domain.models import (
     SYSTEM_DIRECT_EXPORT,
     AuditEvent,
+    ExportRecord,
     Item,
-    content_hash,
     parse_item_id,
     utc_now,
+)
+from chalicelib.domain.observations import (
+    AfterSyncRule,
+    Observation,
+    is_older,
+    not_modifiable,
+    plan,
+    promote_pending,
 )
 from chalicelib.domain.permissions import Permission, User, require
 from chalicelib.domain.state_machine import (
@@ -35,6 +44,8 @@ from chalicelib.errors import BadRequest, Conflict, NotFound, ServiceUnavailable
 from chalicelib.observability import count, logger
 
 OBSERVE_ATTEMPTS = 3
+# Kinds whose synced records take changes in place (modify commands), and how.
+AFTER_SYNC_RULES: dict[str, AfterSyncRule] = {"commitment": commitments.change_after_sync}
 _COMMITTED = (Status.ACCEPTED, Status.EXPORTING)
 _WITH_SENDER = (Status.RETRIEVED, Status.REJECTED, Status.FAILED)
 _IGNORED_AFTER = (Status.WITHDRAWN, Status.UNLINKED)
@@ -73,26 +84,35 @@ class ItemService:
     # ---- observations (intake, send) ---------------------------------------------------
     def observe(self, *, company_id: int, kind: str, procore_id: int, project_id: int | None,
                 subtype: str | None, snapshot: dict[str, Any], reasons: list[str],
-                actor: str, correlation_id: str | None = None) -> Item | None:
+                actor: str, correlation_id: str | None = None,
+                source_updated_at: str | None = None) -> Item | None:
         """Record what Procore says the item is now. None when nothing changed.
 
-        Retries a lost race a few times: the new content must land on whatever version
-        is current, and SQS will retry the whole event if it still cannot.
+        Intake and "send" both come here, so both follow one rule (observations.plan);
+        a read older than the content held is dropped. Retries a lost race a few times:
+        the new content must land on whatever version is current, and SQS retries the
+        whole event if it still cannot.
         """
-        digest = content_hash(snapshot)
-        action = Action.OBSERVE_NOT_READY if reasons else Action.OBSERVE_READY
+        obs = Observation(snapshot=snapshot, reasons=list(reasons),
+                          source_updated_at=source_updated_at)
         for _ in range(OBSERVE_ATTEMPTS):
             item = self.store.get_item(company_id, kind, procore_id)
             if item is None:
                 item = Item(company_id=company_id, kind=kind, procore_id=procore_id,
                             project_id=project_id, subtype=subtype, status=Status.NEW,
                             created_at=self.clock())
-            change = _observed_change(item, snapshot, digest, reasons)
-            if change is None:
+            if item.source_updated_at and is_older(source_updated_at, item.pending_updated_at
+                                                   or item.source_updated_at):
+                count("StaleObservations")
+                logger.info("older read than the content held; not applied",
+                            item_id=item.item_id, observed=source_updated_at,
+                            held=item.pending_updated_at or item.source_updated_at)
+            step = plan(item, obs, after_sync_rule(kind))
+            if step is None:
                 return None
             try:
-                return self.apply(item, action, actor=actor, correlation_id=correlation_id,
-                                   reason=_observation_note(item, reasons), mutate=change)
+                return self.apply(item, step.action, actor=actor, correlation_id=correlation_id,
+                                  reason=step.note, mutate=step.mutate)
             except StaleItem:
                 continue
         raise ServiceUnavailable(f"item {kind}-{procore_id} kept changing; will retry")
@@ -111,7 +131,7 @@ class ItemService:
                     else "deleted in Procore after acceptance; the Sage record is unchanged")
             try:
                 return self.apply(item, Action.OBSERVE_DELETED, actor=actor, reason=note,
-                                   correlation_id=correlation_id, mutate=mark)
+                                  correlation_id=correlation_id, mutate=mark)
             except StaleItem:
                 continue
         raise ServiceUnavailable(f"item {kind}-{procore_id} kept changing; will retry")
@@ -190,45 +210,64 @@ class ItemService:
         return self.get(user.company_id, item_id)
 
     # ---- export hand-off ---------------------------------------------------------------
-    def enqueue_export(self, item: Item) -> Item:
-        """Put the accepted version on the export queue exactly once.
+    def enqueue_export(self, item: Item, *, redrive: int = 0) -> Item:
+        """Put the item's export record on the export queue.
 
-        The acceptance is already durable. If SQS is away, export_enqueued stays False
-        and the scheduled ``requeue_unsent_exports`` sends it later; the deduplication id
-        (item, version) keeps a repeat within SQS's window from doubling it, and the
-        exporter checks the version it is given.
+        The acceptance (with its command id) is already durable. If SQS is away,
+        export_enqueued stays False and the sweeper sends it on its next run. The
+        deduplication id is the command id (plus the re-drive number), so a repeat within
+        SQS's window is dropped, and the exporter matches the export record anyway.
         """
+        export = item.export
+        if export is None:
+            return item
         message = {"company_id": item.company_id, "item_id": item.item_id, "kind": item.kind,
-                   "procore_id": item.procore_id, "version": item.version,
-                   "snapshot_version": item.accepted_snapshot_version}
+                   "procore_id": item.procore_id, "version": export.version,
+                   "command_id": export.command_id, "redrive": redrive}
         try:
             self.export_queue.send(
-                message, deduplication_id=f"{item.company_id}:{item.item_id}:v{item.version}",
+                message, deduplication_id=export.command_id + (f":r{redrive}" if redrive else ""),
                 group_id=f"{item.company_id}:project:{item.project_id}")
         except ServiceUnavailable as exc:
-            logger.error("export hand-off failed; will retry on schedule",
+            logger.error("export hand-off failed; the sweeper retries it",
                          item_id=item.item_id, error=str(exc))
             count("ExportEnqueueFailed")
+            return item
+        if item.export_enqueued:
             return item
         sent = item.model_copy(update={"export_enqueued": True})
         try:
             self.store.save_fields(sent)
         except StaleItem:
-            # The exporter already moved it on; the flag no longer matters.
+            # Moved on meanwhile (exported, or a change was observed); the message is sent
+            # and the exporter matches the export record, so the flag no longer matters.
             return self.store.get_item(item.company_id, item.kind, item.procore_id) or sent
         return sent
 
-    def requeue_unsent_exports(self, company_id: int) -> int:
-        sent = 0
-        cursor: str | None = None
-        while True:
-            items, cursor = self.store.list_items(company_id, status=Status.ACCEPTED,
-                                                  limit=100, cursor=cursor)
-            for item in items:
-                if not item.export_enqueued:
-                    sent += int(self.enqueue_export(item).export_enqueued)
-            if cursor is None:
-                return sent
+    # ---- the end of an export -----------------------------------------------------------
+    def finish_export(self, item: Item, action: Action, *, mutate: Callable[[Item], None],
+                      reason: str | None, actor: str, correlation_id: str | None) -> Item:
+        """Synced or failed, and the change that waited (if any) applied after it, in one
+        transaction: the pending change can never be dropped between the two."""
+        waiting = promote_pending(item)
+
+        def finished(new: Item) -> None:
+            mutate(new)
+            new.pending_snapshot = new.pending_hash = new.pending_updated_at = None
+            if action is Action.EXPORT_SUCCEEDED:
+                new.synced_snapshot, new.synced_hash = dict(new.snapshot), new.snapshot_hash
+                new.reasons, new.drift = [], None
+
+        steps: list[tuple[Action, Callable[[Item], None] | None, str | None]] = [
+            (action, finished, reason)]
+        middle = self._step(item, action, actor=actor, reason=reason, mutate=finished,
+                            correlation_id=correlation_id, status_reason=reason)[0]
+        if waiting is not None:
+            then = plan(middle, waiting, after_sync_rule(item.kind))
+            if then is not None:
+                steps.append((then.action, then.mutate, then.note))
+        return self.apply_steps(item, steps, actor=actor, correlation_id=correlation_id,
+                                status_reason=reason)
 
     # ---- plumbing --------------------------------------------------------------------
     def _act(self, user: User, item: Item, action: Action, *, reason: str | None = None,
@@ -248,9 +287,35 @@ class ItemService:
             raise BadRequest(str(exc)) from exc
 
     def apply(self, item: Item, action: Action, *, actor: str, reason: str | None,
-               correlation_id: str | None = None,
-               mutate: Callable[[Item], None] | None = None,
-               status_reason: str | None = None) -> Item:
+              correlation_id: str | None = None,
+              mutate: Callable[[Item], None] | None = None,
+              status_reason: str | None = None) -> Item:
+        """One transition: the new version and its audit event, one conditional write."""
+        return self.apply_steps(item, [(action, mutate, reason)], actor=actor,
+                                correlation_id=correlation_id, status_reason=status_reason)
+
+    def apply_steps(self, item: Item,
+                    steps: list[tuple[Action, Callable[[Item], None] | None, str | None]], *,
+                    actor: str, correlation_id: str | None = None,
+                    status_reason: str | None = None) -> Item:
+        """Several transitions written as one: the last state and every audit event, all
+        conditional on the version read (StaleItem when someone wrote first)."""
+        current, events = item, []
+        for n, (action, mutate, reason) in enumerate(steps):
+            current, event = self._step(current, action, actor=actor, reason=reason,
+                                        mutate=mutate, correlation_id=correlation_id,
+                                        status_reason=status_reason if n == 0 else reason)
+            events.append(event)
+        self.store.save_transition(current, events, expected_version=item.version)
+        for event in events:
+            logger.info("item transition", item_id=current.item_id, action=event.action,
+                        from_status=event.from_status, to_status=event.to_status,
+                        version=event.version, actor=actor)
+        return current
+
+    def _step(self, item: Item, action: Action, *, actor: str, reason: str | None,
+              mutate: Callable[[Item], None] | None, correlation_id: str | None,
+              status_reason: str | None) -> tuple[Item, AuditEvent]:
         step = transition(item.status, action, reason)
         now = self.clock()
         new = item.model_copy(deep=True)
@@ -260,6 +325,8 @@ class ItemService:
         if step.to_status != step.from_status:
             new.status_reason = status_reason
             new.status_by = actor
+        if action is Action.ACCEPT:
+            _export_record(new, actor, now)
         if mutate is not None:
             mutate(new)
         event = AuditEvent(item_id=new.item_id, version=new.version, at=now, actor=actor,
@@ -267,22 +334,36 @@ class ItemService:
                            to_status=step.to_status.value, reason=reason,
                            snapshot_version=new.snapshot_version,
                            correlation_id=correlation_id or logger.get_correlation_id())
-        self.store.save_transition(new, event, expected_version=item.version)
-        logger.info("item transition", item_id=new.item_id, action=action.value,
-                    from_status=step.from_status.value, to_status=step.to_status.value,
-                    version=new.version, actor=actor)
-        return new
+        return new, event
+
+
+def after_sync_rule(kind: str) -> AfterSyncRule:
+    """How a kind's changes after sync reach Sage (kinds without modifies: never)."""
+    return AFTER_SYNC_RULES.get(kind) or not_modifiable(kind)
 
 
 def _accepted(accept_params: dict[str, Any]) -> Callable[[Item], None]:
-    """The changes an acceptance makes: the snapshot it froze and the Sage numbers given."""
+    """The Sage numbers an approver gave (the export record is made by the transition)."""
 
     def accepted(new: Item) -> None:
-        new.accepted_snapshot_version = new.snapshot_version
-        new.export_enqueued = False
         new.accept_params = accept_params
 
     return accepted
+
+
+def _export_record(new: Item, actor: str, at: str) -> None:
+    """Every acceptance creates one export record, fixed now: the snapshot it froze, the
+    command id (known before anything is sent) and whether Sage gets an add or a modify."""
+    command = f"{new.company_id}:{new.item_id}:v{new.version}"
+    new.export = ExportRecord(
+        version=new.version, command_id=command,
+        operation="modify" if new.synced_snapshot is not None else "add",
+        snapshot_version=new.snapshot_version, snapshot_hash=new.snapshot_hash,
+        accepted_at=at, accepted_by=actor)
+    new.command_id = command
+    new.accepted_snapshot_version = new.snapshot_version
+    new.export_enqueued = False
+    new.exporting_since = None
 
 
 def waiting_note(item: Item, heartbeat: dict[str, Any] | None, *, now: str,
@@ -307,42 +388,3 @@ def _seconds_between(start: str, end: str) -> float:
         return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
     return (parse(end) - parse(start)).total_seconds()
-
-
-def _observed_change(item: Item, snapshot: dict[str, Any], digest: str,
-                     reasons: list[str]) -> Callable[[Item], None] | None:
-    """How an observation changes ``item``, or None when it changes nothing."""
-    if item.status in _IGNORED_AFTER:
-        return None
-    if item.status in _COMMITTED:
-        # The accepted snapshot exports; a different one waits for a new acceptance (and a
-        # change back to what was accepted clears the wait).
-        pending = None if digest == item.snapshot_hash else (snapshot, digest)
-        if item.pending_hash == (pending[1] if pending else None):
-            return None
-
-        def keep_pending(new: Item) -> None:
-            new.pending_snapshot, new.pending_hash = pending or (None, None)
-            new.reasons = list(reasons)  # about the latest content, shown with the item
-        return keep_pending
-    if digest == item.snapshot_hash and (reasons == item.reasons or item.status == Status.SYNCED):
-        return None
-
-    def replace(new: Item) -> None:
-        if digest != item.snapshot_hash:
-            new.snapshot, new.snapshot_hash = snapshot, digest
-            new.snapshot_version = item.snapshot_version + 1
-            new.title = str(snapshot.get("title") or "")
-            new.number = str(snapshot.get("number") or "")
-        new.reasons = list(reasons)
-        new.deleted_in_procore = False
-        new.pending_snapshot = new.pending_hash = None
-    return replace
-
-
-def _observation_note(item: Item, reasons: list[str]) -> str | None:
-    if item.status in _COMMITTED:
-        return "changed in Procore after acceptance; the accepted version exports"
-    if item.status in _WITH_SENDER:
-        return "changed in Procore; resend to put it in front of an approver"
-    return "; ".join(reasons) if reasons else None

@@ -4,7 +4,8 @@ On success the Sage keys are stored on the item and as a link, and written back 
 Procore as the commitment's origin_id / origin_code (Procore's sync endpoint, which
 answers 200 with per-entity errors). The write-back happens before the transition: if
 Procore is down the result is retried by SQS and nothing is half-recorded; a second
-write-back of the same origin values changes nothing.
+write-back of the same origin values changes nothing. The synced (or failed) transition
+and the change that waited during the export are one write (ItemService.finish_export).
 """
 
 from __future__ import annotations
@@ -12,11 +13,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.adapters.store import ItemStore
+from chalicelib.adapters.store import ItemStore, StaleItem
 from chalicelib.domain.commitments import KIND_FOR_SUBTYPE
 from chalicelib.domain.models import SYSTEM_EXPORTER, Item, Link, parse_item_id, utc_now
 from chalicelib.domain.state_machine import Action, Status
-from chalicelib.errors import Conflict, FatalUpstreamError
+from chalicelib.errors import Conflict, FatalUpstreamError, ServiceUnavailable
 from chalicelib.observability import count, logger
 from chalicelib.relay_protocol import Heartbeat, Result
 from chalicelib.services.erp_lists import ErpLists
@@ -24,6 +25,8 @@ from chalicelib.services.items import ItemService
 
 if TYPE_CHECKING:
     from chalicelib.adapters.procore import ProcoreClient
+
+RESULT_ATTEMPTS = 3
 
 
 class ResultsService:
@@ -46,18 +49,24 @@ class ResultsService:
         return self._result(message)
 
     def _result(self, result: Result) -> str:
+        """Apply a result to the export it belongs to: the item's export record carries
+        the command id from acceptance, so a result that arrives before the exporter's
+        "exporting" write, or after observations bumped the version, still applies."""
         kind, procore_id = parse_item_id(result.item_id)
-        item = self.store.get_item(result.company_id, kind, procore_id)
-        if item is None or item.command_id != result.command_id or \
-                item.status is not Status.EXPORTING:
-            logger.info("result not applicable (already applied or superseded)",
-                        command_id=result.command_id,
-                        status=item.status.value if item else None)
-            count("ResultsIgnored")
-            return "ignored"
-        if not result.ok:
-            return self._failed(item, result)
-        return self._synced(item, result)
+        for _ in range(RESULT_ATTEMPTS):
+            item = self.store.get_item(result.company_id, kind, procore_id)
+            if item is None or item.command_id != result.command_id or \
+                    item.status not in (Status.ACCEPTED, Status.EXPORTING):
+                logger.info("result not applicable (already applied or superseded)",
+                            command_id=result.command_id,
+                            status=item.status.value if item else None)
+                count("ResultsIgnored")
+                return "ignored"
+            try:
+                return self._failed(item, result) if not result.ok else self._synced(item, result)
+            except StaleItem:
+                continue  # an observation landed between our read and write: read again
+        raise ServiceUnavailable(f"item {result.item_id} kept changing; result will be retried")
 
     def _failed(self, item: Item, result: Result) -> str:
         error = result.error
@@ -71,8 +80,8 @@ class ResultsService:
                               "retryable": bool(error and error.retryable),
                               "attempts": result.attempts, "agent_id": result.agent_id}
 
-        self.items.apply(item, Action.EXPORT_FAILED, actor=SYSTEM_EXPORTER, reason=reason,
-                         correlation_id=item.item_id, mutate=failed, status_reason=reason)
+        self.items.finish_export(item, Action.EXPORT_FAILED, mutate=failed, reason=reason,
+                                 actor=SYSTEM_EXPORTER, correlation_id=item.item_id)
         count("ExportsFailed")
         return "failed"
 
@@ -85,18 +94,16 @@ class ResultsService:
                                      procore_id=item.procore_id, sage_key=sage_key,
                                      created_at=self.clock(), created_by=SYSTEM_EXPORTER))
         except Conflict:
-            pass  # linked by an earlier delivery of this result
+            pass  # linked by an earlier delivery of this result (or by the add, for a modify)
 
         def synced(new: Item) -> None:
-            new.erp_keys = {**keys, "origin_id": sage_key}
+            new.erp_keys = {**new.erp_keys, **keys, "origin_id": sage_key}
             new.last_error = None
             new.writeback_error = writeback_error
 
-        done = self.items.apply(item, Action.EXPORT_SUCCEEDED, actor=SYSTEM_EXPORTER,
-                                reason=None, correlation_id=item.item_id, mutate=synced)
+        self.items.finish_export(item, Action.EXPORT_SUCCEEDED, mutate=synced, reason=None,
+                                 actor=SYSTEM_EXPORTER, correlation_id=item.item_id)
         count("ExportsSynced")
-        if done.pending_snapshot is not None:
-            self._promote_pending(done)
         return "synced"
 
     def _write_back(self, item: Item, origin_id: str, origin_code: str) -> str | None:
@@ -120,14 +127,6 @@ class ResultsService:
             logger.error("origin write-back refused", item_id=item.item_id, errors=text)
             return f"Procore refused the origin id: {text}"
         return None
-
-    def _promote_pending(self, item: Item) -> None:
-        """A change seen while exporting now needs its own acceptance."""
-        pending = item.pending_snapshot or {}
-        self.items.observe(company_id=item.company_id, kind=item.kind,
-                           procore_id=item.procore_id, project_id=item.project_id,
-                           subtype=item.subtype, snapshot=pending, reasons=item.reasons,
-                           actor=SYSTEM_EXPORTER, correlation_id=item.item_id)
 
 
 def _sage_identity(item: Item, keys: dict[str, str]) -> tuple[str, str, str]:

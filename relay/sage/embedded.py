@@ -21,9 +21,21 @@ Rules enforced on commitments (subcontracts, purchase orders):
     -> 14201 CONSTRAINT_FAILED; numbers compare case-insensitively and trimmed, like
     SQL Server's default collation;
   * a line number repeated within one document, or a seed row that exists -> 12000.
+Contract and order dates (subcon.condte, pchord.orddte) are stored as ISO text and may
+be empty for now.
 Negative line amounts are allowed (Procore schedule-of-values lines can be credits) but
 a document whose total is negative is refused (14050). Locked posting periods do not
 apply to commitments; they are left for payable invoices.
+
+Rules enforced on header modifies (a synced commitment changed in Procore):
+  * the record (recnum) must exist on the job -> else 12802 INVALID_REFERENCE;
+  * its number must still be the one given (case-insensitive), it must not be locked for
+    editing (lckedt), and the description, status and retention must be storable as on an
+    add -> else 14050 INVALID_DATA;
+  * only the header changes (description, status, retention, date): never lines or
+    amounts. A value given as None leaves its column as it is, and values the record
+    already has are not written again, so a repeated modify changes nothing (not even
+    upddte).
 
 Rules enforced on master data added through the port (jobs, vendors):
   * a job or vendor number that exists -> 12000 DUPLICATE_KEY (the message names it);
@@ -52,13 +64,16 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
 from chalicelib.relay_protocol import (
     JobPayload,
+    PurchaseOrderHeaderPayload,
     PurchaseOrderPayload,
+    SubcontractHeaderPayload,
     SubcontractPayload,
     VendorPayload,
 )
@@ -111,7 +126,8 @@ _COST_CODE = re.compile(r"[1-9]\d{0,11}(\.\d{0,3})?")
 
 _TABLE = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+)")
 # Columns added after a database file may have been created: init() adds them if missing.
-_ADDED_COLUMNS = (("actpay", "fedidn", "TEXT"),)
+_ADDED_COLUMNS = (("actpay", "fedidn", "TEXT"), ("subcon", "condte", "TEXT"),
+                  ("pchord", "orddte", "TEXT"))
 _NOW = "strftime('%Y-%m-%d %H:%M:%f', 'now')"
 
 
@@ -195,6 +211,31 @@ def _recnum(value: int, what: str, column: str) -> int:
     if not 1 <= value <= MAX_RECNUM:
         raise _invalid(f"{what} {value} is out of range 1-{MAX_RECNUM} ({column})")
     return value
+
+
+def _status(value: int, column: str) -> int:
+    """A commitment status 1-6 (subcon.status, pchord.status), or 14050."""
+    if not 1 <= value <= 6:
+        raise _invalid(f"status {value} is not 1-6 ({column})")
+    return value
+
+
+def _retention(value: Any) -> Decimal:
+    """A retention rate 0-100 with at most two decimals (subcon.rtnrte), or 14050."""
+    rate = _decimal(value, "retention rate", "subcon.rtnrte", places=2, digits=5)
+    if not 0 <= rate <= 100:
+        raise _invalid(f"retention rate {rate} is outside 0-100 (subcon.rtnrte)")
+    return rate
+
+
+def _iso_date(value: date | None) -> str | None:
+    """A date as Sage's date column holds it here: ISO text ('2025-03-01'), or None."""
+    return None if value is None else value.isoformat()
+
+
+def _as_stored(value: Any) -> Any:
+    """A column value as its text is stored (DECTEXT reads back as Decimal)."""
+    return str(value) if isinstance(value, Decimal) else value
 
 
 def _storable(key: int) -> bool:
@@ -309,6 +350,26 @@ _READS: dict[str, _ReadSpec] = {spec.name: spec for spec in (
               lambda r: f"{r['recnum']}:{r['phsnum']}"),
 )}
 READABLE_TABLES = tuple(_READS)
+
+
+# ---- commitment headers (what a modify needs to know of each) -------------------------------
+
+
+@dataclass(frozen=True)
+class _Header:
+    """A commitment header table: its name, its number column and what Sage calls it."""
+
+    table: str  # subcon, pchord (also the key name in the returned keys)
+    number: str  # ctcnum, ordnum
+    what: str  # in messages: "subcontract 17 ..."
+
+    @property
+    def number_column(self) -> str:
+        return f"{self.table}.{self.number}"
+
+
+_SUBCON = _Header("subcon", "ctcnum", "subcontract")
+_PCHORD = _Header("pchord", "ordnum", "purchase order")
 
 
 # ---- the database ---------------------------------------------------------------------------
@@ -493,10 +554,7 @@ class EmbeddedSage:
                        "subcon.dscrpt")
         rate = Decimal("0.00")
         if payload.retention_rate is not None:
-            rate = _decimal(payload.retention_rate, "retention rate", "subcon.rtnrte",
-                            places=2, digits=5)
-            if not 0 <= rate <= 100:
-                raise _invalid(f"retention rate {rate} is outside 0-100 (subcon.rtnrte)")
+            rate = _retention(payload.retention_rate)
         if not payload.lines:
             raise _invalid("a subcontract needs at least one line (sbcnln)")
         _line_numbers([line.line_number for line in payload.lines], "sbcnln")
@@ -535,12 +593,12 @@ class EmbeddedSage:
             idnum = _guid()
             zero = "0.00"
             cursor = conn.execute(
-                "INSERT INTO subcon (_idnum, ctcnum, vndnum, jobnum, phsnum, dscrpt, status, "
-                "rtnrte, cntttl, chgttl, ctcttl, invttl, balttl, insusr) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (idnum, number, payload.vendor, payload.job, payload.phase, dscrpt,
-                 payload.status, str(rate), str(total), zero, str(total), zero, str(total),
-                 self.user),
+                "INSERT INTO subcon (_idnum, ctcnum, condte, vndnum, jobnum, phsnum, dscrpt, "
+                "status, rtnrte, cntttl, chgttl, ctcttl, invttl, balttl, insusr) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (idnum, number, _iso_date(payload.contract_date), payload.vendor, payload.job,
+                 payload.phase, dscrpt, payload.status, str(rate), str(total), zero,
+                 str(total), zero, str(total), self.user),
             )
             recnum = cursor.lastrowid
             conn.executemany(
@@ -600,10 +658,10 @@ class EmbeddedSage:
                 )
             idnum = _guid()
             cursor = conn.execute(
-                "INSERT INTO pchord (_idnum, ordnum, vndnum, jobnum, phsnum, dscrpt, status, "
-                "pchttl, pchbal, insusr) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (idnum, number, payload.vendor, payload.job, payload.phase, dscrpt,
-                 payload.status, str(total), str(total), self.user),
+                "INSERT INTO pchord (_idnum, ordnum, orddte, vndnum, jobnum, phsnum, dscrpt, "
+                "status, pchttl, pchbal, insusr) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (idnum, number, _iso_date(payload.order_date), payload.vendor, payload.job,
+                 payload.phase, dscrpt, payload.status, str(total), str(total), self.user),
             )
             recnum = cursor.lastrowid
             conn.executemany(
@@ -615,6 +673,75 @@ class EmbeddedSage:
                  for n, text, qty, price, amount, code, cost_type in lines],
             )
         return {"pchord": str(recnum), "ordnum": number}
+
+    def modify_subcontract(self, payload: SubcontractHeaderPayload) -> dict[str, str]:
+        """Update the subcon header in place; {"subcon": recnum, "ctcnum": number}.
+
+        Lines and amounts stay as they are (after sync they change by change orders).
+        """
+        changes: dict[str, Any] = {
+            "dscrpt": _text(payload.description, DESCRIPTION_MAX, "subcontract description",
+                            "subcon.dscrpt"),
+            "status": _status(payload.status, "subcon.status"),
+        }
+        if payload.retention_rate is not None:  # None: leave the rate as it is
+            changes["rtnrte"] = str(_retention(payload.retention_rate))
+        if payload.contract_date is not None:
+            changes["condte"] = _iso_date(payload.contract_date)
+        return self._modify_header(_SUBCON, payload.job, payload.record, payload.number,
+                                   changes)
+
+    def modify_purchase_order(self, payload: PurchaseOrderHeaderPayload) -> dict[str, str]:
+        """Update the pchord header in place; {"pchord": recnum, "ordnum": number}.
+
+        Lines and amounts stay as they are.
+        """
+        changes: dict[str, Any] = {
+            "dscrpt": _text(payload.description, DESCRIPTION_MAX, "purchase order description",
+                            "pchord.dscrpt"),
+            "status": _status(payload.status, "pchord.status"),
+        }
+        if payload.order_date is not None:  # None: leave the date as it is
+            changes["orddte"] = _iso_date(payload.order_date)
+        return self._modify_header(_PCHORD, payload.job, payload.record, payload.number,
+                                   changes)
+
+    def _modify_header(self, header: _Header, job: int, record: int, number: str,
+                       changes: dict[str, Any]) -> dict[str, str]:
+        """Check the record as Sage would, then write the columns whose value differs.
+
+        Writing only what differs keeps a repeated modify from touching the row at all:
+        upddte (set by the trigger on any UPDATE) stays as the first apply left it.
+        """
+        wanted = _number(number, f"{header.what} number", header.number_column)
+        with self._write() as conn:
+            row = None
+            if _storable(job) and _storable(record):
+                row = conn.execute(
+                    f"SELECT * FROM {header.table} "  # noqa: S608 (fixed identifiers)
+                    "WHERE recnum = ? AND jobnum = ?", (record, job),
+                ).fetchone()
+            if row is None:
+                raise _reference(f"{header.what} {record} does not exist on job {job} "
+                                 f"({header.table}.recnum)")
+            current = row[header.number]
+            if _fold(current) != _fold(wanted):
+                raise _invalid(
+                    f"{header.what} {record} is number {current!r}, not {wanted!r}: the "
+                    f"record's number differs ({header.number_column})"
+                )
+            if row["lckedt"]:
+                raise _invalid(f"{header.what} {record} {current} is locked for editing "
+                               f"({header.table}.lckedt)")
+            differ = {column: value for column, value in changes.items()
+                      if _as_stored(row[column]) != value}
+            if differ:
+                assignments = ", ".join(f"{column} = ?" for column in differ)
+                conn.execute(
+                    f"UPDATE {header.table} SET {assignments}, updusr = ? "  # noqa: S608
+                    "WHERE recnum = ?", (*differ.values(), self.user, record),
+                )
+        return {header.table: str(record), header.number: current}
 
     def find_subcontract(self, job: int, number: str) -> dict[str, str] | None:
         """Keys of subcontract ``number`` on ``job`` (same matching as the duplicate rule)."""

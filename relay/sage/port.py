@@ -11,7 +11,9 @@ from typing import Any, Protocol
 
 from chalicelib.relay_protocol import (
     JobPayload,
+    PurchaseOrderHeaderPayload,
     PurchaseOrderPayload,
+    SubcontractHeaderPayload,
     SubcontractPayload,
     VendorPayload,
 )
@@ -40,6 +42,18 @@ class SagePort(Protocol):
 
     def add_purchase_order(self, payload: PurchaseOrderPayload) -> dict[str, str]:
         """Insert pchord + pcorln in one transaction; {"pchord": recnum, "ordnum": ...}."""
+        ...
+
+    def modify_subcontract(self, payload: SubcontractHeaderPayload) -> dict[str, str]:
+        """Update the subcon header in place (never lines or amounts), in one transaction;
+        {"subcon": recnum, "ctcnum": ...}. 12802 if the record is not on the job; 14050 if
+        its number differs, it is locked (lckedt) or a value is invalid. None leaves the
+        column as it is; applying the same modify twice leaves the same row."""
+        ...
+
+    def modify_purchase_order(self, payload: PurchaseOrderHeaderPayload) -> dict[str, str]:
+        """Update the pchord header in place, as modify_subcontract does;
+        {"pchord": recnum, "ordnum": ...}."""
         ...
 
     def find_subcontract(self, job: int, number: str) -> dict[str, str] | None:

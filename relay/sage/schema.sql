@@ -10,6 +10,7 @@
 --     ("1500.00"); EmbeddedSage reads them back as decimal.Decimal, never as float.
 --   * cost codes (cstcde.recnum and every cstcde column) are TEXT with exactly three
 --     decimals ("3300.000"), Sage's decimal(15,3) written out.
+--   * dates (condte, orddte) are ISO text ('2025-03-01'); Sage's columns are date.
 --   * lines link to their header by _idref -> header._idnum and repeat the header recnum.
 --   * document numbers (ctcnum, ordnum) compare case-insensitively like SQL Server's
 --     default collation.
@@ -109,6 +110,7 @@ CREATE TABLE IF NOT EXISTS subcon (              -- subcontracts
     _idnum  TEXT NOT NULL UNIQUE,
     recnum  INTEGER PRIMARY KEY AUTOINCREMENT,
     ctcnum  TEXT NOT NULL,                       -- subcontract number (20), unique per job
+    condte  TEXT,                                -- contract date, ISO 'YYYY-MM-DD'
     vndnum  INTEGER NOT NULL REFERENCES actpay (recnum),
     jobnum  INTEGER NOT NULL REFERENCES actrec (recnum),
     phsnum  INTEGER,
@@ -116,7 +118,7 @@ CREATE TABLE IF NOT EXISTS subcon (              -- subcontracts
     status  INTEGER NOT NULL DEFAULT 3 CHECK (status BETWEEN 1 AND 6),
     contyp  INTEGER,
     rtnrte  DECTEXT NOT NULL DEFAULT '0.00',     -- retention %
-    lckedt  INTEGER NOT NULL DEFAULT 0,
+    lckedt  INTEGER NOT NULL DEFAULT 0,          -- Lock Edit: non-zero refuses modifies
     paysts  INTEGER NOT NULL DEFAULT 0,          -- hold payment
     cntttl  DECTEXT NOT NULL DEFAULT '0.00',     -- original contract
     chgttl  DECTEXT NOT NULL DEFAULT '0.00',     -- approved changes
@@ -155,6 +157,7 @@ CREATE TABLE IF NOT EXISTS pchord (              -- purchase orders
     _idnum  TEXT NOT NULL UNIQUE,
     recnum  INTEGER PRIMARY KEY AUTOINCREMENT,
     ordnum  TEXT NOT NULL,                       -- PO number (20), unique company-wide
+    orddte  TEXT,                                -- order date, ISO 'YYYY-MM-DD'
     vndnum  INTEGER NOT NULL REFERENCES actpay (recnum),
     jobnum  INTEGER REFERENCES actrec (recnum),
     phsnum  INTEGER,
@@ -164,7 +167,7 @@ CREATE TABLE IF NOT EXISTS pchord (              -- purchase orders
                                                  -- 5 Void 6 Master
     pchttl  DECTEXT NOT NULL DEFAULT '0.00',     -- sum of extttl
     pchbal  DECTEXT NOT NULL DEFAULT '0.00',     -- open balance
-    lckedt  INTEGER NOT NULL DEFAULT 0,
+    lckedt  INTEGER NOT NULL DEFAULT 0,          -- Lock Edit: non-zero refuses modifies
     insdte  TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f', 'now')),
     insusr  TEXT,
     upddte  TEXT,

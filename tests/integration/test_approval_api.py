@@ -113,9 +113,15 @@ def test_accept_puts_exactly_one_message_on_the_export_queue(api: Any) -> None:
     messages = api.aws.receive_all(api.aws.export_url)
     assert len(messages) == 1
     message = json.loads(messages[0]["Body"])
+    version = item.version + 1
     assert message == {"company_id": COMPANY_ID, "item_id": item.item_id, "kind": "commitment",
-                       "procore_id": item.procore_id, "version": item.version + 1,
-                       "snapshot_version": item.snapshot_version}
+                       "procore_id": item.procore_id, "version": version,
+                       "command_id": f"{COMPANY_ID}:{item.item_id}:v{version}", "redrive": 0}
+    # The export record, fixed at acceptance: what exports and under which command id.
+    export = answer["export"]
+    assert export["version"] == version and export["command_id"] == message["command_id"]
+    assert export["snapshot_hash"] == item.snapshot_hash and export["operation"] == "add"
+    assert export["accepted_by"] == "approver"
     # A second accept is refused and sends nothing more.
     again = api.call("POST", f"/items/{item.item_id}/accept", who="admin_approver")
     assert again.status_code == 409
@@ -123,9 +129,30 @@ def test_accept_puts_exactly_one_message_on_the_export_queue(api: Any) -> None:
     assert api.aws.queue_depth(api.aws.export_url) == 1
 
 
-def test_two_approvers_accepting_at_once_one_wins(api: Any) -> None:
+class _OneCallAtATime:
+    """A DynamoDB client whose calls never overlap. DynamoDB applies each call atomically;
+    moto does not (a cancelled TransactWriteItems restores a copy of the table taken before
+    it, dropping the other thread's committed write), so the race under test is ours."""
+
+    def __init__(self, client: Any) -> None:
+        self._client, self._lock = client, threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._client, name)
+        if not callable(attr):
+            return attr
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            with self._lock:
+                return attr(*args, **kwargs)
+        return call
+
+
+def test_two_approvers_accepting_at_once_one_wins(api: Any,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     item = seed_item(Status.READY_TO_EXPORT)
     store = get_store()
+    monkeypatch.setattr(store, "client", _OneCallAtATime(store.client))
     real_get = store.get_item
     both_read = threading.Barrier(2, timeout=10)
 
@@ -316,10 +343,9 @@ def test_accept_while_the_export_queue_is_down_is_sent_later(
     event = api.client.events.generate_cw_event(
         source="aws.events", detail_type="Scheduled Event", detail={},
         resources=["arn:aws:events:us-east-1:123456789012:rule/requeue"])
-    answer = api.client.lambda_.invoke("requeue-unsent-exports", event).payload
-    assert answer == {"requeued": 1}
+    answer = api.client.lambda_.invoke("sweep-exports", event).payload
+    assert answer["requeued"] == 1 and answer["stuck"] == 0
     assert api.aws.queue_depth(real_url) == 1
     assert get_store().get_item(COMPANY_ID, "commitment", item.procore_id).export_enqueued
     # Nothing left to send: the schedule sends nothing twice.
-    assert api.client.lambda_.invoke("requeue-unsent-exports", event).payload == {
-        "requeued": 0}
+    assert api.client.lambda_.invoke("sweep-exports", event).payload["requeued"] == 0

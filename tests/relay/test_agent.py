@@ -1,8 +1,9 @@
 """The relay agent: exactly-once Sage writes, reporting, retries, heartbeats, AWS outages.
 
 SQS is moto in-process (two FIFO queues made here); Sage is a small in-memory fake of the
-port. The one subprocess test runs ``python -m relay run`` against a moto server on
-127.0.0.1 and needs the embedded Sage, so it skips until that module exists.
+port, except for header modifies and large commands, which run against the real embedded
+Sage (a file in tmp_path). The one subprocess test runs ``python -m relay run`` against a
+moto server on 127.0.0.1 and needs the embedded Sage, so it skips until that module exists.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +40,14 @@ from chalicelib.relay_protocol import (
 )
 from relay.agent import JsonFormatter, RelayAgent, backoff_delay, is_transient
 from relay.config import AgentConfig, ConfigError, load_config
-from relay.sage.port import CONSTRAINT_FAILED, INVALID_DATA, UNAVAILABLE, SageError
+from relay.sage.embedded import EmbeddedSage
+from relay.sage.port import (
+    CONSTRAINT_FAILED,
+    INVALID_DATA,
+    INVALID_REFERENCE,
+    UNAVAILABLE,
+    SageError,
+)
 
 COMPANY_ID = 4264
 ROOT = Path(__file__).resolve().parents[2]
@@ -370,6 +379,146 @@ def test_retryable_forever_gives_up_then_a_later_delivery_retries(make_agent: An
     again = agent.handle(subcontract())
     assert again.ok and sage.writes == 1
     assert agent.handle(subcontract()) == again  # and from now on it is final
+
+
+# ---- against the embedded Sage: header modifies, large commands ---------------------------
+@pytest.fixture
+def embedded(tmp_path: Path) -> EmbeddedSage:
+    """The real embedded Sage: the demo company in a file, one subcontract and one PO."""
+    db = EmbeddedSage(tmp_path / "sage.sqlite3")
+    db.init()
+    db.seed_demo()
+    db.add_subcontract(SubcontractPayload.model_validate({
+        "job": 24001, "vendor": 3001, "number": "SC-001", "description": "Foundations",
+        "retention_rate": "10", "contract_date": "2025-03-01",
+        "lines": [{"line_number": 1, "description": "Footings", "cost_code": "3300.000",
+                   "cost_type": 4, "amount": "1500.00"}]}))
+    db.add_purchase_order(PurchaseOrderPayload.model_validate({
+        "job": 24001, "vendor": 3003, "number": "PO-001", "description": "Anchor bolts",
+        "lines": [{"line_number": 1, "description": "Bolts", "quantity": "120",
+                   "unit_price": "4.25", "amount": "510.00", "cost_code": "5120.000",
+                   "cost_type": 1}]}))
+    return db
+
+
+def modify(kind: CommandType, **payload: Any) -> Command:
+    """A modify of the embedded fixture's subcontract or purchase order (record 1)."""
+    if kind is CommandType.MODIFY_SUBCONTRACT:
+        body: dict[str, Any] = {"job": 24001, "record": 1, "number": "SC-001",
+                                "description": "Foundations and ramps", "status": 4,
+                                "retention_rate": "5", "contract_date": "2025-04-15"}
+    else:
+        body = {"job": 24001, "record": 1, "number": "PO-001",
+                "description": "Anchor bolts and plates", "status": 2,
+                "order_date": "2025-05-02"}
+    body.update(payload)
+    return Command(command_id=f"cmd-{kind.value}", company_id=COMPANY_ID, type=kind,
+                   item_id="commitment-9", export_version=2, payload=body,
+                   issued_at="2025-04-16T09:00:00Z")
+
+
+def header_row(sage: EmbeddedSage, kind: CommandType) -> dict[str, Any]:
+    if kind is CommandType.MODIFY_SUBCONTRACT:
+        return sage.subcontract(1)
+    return sage.purchase_order(1)
+
+
+def commitment_counts(sage: EmbeddedSage) -> dict[str, int]:
+    return {table: sage.count(table) for table in ("subcon", "sbcnln", "pchord", "pcorln")}
+
+
+@pytest.mark.parametrize(("kind", "changed", "keys"), [
+    (CommandType.MODIFY_SUBCONTRACT,
+     {"dscrpt": "Foundations and ramps", "status": 4, "rtnrte": Decimal("5.00"),
+      "condte": "2025-04-15", "cntttl": Decimal("1500.00"), "updusr": "relay"},
+     {"subcon": "1", "ctcnum": "SC-001"}),
+    (CommandType.MODIFY_PURCHASE_ORDER,
+     {"dscrpt": "Anchor bolts and plates", "status": 2, "orddte": "2025-05-02",
+      "pchttl": Decimal("510.00"), "updusr": "relay"},
+     {"pchord": "1", "ordnum": "PO-001"}),
+], ids=["subcon", "pchord"])
+def test_modify_command_updates_the_sage_header_and_reports_ok(
+        queues: Queues, make_agent: Any, embedded: EmbeddedSage, kind: CommandType,
+        changed: dict[str, Any], keys: dict[str, str]) -> None:
+    before = commitment_counts(embedded)
+    queues.send(modify(kind))
+
+    assert make_agent(embedded).poll_once() == 1
+
+    row = header_row(embedded, kind)
+    assert {column: row[column] for column in changed} == changed
+    assert commitment_counts(embedded) == before  # in place: nothing inserted
+    results, _ = queues.drain_results()
+    assert [(r.command_id, r.ok, r.sage_keys) for r in results] == [
+        (f"cmd-{kind.value}", True, keys)]
+    assert queues.depth(queues.commands) == 0
+
+
+def test_modify_refused_by_sage_is_reported(make_agent: Any, embedded: EmbeddedSage) -> None:
+    result = make_agent(embedded).handle(modify(CommandType.MODIFY_SUBCONTRACT, record=7))
+    assert not result.ok and result.error is not None
+    assert result.error.code == INVALID_REFERENCE
+    assert "subcontract 7 does not exist on job 24001" in result.error.message
+
+
+@pytest.mark.parametrize("kind", [CommandType.MODIFY_SUBCONTRACT,
+                                  CommandType.MODIFY_PURCHASE_ORDER], ids=["subcon", "pchord"])
+def test_modify_is_applied_again_after_a_crash(
+        queues: Queues, make_agent: Any, embedded: EmbeddedSage,
+        monkeypatch: pytest.MonkeyPatch, kind: CommandType) -> None:
+    def fake_exit(code: int) -> None:
+        raise _Crash(code)
+
+    monkeypatch.setattr(os, "_exit", fake_exit)
+    before = commitment_counts(embedded)
+    crashing = make_agent(embedded, visibility_timeout=1)
+    crashing._crash_after_sage_write = True
+    command = modify(kind)
+    queues.send(command)
+    with pytest.raises(_Crash):
+        crashing.poll_once()
+    crashing.close()
+    written = header_row(embedded, kind)  # in Sage; the journal only says 'started'
+    assert (written["dscrpt"], written["updusr"]) == (command.payload["description"], "relay")
+
+    restarted = make_agent(embedded)
+    assert restarted.journal.get(command.command_id).state == "started"  # type: ignore[union-attr]
+    time.sleep(1.2)  # the visibility timeout runs out: SQS delivers the same message again
+    assert restarted.poll_once() == 1
+
+    results, _ = queues.drain_results()
+    assert [(r.command_id, r.ok) for r in results] == [(command.command_id, True)]
+    assert header_row(embedded, kind) == written  # applied again: the very same row
+    assert commitment_counts(embedded) == before
+    assert queues.depth(queues.commands) == 0
+
+
+def test_a_2000_line_subcontract_travels_compressed_and_is_applied(
+        queues: Queues, make_agent: Any, embedded: EmbeddedSage) -> None:
+    codes = ["1100.000", "2200.000", "3300.000", "5120.000", "9900.000", "26000.000"]
+    lines = [{"line_number": n, "description": f"Schedule of values item {n:04d} - level 3",
+              "cost_code": codes[n % len(codes)], "cost_type": 4,
+              "amount": str(Decimal(n % 97) * 13 + Decimal("0.25"))}
+             for n in range(1, 2001)]
+    total = sum(Decimal(line["amount"]) for line in lines)
+    command = Command.packed(
+        payload={"job": 24002, "vendor": 3002, "number": "SC-BIG", "description": "Tower",
+                 "lines": lines},
+        command_id="cmd-big", company_id=COMPANY_ID, type=CommandType.ADD_SUBCONTRACT,
+        item_id="commitment-big", export_version=1, issued_at="2025-04-16T09:00:00Z")
+    assert command.payload == {} and command.payload_zlib is not None
+    assert len(command.model_dump_json().encode()) < 256 * 1024  # one SQS message
+    queues.send(command)
+
+    assert make_agent(embedded).poll_once() == 1
+
+    results, _ = queues.drain_results()
+    assert [(r.ok, r.error) for r in results] == [(True, None)]
+    doc = embedded.subcontract(results[0].sage_keys["subcon"])
+    assert len(doc["lines"]) == 2000
+    assert embedded.count("sbcnln") == 2000 + 1  # the fixture's subcontract has one line
+    assert doc["cntttl"] == total == sum(line["amount"] for line in doc["lines"])
+    assert [line["linnum"] for line in doc["lines"]] == list(range(1, 2001))
 
 
 # ---- the loop ------------------------------------------------------------------------------

@@ -19,11 +19,13 @@ from typing import Any
 import pytest
 
 from chalicelib.relay_protocol import (
+    PurchaseOrderHeaderPayload,
     PurchaseOrderPayload,
+    SubcontractHeaderPayload,
     SubcontractLine,
     SubcontractPayload,
 )
-from relay.sage.embedded import EmbeddedSage, normalize_cost_code
+from relay.sage.embedded import SCHEMA_FILE, EmbeddedSage, normalize_cost_code
 from relay.sage.port import (
     CONSTRAINT_FAILED,
     DUPLICATE_KEY,
@@ -104,6 +106,41 @@ def po_line(**overrides: Any) -> dict[str, Any]:
     line = {"line_number": 1, "description": "Anchor bolts", "quantity": "1",
             "unit_price": "100", "amount": "100.00", "cost_code": "5120.000", "cost_type": 1}
     return {**line, **overrides}
+
+
+def sub_header(**overrides: Any) -> SubcontractHeaderPayload:
+    """A modify of the subcontract sub() adds first (subcon 1, SC-001 on job 24001)."""
+    data: dict[str, Any] = {
+        "job": 24001,
+        "record": 1,
+        "number": "SC-001",
+        "description": "Foundations, slab and ramps",
+        "status": 4,
+        "retention_rate": "5.5",
+        "contract_date": "2025-04-15",
+    }
+    data.update(overrides)
+    return SubcontractHeaderPayload.model_validate(data)
+
+
+def po_header(**overrides: Any) -> PurchaseOrderHeaderPayload:
+    """A modify of the purchase order po() adds first (pchord 1, PO-24001-001)."""
+    data: dict[str, Any] = {
+        "job": 24001,
+        "record": 1,
+        "number": "PO-24001-001",
+        "description": "Anchor bolts, embeds and plates",
+        "status": 2,
+        "order_date": "2025-05-02",
+    }
+    data.update(overrides)
+    return PurchaseOrderHeaderPayload.model_validate(data)
+
+
+def lock_for_editing(db: EmbeddedSage, table: str, recnum: int) -> None:
+    """What a Sage user does with Lock Edit on a record (lckedt = 1)."""
+    with sqlite3.connect(db.path) as conn:
+        conn.execute(f"UPDATE {table} SET lckedt = 1 WHERE recnum = ?", (recnum,))
 
 
 def counts(db: EmbeddedSage) -> dict[str, int]:
@@ -228,6 +265,33 @@ def test_add_purchase_order_writes_header_lines_and_totals(sage: EmbeddedSage) -
          Decimal("0"), Decimal("0"), "5120.000", 1),
     ]
     assert str(doc["lines"][1]["linprc"]) == "37.1250"
+
+
+def test_add_writes_the_contract_and_order_dates(sage: EmbeddedSage) -> None:
+    dated = sage.add_subcontract(sub(contract_date="2025-03-01"))
+    undated = sage.add_subcontract(sub(number="SC-002"))
+    assert sage.subcontract(dated["subcon"])["condte"] == "2025-03-01"
+    assert sage.subcontract(undated["subcon"])["condte"] is None
+    ordered = sage.add_purchase_order(po(order_date="2025-03-07"))
+    unordered = sage.add_purchase_order(po(number="PO-24001-002"))
+    assert sage.purchase_order(ordered["pchord"])["orddte"] == "2025-03-07"
+    assert sage.purchase_order(unordered["pchord"])["orddte"] is None
+
+
+def test_init_adds_the_date_columns_to_an_older_file(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    old_schema = "\n".join(line for line in SCHEMA_FILE.read_text().splitlines()
+                           if "condte" not in line and "orddte" not in line)
+    with sqlite3.connect(path) as conn:
+        conn.executescript(old_schema)
+    db = EmbeddedSage(path)
+    assert "condte" not in db.columns("subcon") and "orddte" not in db.columns("pchord")
+    db.init()
+    db.init()
+    assert "condte" in db.columns("subcon") and "orddte" in db.columns("pchord")
+    db.seed_demo()
+    keys = db.add_subcontract(sub(contract_date="2025-03-01"))
+    assert db.subcontract(keys["subcon"])["condte"] == "2025-03-01"
 
 
 def test_find_subcontract_and_purchase_order(sage: EmbeddedSage) -> None:
@@ -374,6 +438,158 @@ def test_a_refused_line_rolls_back_the_whole_document(sage: EmbeddedSage) -> Non
     lines = [sub_line(), sub_line(line_number=2, cost_code="4400.000")]
     refused(sage, lambda: sage.add_subcontract(sub(lines=lines)), INVALID_REFERENCE)
     assert sage.find_subcontract(24001, "SC-001") is None
+
+
+# ---- header modifies ------------------------------------------------------------------------
+
+SUBCON_TOTALS = ("cntttl", "chgttl", "ctcttl", "invttl", "balttl")
+PCHORD_TOTALS = ("pchttl", "pchbal")
+# What a header modify may change; every other column must come out as it went in.
+SUBCON_MODIFIED = {"dscrpt", "status", "rtnrte", "condte", "updusr", "upddte"}
+PCHORD_MODIFIED = {"dscrpt", "status", "orddte", "updusr", "upddte"}
+
+
+def unchanged(before: dict[str, Any], after: dict[str, Any], modified: set[str]) -> None:
+    assert {k: v for k, v in after.items() if k not in modified} == {
+        k: v for k, v in before.items() if k not in modified}
+
+
+def test_modify_subcontract_changes_the_header_in_place(sage: EmbeddedSage) -> None:
+    keys = sage.add_subcontract(sub(contract_date="2025-03-01"))
+    before, tables = sage.subcontract(1), counts(sage)
+    assert before["updusr"] is None and before["upddte"] is None
+
+    office = EmbeddedSage(sage.path, user="jdoe")  # the Sage user the agent writes as
+    assert office.modify_subcontract(sub_header()) == keys == {"subcon": "1", "ctcnum": "SC-001"}
+
+    after = sage.subcontract(1)
+    assert (after["dscrpt"], after["status"], after["rtnrte"], after["condte"]) == (
+        "Foundations, slab and ramps", 4, Decimal("5.50"), "2025-04-15")
+    assert str(after["rtnrte"]) == "5.50"
+    assert after["updusr"] == "jdoe" and after["upddte"]
+    assert [after[c] for c in SUBCON_TOTALS] == [before[c] for c in SUBCON_TOTALS]
+    assert after["cntttl"] == Decimal("1750.50")
+    assert after["lines"] == before["lines"]  # untouched: not even upddte
+    unchanged(before, after, SUBCON_MODIFIED)
+    assert counts(sage) == tables
+
+
+def test_modify_subcontract_twice_leaves_the_same_row(sage: EmbeddedSage) -> None:
+    sage.add_subcontract(sub())
+    first = sage.modify_subcontract(sub_header())
+    with sqlite3.connect(sage.path) as conn:  # an old stamp: any later UPDATE would move it
+        conn.execute("UPDATE subcon SET upddte = '2025-01-01 00:00:00.000' WHERE recnum = 1")
+    once = sage.subcontract(1)
+    assert sage.modify_subcontract(sub_header()) == first
+    assert sage.subcontract(1) == once  # upddte included: nothing was written again
+    assert counts(sage) == {"subcon": 1, "sbcnln": 2, "pchord": 0, "pcorln": 0}
+
+
+def test_modify_without_retention_or_date_leaves_them(sage: EmbeddedSage) -> None:
+    sage.add_subcontract(sub(contract_date="2025-03-01"))
+    sage.modify_subcontract(sub_header(retention_rate=None, contract_date=None))
+    doc = sage.subcontract(1)
+    assert (doc["dscrpt"], doc["rtnrte"], doc["condte"]) == (
+        "Foundations, slab and ramps", Decimal("10.00"), "2025-03-01")
+
+
+def test_modify_matches_the_number_case_insensitively(sage: EmbeddedSage) -> None:
+    sage.add_subcontract(sub())
+    assert sage.modify_subcontract(sub_header(number=" sc-001")) == {
+        "subcon": "1", "ctcnum": "SC-001"}  # the number as Sage has it
+
+
+def modify_refused(db: EmbeddedSage, write: Any, code: int) -> SageError:
+    """``write`` must fail with ``code`` and leave every commitment row exactly as it was."""
+    before = {table: db.rows(table) for table in COMMITMENT_TABLES}
+    with pytest.raises(SageError) as caught:
+        write()
+    assert caught.value.code == code, caught.value.message
+    assert caught.value.retryable is False
+    assert {table: db.rows(table) for table in COMMITMENT_TABLES} == before
+    return caught.value
+
+
+@pytest.mark.parametrize(("overrides", "code", "words"), [
+    ({"record": 99}, INVALID_REFERENCE,
+     "subcontract 99 does not exist on job 24001 (subcon.recnum)"),
+    ({"job": 24002}, INVALID_REFERENCE, "subcontract 1 does not exist on job 24002"),
+    ({"record": 10**20}, INVALID_REFERENCE, f"subcontract {10**20} does not exist"),
+    ({"number": "SC-002"}, INVALID_DATA,
+     "subcontract 1 is number 'SC-001', not 'SC-002': the record's number differs"),
+    ({"description": LONG_51}, INVALID_DATA, "51 characters; subcon.dscrpt allows at most 50"),
+    ({"retention_rate": "100.01"}, INVALID_DATA, "retention rate 100.01 is outside 0-100"),
+    ({"retention_rate": "-1"}, INVALID_DATA, "retention rate -1.00 is outside 0-100"),
+    ({"retention_rate": "5.125"}, INVALID_DATA, "has more than 2 decimal places"),
+])
+def test_modify_subcontract_refusals(sage: EmbeddedSage, overrides: dict[str, Any], code: int,
+                                     words: str) -> None:
+    sage.add_subcontract(sub())
+    error = modify_refused(sage, lambda: sage.modify_subcontract(sub_header(**overrides)), code)
+    assert words in error.message
+
+
+def test_modify_status_outside_1_to_6_is_refused_even_past_validation(
+        sage: EmbeddedSage) -> None:
+    sage.add_subcontract(sub())
+    payload = sub_header().model_copy(update={"status": 7})
+    error = modify_refused(sage, lambda: sage.modify_subcontract(payload), INVALID_DATA)
+    assert "status 7 is not 1-6 (subcon.status)" in error.message
+
+
+def test_a_subcontract_locked_for_editing_is_refused(sage: EmbeddedSage) -> None:
+    sage.add_subcontract(sub())
+    lock_for_editing(sage, "subcon", 1)
+    error = modify_refused(sage, lambda: sage.modify_subcontract(sub_header()), INVALID_DATA)
+    assert "subcontract 1 SC-001 is locked for editing (subcon.lckedt)" in error.message
+
+
+def test_modify_purchase_order_changes_the_header_in_place(sage: EmbeddedSage) -> None:
+    keys = sage.add_purchase_order(po())
+    sage.add_purchase_order(po(number="PO-24001-002"))
+    before, other, tables = sage.purchase_order(1), sage.purchase_order(2), counts(sage)
+
+    assert sage.modify_purchase_order(po_header()) == keys == {
+        "pchord": "1", "ordnum": "PO-24001-001"}
+
+    after = sage.purchase_order(1)
+    assert (after["dscrpt"], after["status"], after["orddte"], after["updusr"]) == (
+        "Anchor bolts, embeds and plates", 2, "2025-05-02", "relay")
+    assert [after[c] for c in PCHORD_TOTALS] == [Decimal("955.50")] * 2
+    assert after["lines"] == before["lines"]
+    unchanged(before, after, PCHORD_MODIFIED)
+    assert sage.purchase_order(2) == other  # only the record named
+    assert counts(sage) == tables
+
+    once = sage.purchase_order(1)
+    sage.modify_purchase_order(po_header())
+    assert sage.purchase_order(1) == once  # twice: the same row, upddte included
+    sage.modify_purchase_order(po_header(order_date=None))
+    assert sage.purchase_order(1)["orddte"] == "2025-05-02"  # None leaves the date
+
+
+@pytest.mark.parametrize(("overrides", "code", "words"), [
+    ({"record": 2}, INVALID_REFERENCE,
+     "purchase order 2 does not exist on job 24001 (pchord.recnum)"),
+    ({"job": 24002}, INVALID_REFERENCE, "purchase order 1 does not exist on job 24002"),
+    ({"number": "PO-24001-009"}, INVALID_DATA, "the record's number differs (pchord.ordnum)"),
+    ({"description": LONG_51}, INVALID_DATA, "pchord.dscrpt allows at most 50"),
+])
+def test_modify_purchase_order_refusals(sage: EmbeddedSage, overrides: dict[str, Any],
+                                        code: int, words: str) -> None:
+    sage.add_purchase_order(po())
+    error = modify_refused(sage, lambda: sage.modify_purchase_order(po_header(**overrides)),
+                           code)
+    assert words in error.message
+
+
+def test_a_purchase_order_locked_for_editing_is_refused(sage: EmbeddedSage) -> None:
+    sage.add_purchase_order(po())
+    lock_for_editing(sage, "pchord", 1)
+    error = modify_refused(sage, lambda: sage.modify_purchase_order(po_header()),
+                           INVALID_DATA)
+    assert "purchase order 1 PO-24001-001 is locked for editing (pchord.lckedt)" in (
+        error.message)
 
 
 # ---- seed helpers ---------------------------------------------------------------------------

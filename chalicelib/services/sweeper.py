@@ -1,0 +1,116 @@
+"""The sweeper: no accepted or exporting item waits unseen.
+
+Runs on a schedule. For every item accepted or exporting:
+
+- accepted, export message never sent (SQS was away at acceptance): sent now;
+- accepted or exporting for longer than ``stuck_after_seconds`` (since acceptance, the
+  exporting write or the last re-drive): re-driven with the same command id. The exporter
+  sends the same command again; the agent's journal applies it at most once and replays
+  its result, which the results consumer matches on the export record;
+- re-drives are bounded (``max_redrives``); past that the item keeps counting as stuck.
+
+Every run publishes ``StuckItems`` (the alarm in infra/ fires while it is above 0) and
+``AgentSilent`` (1 while items export and the agent's newest heartbeat is older than
+``agent_silent_seconds``), so a stalled export always reaches a person.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import datetime
+
+from chalicelib.adapters.store import ItemStore, StaleItem
+from chalicelib.domain.models import Item, utc_now
+from chalicelib.domain.state_machine import Status
+from chalicelib.observability import count, logger
+from chalicelib.services.items import ItemService
+
+
+@dataclass
+class SweepReport:
+    requeued: int = 0  # export messages that had never been sent
+    stuck: int = 0  # accepted/exporting past the threshold (re-driven or given up on)
+    redriven: int = 0
+    given_up: int = 0  # stuck, but re-driven max_redrives times already
+    agent_silent: bool = False
+
+    def as_dict(self) -> dict[str, int | bool]:
+        return asdict(self)
+
+
+class SweeperService:
+    def __init__(self, store: ItemStore, items: ItemService, *, stuck_after_seconds: int,
+                 max_redrives: int, agent_silent_seconds: int,
+                 clock: Callable[[], str] = utc_now) -> None:
+        self.store = store
+        self.items = items
+        self.stuck_after_seconds = stuck_after_seconds
+        self.max_redrives = max_redrives
+        self.agent_silent_seconds = agent_silent_seconds
+        self.clock = clock
+
+    def sweep(self, company_id: int) -> SweepReport:
+        report = SweepReport()
+        now = self.clock()
+        exporting = False
+        for status in (Status.ACCEPTED, Status.EXPORTING):
+            for item in self._all(company_id, status):
+                exporting = exporting or status is Status.EXPORTING
+                self._sweep_one(item, now, report)
+        if exporting:
+            beat = self.store.latest_heartbeat(company_id)
+            report.agent_silent = beat is None or _seconds(beat["at"], now) > \
+                self.agent_silent_seconds
+        count("StuckItems", report.stuck)
+        count("AgentSilent", int(report.agent_silent))
+        if report.stuck or report.requeued:
+            logger.warning("sweep found waiting exports", **report.as_dict())
+        return report
+
+    def _sweep_one(self, item: Item, now: str, report: SweepReport) -> None:
+        export = item.export
+        assert export is not None, "every acceptance makes an export record"
+        if item.status is Status.ACCEPTED and not item.export_enqueued:
+            report.requeued += int(self.items.enqueue_export(item).export_enqueued)
+            return
+        since = export.last_redrive_at or (
+            item.exporting_since if item.status is Status.EXPORTING else export.accepted_at)
+        if since is None or _seconds(since, now) < self.stuck_after_seconds:
+            return
+        report.stuck += 1
+        if export.redrives >= self.max_redrives:
+            report.given_up += 1
+            logger.error("export stuck; re-drives exhausted", item_id=item.item_id,
+                         status=item.status.value, command_id=export.command_id,
+                         redrives=export.redrives, since=since)
+            return
+        redrive = export.redrives + 1
+        marked = item.model_copy(deep=True)
+        assert marked.export is not None
+        marked.export.redrives, marked.export.last_redrive_at = redrive, now
+        try:
+            self.store.save_fields(marked)
+        except StaleItem:
+            return  # it moved meanwhile; the next sweep looks again
+        self.items.enqueue_export(marked, redrive=redrive)
+        report.redriven += 1
+        logger.warning("export re-driven", item_id=item.item_id, status=item.status.value,
+                       command_id=export.command_id, redrive=redrive, since=since)
+
+    def _all(self, company_id: int, status: Status) -> list[Item]:
+        found: list[Item] = []
+        cursor: str | None = None
+        while True:
+            items, cursor = self.store.list_items(company_id, status=status, limit=100,
+                                                  cursor=cursor)
+            found += items
+            if cursor is None:
+                return found
+
+
+def _seconds(start: str, end: str) -> float:
+    def parse(text: str) -> datetime:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+    return (parse(end) - parse(start)).total_seconds()
