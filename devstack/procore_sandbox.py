@@ -124,7 +124,7 @@ import urllib.request
 from collections import Counter, deque
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -1564,6 +1564,13 @@ class ProcoreSandbox:
             if not isinstance(fields["executed"], bool):
                 errors["executed"] = ["must be true or false"]
             changes["executed"] = fields["executed"]
+        if "contract_date" in fields:  # Procore: a date (YYYY-MM-DD) or null
+            value = fields["contract_date"]
+            try:
+                changes["contract_date"] = (None if value in (None, "")
+                                            else date.fromisoformat(str(value)).isoformat())
+            except ValueError:
+                errors["contract_date"] = ["is not a date"]
         for name in ("title", "description", "origin_id", "origin_code", "origin_data"):
             if name in fields:
                 value = fields[name]
@@ -1598,6 +1605,7 @@ class ProcoreSandbox:
             "vendor": None,
             "project": {"id": project["id"], "name": project["name"]},
             "retainage_percent": None,
+            "contract_date": None,
             "description": None,
             "grand_total": "0.00",
             "origin_id": None,

@@ -82,6 +82,22 @@ def is_older(observed: str | None, held: str | None) -> bool:
     return _parse(observed) < _parse(held)
 
 
+def is_tie(item: Item, obs: Observation) -> bool:
+    """Same Procore updated_at as the content held, but other content.
+
+    Procore's updated_at has one-second resolution, so two reads a moment apart can carry
+    the same time and different content, and neither can be called newer. The caller then
+    reads Procore again: that read is newer than both, whichever came first.
+    """
+    committed = item.status in COMMITTED
+    held_at = (item.pending_updated_at or item.source_updated_at) if committed \
+        else item.source_updated_at
+    held_hash = (item.pending_hash or item.snapshot_hash) if committed else item.snapshot_hash
+    if not obs.source_updated_at or not held_at:
+        return False
+    return _parse(obs.source_updated_at) == _parse(held_at) and obs.digest != held_hash
+
+
 def _parse(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 

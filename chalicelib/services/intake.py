@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from chalicelib.adapters.store import ItemStore
 from chalicelib.domain import commitments, matching, setup
 from chalicelib.domain.models import SYSTEM_INTAKE, Item
+from chalicelib.domain.observations import Observation
 from chalicelib.domain.state_machine import Status
 from chalicelib.domain.webhooks import WebhookEvent, commitment_target
 from chalicelib.errors import Conflict, NotFound, UpstreamNotFound
@@ -78,14 +79,32 @@ class IntakeService:
                             commitment_id: int, project_id: int | None, *, actor: str,
                             correlation_id: str | None = None) -> Item | None:
         """Read the commitment now and record what it is. None when nothing changed."""
-        procore = self.procore_for(company_id)
+        held = self.store.get_item(company_id, COMMITMENT, commitment_id)
+        synced = held is not None and held.synced_snapshot is not None
         try:
-            record = procore.get_commitment(kind, project_id, commitment_id)
-            lines = procore.list_commitment_line_items(kind, project_id, commitment_id)
+            obs = self._read_commitment(company_id, kind, commitment_id, project_id, synced)
         except UpstreamNotFound:
             return self.items.observe_deleted(company_id=company_id, kind=COMMITMENT,
                                               procore_id=commitment_id, actor=actor,
                                               correlation_id=correlation_id)
+
+        def reread() -> Observation:  # a tie on Procore's updated_at: read again, now
+            return self._read_commitment(company_id, kind, commitment_id, project_id, synced)
+
+        return self._direct_export(self.items.observe(
+            company_id=company_id, kind=COMMITMENT, procore_id=commitment_id,
+            project_id=obs.snapshot.get("project_id") or project_id,
+            subtype=commitments.SUBTYPE[kind], snapshot=obs.snapshot, reasons=obs.reasons,
+            actor=actor, correlation_id=correlation_id,
+            source_updated_at=obs.source_updated_at, reread=reread))
+
+    def _read_commitment(self, company_id: int, kind: commitments.CommitmentKind,
+                         commitment_id: int, project_id: int | None,
+                         synced: bool) -> Observation:
+        """The commitment as Procore has it now, with its readiness reasons."""
+        procore = self.procore_for(company_id)
+        record = procore.get_commitment(kind, project_id, commitment_id)
+        lines = procore.list_commitment_line_items(kind, project_id, commitment_id)
         snapshot = commitments.build_snapshot(kind, record, lines)
         project = snapshot.get("project_id") or project_id
         vendor = snapshot.get("vendor")
@@ -93,20 +112,14 @@ class IntakeService:
         limits = commitments.Limits(
             number_max=int(advanced.get("commitment_number_max", self.limits.number_max)),
             title_max=int(advanced.get("commitment_title_max", self.limits.title_max)))
-        held = self.store.get_item(company_id, COMMITMENT, commitment_id)
         reasons = commitments.readiness_reasons(
             snapshot,
             project_link=self.store.get_link(company_id, "project", project) if project else None,
             vendor_link=(self.store.get_link(company_id, "vendor", vendor["id"])
                          if vendor else None),
-            limits=limits,
-            synced=held is not None and held.synced_snapshot is not None,
-        )
-        return self._direct_export(self.items.observe(
-            company_id=company_id, kind=COMMITMENT, procore_id=commitment_id,
-            project_id=project, subtype=commitments.SUBTYPE[kind], snapshot=snapshot,
-            reasons=reasons, actor=actor, correlation_id=correlation_id,
-            source_updated_at=commitments.source_updated_at(record, lines)))
+            limits=limits, synced=synced)
+        return Observation(snapshot=snapshot, reasons=reasons,
+                           source_updated_at=commitments.source_updated_at(record, lines))
 
     def evaluate_project(self, company_id: int, project_id: int, *,
                          actor: str) -> Item | None:

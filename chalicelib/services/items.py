@@ -28,7 +28,7 @@ from chalicelib.domain.models import (
 from chalicelib.domain.observations import (
     AfterSyncRule,
     Observation,
-    is_older,
+    is_tie,
     not_modifiable,
     plan,
     promote_pending,
@@ -85,11 +85,13 @@ class ItemService:
     def observe(self, *, company_id: int, kind: str, procore_id: int, project_id: int | None,
                 subtype: str | None, snapshot: dict[str, Any], reasons: list[str],
                 actor: str, correlation_id: str | None = None,
-                source_updated_at: str | None = None) -> Item | None:
+                source_updated_at: str | None = None,
+                reread: Callable[[], Observation] | None = None) -> Item | None:
         """Record what Procore says the item is now. None when nothing changed.
 
-        Intake and "send" both come here, so both follow one rule (observations.plan);
-        a read older than the content held is dropped. Retries a lost race a few times:
+        Intake and "send" both come here, so both follow one rule (observations.plan):
+        a read older than the content held is dropped; a read as old but different is
+        settled by ``reread`` (Procore read again, now). Retries a lost race a few times:
         the new content must land on whatever version is current, and SQS retries the
         whole event if it still cannot.
         """
@@ -101,12 +103,9 @@ class ItemService:
                 item = Item(company_id=company_id, kind=kind, procore_id=procore_id,
                             project_id=project_id, subtype=subtype, status=Status.NEW,
                             created_at=self.clock())
-            if item.source_updated_at and is_older(source_updated_at, item.pending_updated_at
-                                                   or item.source_updated_at):
-                count("StaleObservations")
-                logger.info("older read than the content held; not applied",
-                            item_id=item.item_id, observed=source_updated_at,
-                            held=item.pending_updated_at or item.source_updated_at)
+            if reread is not None and is_tie(item, obs):
+                count("ObservationTies")
+                obs, reread = reread(), None  # the fresh read is newer than both
             step = plan(item, obs, after_sync_rule(kind))
             if step is None:
                 return None
