@@ -25,7 +25,7 @@ leaks out of this adapter. Every transition is one TransactWriteItems: the item 
 conditional on the version read, plus its audit events, each conditional on not existing.
 
 A document over ``INLINE_DOC_MAX`` keeps its large snapshots (a 2,000-line commitment is
-~700 KB of JSON; DynamoDB takes 400 KB per record) apart: each is stored compressed once
+~535 KB of JSON; DynamoDB takes 400 KB per record) apart: each is stored compressed once
 under its content hash (immutable, so writing it again changes nothing) and the document
 holds ``{"$snapshot": hash}`` in its place. Reads put them back.
 """
