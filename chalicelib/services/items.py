@@ -257,16 +257,16 @@ class ItemService:
                 new.synced_snapshot, new.synced_hash = dict(new.snapshot), new.snapshot_hash
                 new.reasons, new.drift = [], None
 
-        steps: list[tuple[Action, Callable[[Item], None] | None, str | None]] = [
-            (action, finished, reason)]
-        middle = self._step(item, action, actor=actor, reason=reason, mutate=finished,
-                            correlation_id=correlation_id, status_reason=reason)[0]
-        if waiting is not None:
-            then = plan(middle, waiting, after_sync_rule(item.kind))
-            if then is not None:
-                steps.append((then.action, then.mutate, then.note))
-        return self.apply_steps(item, steps, actor=actor, correlation_id=correlation_id,
-                                status_reason=reason)
+        done, event = self._step(item, action, actor=actor, reason=reason, mutate=finished,
+                                 correlation_id=correlation_id, status_reason=reason)
+        events = [event]
+        then = plan(done, waiting, after_sync_rule(item.kind)) if waiting else None
+        if then is not None:
+            done, event = self._step(done, then.action, actor=actor, reason=then.note,
+                                     mutate=then.mutate, correlation_id=correlation_id,
+                                     status_reason=then.note)
+            events.append(event)
+        return self._save(item, done, events, actor)
 
     # ---- plumbing --------------------------------------------------------------------
     def _act(self, user: User, item: Item, action: Action, *, reason: str | None = None,
@@ -289,28 +289,19 @@ class ItemService:
               correlation_id: str | None = None,
               mutate: Callable[[Item], None] | None = None,
               status_reason: str | None = None) -> Item:
-        """One transition: the new version and its audit event, one conditional write."""
-        return self.apply_steps(item, [(action, mutate, reason)], actor=actor,
+        """One transition: the new version and its audit event, one conditional write
+        (StaleItem when someone wrote first)."""
+        new, event = self._step(item, action, actor=actor, reason=reason, mutate=mutate,
                                 correlation_id=correlation_id, status_reason=status_reason)
+        return self._save(item, new, [event], actor)
 
-    def apply_steps(self, item: Item,
-                    steps: list[tuple[Action, Callable[[Item], None] | None, str | None]], *,
-                    actor: str, correlation_id: str | None = None,
-                    status_reason: str | None = None) -> Item:
-        """Several transitions written as one: the last state and every audit event, all
-        conditional on the version read (StaleItem when someone wrote first)."""
-        current, events = item, []
-        for n, (action, mutate, reason) in enumerate(steps):
-            current, event = self._step(current, action, actor=actor, reason=reason,
-                                        mutate=mutate, correlation_id=correlation_id,
-                                        status_reason=status_reason if n == 0 else reason)
-            events.append(event)
-        self.store.save_transition(current, events, expected_version=item.version)
+    def _save(self, read: Item, new: Item, events: list[AuditEvent], actor: str) -> Item:
+        self.store.save_transition(new, events, expected_version=read.version)
         for event in events:
-            logger.info("item transition", item_id=current.item_id, action=event.action,
+            logger.info("item transition", item_id=new.item_id, action=event.action,
                         from_status=event.from_status, to_status=event.to_status,
                         version=event.version, actor=actor)
-        return current
+        return new
 
     def _step(self, item: Item, action: Action, *, actor: str, reason: str | None,
               mutate: Callable[[Item], None] | None, correlation_id: str | None,

@@ -53,15 +53,14 @@ class SweeperService:
     def sweep(self, company_id: int) -> SweepReport:
         report = SweepReport()
         now = self.clock()
-        exporting = False
-        for status in (Status.ACCEPTED, Status.EXPORTING):
-            for item in self._all(company_id, status):
-                exporting = exporting or status is Status.EXPORTING
-                self._sweep_one(item, now, report)
-        if exporting:
+        waiting = self._all(company_id, Status.ACCEPTED) + self._all(company_id,
+                                                                     Status.EXPORTING)
+        if any(item.status is Status.EXPORTING for item in waiting):
             beat = self.store.latest_heartbeat(company_id)
             report.agent_silent = beat is None or _seconds(beat["at"], now) > \
                 self.agent_silent_seconds
+        for item in waiting:
+            self._sweep_one(item, now, report)
         count("StuckItems", report.stuck)
         count("AgentSilent", int(report.agent_silent))
         if report.stuck or report.requeued:
@@ -74,11 +73,18 @@ class SweeperService:
         if item.status is Status.ACCEPTED and not item.export_enqueued:
             report.requeued += int(self.items.enqueue_export(item).export_enqueued)
             return
-        since = export.last_redrive_at or (
-            item.exporting_since if item.status is Status.EXPORTING else export.accepted_at)
-        if since is None or _seconds(since, now) < self.stuck_after_seconds:
+        started = item.exporting_since if item.status is Status.EXPORTING else \
+            export.accepted_at
+        since = max((t for t in (started, export.last_redrive_at) if t), default=None)
+        waited = _seconds(since, now) if since else 0.0
+        # Exporting while the agent is silent is stuck as soon as the item says it waits.
+        agent_away = (report.agent_silent and item.status is Status.EXPORTING
+                      and waited >= self.agent_silent_seconds)
+        if waited < self.stuck_after_seconds and not agent_away:
             return
         report.stuck += 1
+        if waited < self.stuck_after_seconds:
+            return  # counted (the alarm tells a person); re-driving waits for its time
         if export.redrives >= self.max_redrives:
             report.given_up += 1
             logger.error("export stuck; re-drives exhausted", item_id=item.item_id,

@@ -369,11 +369,25 @@ def test_an_agent_that_stays_silent_is_reported(flow: Flow) -> None:
     flow.accept(cid)
     flow.exporter()
     report = _sweeper(stuck_after=3600).sweep(COMPANY_ID)
-    assert report.agent_silent  # exporting, and no heartbeat ever
+    assert report.agent_silent and report.stuck == 0  # no heartbeat ever; still young
+    # Past the waiting note's threshold the item counts as stuck (the alarm tells a
+    # person), though its re-drive waits for STUCK_AFTER_SECONDS.
+    later = SweeperService(get_store(), get_item_service(), stuck_after_seconds=3600,
+                           max_redrives=3, agent_silent_seconds=60,
+                           clock=lambda: _after(flow.item(cid).exporting_since, 120))
+    report = later.sweep(COMPANY_ID)
+    assert (report.agent_silent, report.stuck, report.redriven) == (True, 1, 0)
     flow.agent.send_heartbeat()
     flow.results()
     assert not _sweeper(stuck_after=3600).sweep(COMPANY_ID).agent_silent
     assert flow.item(cid).status is Status.EXPORTING
+
+
+def _after(moment: str, seconds: int) -> str:
+    from datetime import datetime, timedelta
+
+    at = datetime.fromisoformat(moment.replace("Z", "+00:00")) + timedelta(seconds=seconds)
+    return at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _drop(flow: Flow, url: str) -> None:
