@@ -119,6 +119,10 @@ class Stack:
     def _start_aws(self) -> None:
         from moto.server import ThreadedMotoServer
 
+        from devstack import moto_patches
+
+        moto_patches.apply()  # FIFO groups come back in order after a timeout, as in SQS
+
         self.moto = ThreadedMotoServer(ip_address=HOST, port=self.ports.aws, verbose=False)
         self.moto.start()
 

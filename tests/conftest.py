@@ -47,7 +47,10 @@ def aws(monkeypatch: pytest.MonkeyPatch, signing_keys: tuple[str, str]) -> Itera
     from moto import mock_aws
 
     from chalicelib import wiring
+    from devstack import moto_patches
     from devstack.resources import provision
+
+    moto_patches.apply()
 
     with mock_aws():
         dynamodb = boto3.client("dynamodb", region_name="us-east-1")

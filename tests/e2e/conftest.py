@@ -222,6 +222,10 @@ def stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sandbox: Any,
     from chalice.test import Client
     from moto.server import ThreadedMotoServer
 
+    from devstack import moto_patches
+
+    moto_patches.apply()
+
     from app import app
     from chalicelib import wiring
 

@@ -1,0 +1,21 @@
+"""moto's FIFO queues, as patched by devstack.moto_patches, return a timed-out group in
+order, as SQS does (the relay agent's per-job order after a crash depends on it)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+
+def test_a_timed_out_fifo_group_comes_back_in_order(aws: Any) -> None:
+    sqs = aws.sqs
+    url = sqs.create_queue(QueueName="order-check.fifo", Attributes={
+        "FifoQueue": "true", "VisibilityTimeout": "1"})["QueueUrl"]
+    for n in (1, 2, 3):
+        sqs.send_message(QueueUrl=url, MessageBody=f"A{n}", MessageGroupId="A",
+                         MessageDeduplicationId=f"A{n}")
+    first = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    assert [m["Body"] for m in first] == ["A1", "A2", "A3"]
+    time.sleep(1.2)  # nobody deleted them: the whole group is visible again
+    again = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    assert [m["Body"] for m in again] == ["A1", "A2", "A3"]
