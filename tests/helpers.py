@@ -73,3 +73,20 @@ def seed_item(status: Status, procore_id: int = 501, project_id: int = 11,
 
 def body(response: Any) -> Any:
     return json.loads(response.body) if response.body else None
+
+
+def connect_to_sandbox(monkeypatch: Any, sandbox: Any, demo: dict[str, Any]) -> None:
+    """Point the app at the sandbox, seed the personas, and link the demo's main project
+    (Sage job 24001) and its concrete vendor (Sage vendor 3001)."""
+    from chalicelib import wiring
+    from chalicelib.domain.models import Link
+
+    monkeypatch.setenv("PROCORE_BASE_URL", sandbox.url)
+    monkeypatch.setenv("PROCORE_AUTH_URL", sandbox.url)
+    wiring.reset()
+    seed_personas()
+    store = get_store()
+    store.put_link(Link(company_id=COMPANY_ID, kind="project",
+                        procore_id=demo["project_ids"]["main"], sage_key="24001"))
+    store.put_link(Link(company_id=COMPANY_ID, kind="vendor",
+                        procore_id=demo["vendor_ids"]["concrete"], sage_key="3001"))

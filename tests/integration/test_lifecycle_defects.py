@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 
 from chalicelib.domain.commitments import CHANGE_ORDER_REASON
-from chalicelib.domain.models import Link
 from chalicelib.domain.state_machine import Status
 from chalicelib.relay_protocol import Command, CommandType
 from chalicelib.services.sweeper import SweeperService
@@ -24,7 +23,7 @@ from relay.agent import RelayAgent
 from relay.config import AgentConfig
 from relay.sage.embedded import EmbeddedSage
 from tests.fixtures_sandbox import demo_fixture, sandbox_fixture  # noqa: F401
-from tests.helpers import COMPANY_ID, seed_personas
+from tests.helpers import COMPANY_ID, connect_to_sandbox
 
 WOC, POC = "work_order_contract", "purchase_order_contract"
 
@@ -111,17 +110,7 @@ class Flow:
 @pytest.fixture
 def flow(aws: Any, sandbox: Any, demo: dict[str, Any], chalice_client: Any,
          monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
-    from chalicelib import wiring
-
-    monkeypatch.setenv("PROCORE_BASE_URL", sandbox.url)
-    monkeypatch.setenv("PROCORE_AUTH_URL", sandbox.url)
-    wiring.reset()
-    seed_personas()
-    store = get_store()
-    store.put_link(Link(company_id=COMPANY_ID, kind="project",
-                        procore_id=demo["project_ids"]["main"], sage_key="24001"))
-    store.put_link(Link(company_id=COMPANY_ID, kind="vendor",
-                        procore_id=demo["vendor_ids"]["concrete"], sage_key="3001"))
+    connect_to_sandbox(monkeypatch, sandbox, demo)
     made = Flow(aws, sandbox, demo, chalice_client, tmp_path)
     yield made
     made.agent.close()

@@ -36,7 +36,6 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from chalicelib.domain.models import Link
 from chalicelib.domain.observations import is_older
 from chalicelib.domain.state_machine import Status
 from chalicelib.errors import BadRequest, Conflict, NotFound
@@ -47,7 +46,7 @@ from relay.agent import RelayAgent
 from relay.config import AgentConfig
 from relay.sage.embedded import EmbeddedSage
 from tests.fixtures_sandbox import demo_fixture, sandbox_fixture  # noqa: F401
-from tests.helpers import COMPANY_ID, seed_personas
+from tests.helpers import COMPANY_ID, connect_to_sandbox
 
 WOC = "work_order_contract"
 COMMITMENTS = 2
@@ -98,17 +97,7 @@ class Recorder:
 @pytest.fixture
 def world(aws: Any, sandbox: Any, demo: dict[str, Any], chalice_client: Any,
           monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, Any]:
-    from chalicelib import wiring
-
-    monkeypatch.setenv("PROCORE_BASE_URL", sandbox.url)
-    monkeypatch.setenv("PROCORE_AUTH_URL", sandbox.url)
-    wiring.reset()
-    seed_personas()
-    store = get_store()
-    store.put_link(Link(company_id=COMPANY_ID, kind="project",
-                        procore_id=demo["project_ids"]["main"], sage_key="24001"))
-    store.put_link(Link(company_id=COMPANY_ID, kind="vendor",
-                        procore_id=demo["vendor_ids"]["concrete"], sage_key="3001"))
+    connect_to_sandbox(monkeypatch, sandbox, demo)
     return {"aws": aws, "sandbox": sandbox, "demo": demo, "client": chalice_client,
             "tmp": tmp_path}
 

@@ -7,13 +7,13 @@ from typing import Any
 
 import pytest
 
-from chalicelib.domain.models import Link, utc_now
+from chalicelib.domain.models import utc_now
 from chalicelib.domain.state_machine import Status
 from chalicelib.relay_protocol import Heartbeat, Result, SageFailure
 from chalicelib.wiring import get_intake, get_item_service, get_store
 from devstack.pump import drain, sqs_event
 from tests.fixtures_sandbox import demo_fixture, sandbox_fixture  # noqa: F401
-from tests.helpers import COMPANY_ID, seed_personas
+from tests.helpers import COMPANY_ID, connect_to_sandbox
 
 WOC = "work_order_contract"
 
@@ -59,17 +59,7 @@ class Flow:
 @pytest.fixture
 def flow(aws: Any, sandbox: Any, demo: dict[str, Any], chalice_client: Any,
          monkeypatch: pytest.MonkeyPatch) -> Flow:
-    from chalicelib import wiring
-
-    monkeypatch.setenv("PROCORE_BASE_URL", sandbox.url)
-    monkeypatch.setenv("PROCORE_AUTH_URL", sandbox.url)
-    wiring.reset()
-    seed_personas()
-    store = get_store()
-    store.put_link(Link(company_id=COMPANY_ID, kind="project",
-                        procore_id=demo["project_ids"]["main"], sage_key="24001"))
-    store.put_link(Link(company_id=COMPANY_ID, kind="vendor",
-                        procore_id=demo["vendor_ids"]["concrete"], sage_key="3001"))
+    connect_to_sandbox(monkeypatch, sandbox, demo)
     return Flow(aws, sandbox, demo, chalice_client)
 
 
