@@ -12,6 +12,7 @@ Key layout (all scoped by company):
     EVENT#{company}#{event_id}          EVENT            webhook event already processed (TTL)
     AGENT#{company}                     HEARTBEAT#{id}   the relay agent's newest heartbeat
     ERP#{company}#{list}                {key}            a row of a list pulled from Sage
+    LINE#{company}#{line_id}            PARENT           the commitment holding a line item
     PULL#{company}                      {list}           state of the list's pulls
     COMPANY#{company}                   SETTINGS         the company's connector settings
     LINKEV#{company}#{kind}#{id}        EV#{at}#{n}      link / unlink history
@@ -45,6 +46,7 @@ from chalicelib.domain.state_machine import Status
 from chalicelib.errors import BadRequest, Conflict, ServiceUnavailable
 
 PROCESSED_EVENT_TTL_SECONDS = 14 * 24 * 3600  # beyond SQS's longest retention
+BATCH_ATTEMPTS = 8  # a batch's unprocessed part is retried this often, with back-off
 INLINE_DOC_MAX = 96 * 1024  # a bigger item document stores its snapshots apart
 SNAPSHOT_FIELDS = ("snapshot", "pending_snapshot", "synced_snapshot")
 SNAPSHOT_STORED_MAX = 380 * 1024  # compressed; DynamoDB's record limit is 400 KB
@@ -276,9 +278,27 @@ class ItemStore:
     def _batch_write(self, requests: list[dict[str, Any]]) -> None:
         for start in range(0, len(requests), 25):
             pending: dict[str, Any] = {self.table_name: requests[start:start + 25]}
-            while pending:
+            for attempt in range(BATCH_ATTEMPTS):  # bounded: then the caller's retry
                 answer = self._call("batch_write_item", RequestItems=pending)
                 pending = answer.get("UnprocessedItems") or {}
+                if not pending:
+                    break
+                time.sleep(min(1.0, 0.05 * 2 ** attempt))
+            else:
+                raise ServiceUnavailable("the connector table kept deferring a batch write")
+
+    # ---- line items -> their commitment (webhook payload v2.0 does not say) -------------
+    def put_line_parents(self, company_id: int, parents: dict[int, int]) -> None:
+        """Remember which commitment holds each line (idempotent; kept after a delete)."""
+        self._batch_write([{"PutRequest": {"Item": {
+            "PK": _s(f"LINE#{company_id}#{line_id}"), "SK": _s("PARENT"),
+            "commitment": _n(commitment_id)}}} for line_id, commitment_id in parents.items()])
+
+    def get_line_parent(self, company_id: int, line_id: int) -> int | None:
+        answer = self._call("get_item", TableName=self.table_name, Key={
+            "PK": _s(f"LINE#{company_id}#{line_id}"), "SK": _s("PARENT")})
+        raw = answer.get("Item")
+        return int(raw["commitment"]["N"]) if raw else None
 
     def get_erp_row(self, company_id: int, list_name: str, key: str) -> dict[str, Any] | None:
         answer = self._call("get_item", TableName=self.table_name, Key={

@@ -91,6 +91,8 @@ class IntakeService:
         def reread() -> Observation:  # a tie on Procore's updated_at: read again, now
             return self._read_commitment(company_id, kind, commitment_id, project_id, synced)
 
+        self._index_lines(company_id, commitment_id, obs.snapshot, held)
+
         return self._direct_export(self.items.observe(
             company_id=company_id, kind=COMMITMENT, procore_id=commitment_id,
             project_id=obs.snapshot.get("project_id") or project_id,
@@ -176,27 +178,30 @@ class IntakeService:
             return item
         return self.items.accept_direct(item)
 
+    def _index_lines(self, company_id: int, commitment_id: int, snapshot: dict[str, Any],
+                     held: Item | None) -> None:
+        """Record the parent of lines not seen before (before the item write: a retry of
+        the event finds them recorded or records them again)."""
+        known = {line.get("id") for snap in (held.snapshot, held.pending_snapshot or {},
+                                             held.synced_snapshot or {})
+                 for line in snap.get("lines", [])} if held is not None else set()
+        new = {int(line["id"]): commitment_id for line in snapshot.get("lines", [])
+               if line.get("id") is not None and line["id"] not in known}
+        if new:
+            self.store.put_line_parents(company_id, new)
+
     def _find_parent(self, company_id: int, kind: commitments.CommitmentKind,
                      project_id: int | None, line_item_id: int | None) -> int | None:
         """The commitment holding a line item when the event did not say (payload v2.0).
 
-        First the snapshots already stored for the project (no Procore call; also works
-        for a deleted line), then the project's commitments in Procore.
+        First the connector's line index (one read; also works for a deleted line), then
+        the project's commitments in Procore.
         """
         if line_item_id is None or project_id is None:
             return None
-        cursor: str | None = None
-        while True:
-            stored, cursor = self.store.list_items(company_id, kind=COMMITMENT,
-                                                   project_id=project_id, limit=100,
-                                                   cursor=cursor)
-            for item in stored:
-                snapshots = [item.snapshot, item.pending_snapshot or {}]
-                if any(line.get("id") == line_item_id
-                       for snap in snapshots for line in snap.get("lines", [])):
-                    return item.procore_id
-            if cursor is None:
-                break
+        parent = self.store.get_line_parent(company_id, line_item_id)
+        if parent is not None:
+            return parent
         procore = self.procore_for(company_id)
         for record in procore.get_all(f"/rest/v1.0/{PATH[kind]}", {"project_id": project_id}):
             lines = procore.list_commitment_line_items(kind, project_id, record["id"])

@@ -229,6 +229,23 @@ def test_line_item_event_without_parent_resolves_to_its_commitment(pipe: Pipelin
     assert item.snapshot["grand_total"] == "1234.50" and item.version == 2
 
 
+def test_a_deleted_line_without_parent_resolves_through_the_line_index(
+        pipe: Pipeline) -> None:
+    pipe.link_project_and_vendor()
+    record = pipe.commitment(lines=2)
+    pipe.deliver_and_process()
+    first, second = pipe.sandbox.list_line_items(WOC, record["id"])
+    assert get_store().get_line_parent(COMPANY_ID, second["id"]) == record["id"]
+    pipe.sandbox.delete_line_item(WOC, record["id"], second["id"])
+    delivery = pipe.deliveries()
+    assert delivery[0]["payload"]["event_type"] == "delete"
+    assert "related_resources" not in delivery[0]["payload"]
+    pipe.post(delivery[0])
+    pipe.run_intake()  # Procore no longer lists the line: only the index knows its parent
+    item = pipe.item(record["id"])
+    assert [line["id"] for line in item.snapshot["lines"]] == [first["id"]]
+
+
 def test_delete_withdraws_an_item_not_yet_accepted(pipe: Pipeline) -> None:
     pipe.link_project_and_vendor()
     record = pipe.commitment(lines=1)
