@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from bench import export_path, import_time, webhook_receiver
+from bench import export_path, import_time, intake_load, webhook_receiver
 
 
 def main() -> None:
@@ -20,6 +20,7 @@ def main() -> None:
         ("webhook receiver, warm, per call (in-process app, moto FIFO queue; 200 calls)",
          f"{webhook_receiver.per_call_ms():.1f} ms"),
         *export_path.rows(),
+        *intake_load.rows(),  # 10,000 deliveries over 200 commitments: the longest part
     ]
     print("| measure | value |")
     print("|---|---|")
