@@ -22,17 +22,30 @@ def apply() -> None:
     global _applied
     if _applied:
         return
+    from moto.core.utils import unix_time
     from moto.sqs.models import SQSBackend
 
     original = SQSBackend.receive_message
 
-    def receive_message(self: Any, queue_name: str, *args: Any, **kwargs: Any) -> Any:
+    def receive_message(self: Any, queue_name: str, count: int, wait_seconds_timeout: int,
+                        visibility_timeout: int,
+                        message_attribute_names: list[str] | None = None) -> Any:
         queue = self.get_queue(queue_name)
-        if queue.fifo_queue:
+        if not queue.fifo_queue:
+            return original(self, queue_name, count, wait_seconds_timeout, visibility_timeout,
+                            message_attribute_names)
+        # moto's own long poll re-checks without freeing timed-out messages first, so the
+        # poll is ours: free, take what is visible now, wait a little, again.
+        deadline = unix_time() + wait_seconds_timeout
+        while True:
             for message in list(queue.pending_messages):
                 if message.visible:
                     queue.pending_messages.discard(message)
-        return original(self, queue_name, *args, **kwargs)
+            got = original(self, queue_name, count, 0, visibility_timeout,
+                           message_attribute_names)
+            if got or unix_time() >= deadline:
+                return got
+            queue.wait_for_messages(1)
 
     SQSBackend.receive_message = receive_message  # type: ignore[method-assign]
     _applied = True

@@ -19,3 +19,17 @@ def test_a_timed_out_fifo_group_comes_back_in_order(aws: Any) -> None:
     time.sleep(1.2)  # nobody deleted them: the whole group is visible again
     again = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
     assert [m["Body"] for m in again] == ["A1", "A2", "A3"]
+
+
+def test_a_long_poll_waiting_for_the_timeout_gets_the_group_in_order(aws: Any) -> None:
+    sqs = aws.sqs
+    url = sqs.create_queue(QueueName="order-poll.fifo", Attributes={
+        "FifoQueue": "true", "VisibilityTimeout": "1"})["QueueUrl"]
+    for n in (1, 2, 3):
+        sqs.send_message(QueueUrl=url, MessageBody=f"A{n}", MessageGroupId="A",
+                         MessageDeduplicationId=f"A{n}")
+    sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)
+    # Polling starts while the group is still in flight, as a restarted agent's does.
+    again = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10,
+                                WaitTimeSeconds=5)["Messages"]
+    assert [m["Body"] for m in again] == ["A1", "A2", "A3"]
