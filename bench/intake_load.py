@@ -406,10 +406,12 @@ def _quiet_logger() -> Iterator[Counter[str]]:
 def _light_transaction_backups(enabled: bool = True) -> Iterator[None]:
     """moto backs up every table a TransactWriteItems touches with a deep copy of the whole
     table, for its rollback: O(table) per transaction, so a long run turns quadratic and
-    times the emulator, not the connector. A transaction of Put, Delete and ConditionCheck
-    operations only replaces or removes items (never changes an Item object in place), so
-    a copy of the table's key -> item index restores exactly the same state; transactions
-    with an Update keep moto's deep copy. The connector's code is not touched."""
+    times the emulator, not the connector; and the copy is never freed (moto's BaseModel
+    tracks every instance it makes until the mock ends: about 12 GB over 10,000
+    deliveries). A transaction of Put, Delete and ConditionCheck operations only replaces
+    or removes items (never changes an Item object in place), so an untracked copy of the
+    table's key -> item index restores exactly the same state; transactions with an Update
+    keep moto's deep copy. The connector's code is not touched."""
     if not enabled:
         yield
         return
@@ -426,7 +428,9 @@ def _light_transaction_backups(enabled: bool = True) -> Iterator[None]:
         @staticmethod
         def deepcopy(value: Any, memo: Any = None) -> Any:
             if light["on"] and isinstance(value, models.Table):
-                clone = real_copy.copy(value)
+                # object.__new__: moto's BaseModel.__new__ would track the copy for ever.
+                clone = object.__new__(type(value))
+                clone.__dict__.update(value.__dict__)
                 clone.items = defaultdict(dict, {
                     key: dict(entry) if isinstance(entry, dict) else entry
                     for key, entry in value.items.items()})
