@@ -474,9 +474,11 @@ def run(config: LoadConfig | None = None,
         import boto3
         from moto import mock_aws
 
+        from devstack import moto_patches
         from devstack.procore_sandbox import ProcoreSandbox
         from devstack.resources import provision
 
+        moto_patches.apply()  # as the tests and the local stack do (FIFO order after retries)
         sandbox_options = {"rate_limit": 10**9, "payload_version": config.payload_version}
         with mock_aws(), _light_transaction_backups(config.light_moto_rollback), \
                 ProcoreSandbox(**sandbox_options) as sandbox:
