@@ -231,6 +231,12 @@ class _Company:
         for n, vendor in enumerate(self.linked_vendors):
             store.put_link(Link(company_id=COMPANY, kind="vendor", procore_id=vendor,
                                 sage_key=str(3001 + n)))
+        # The sandbox's cost codes are NN-NNN without origin ids: the one exact rule.
+        settings = store.get_company_settings(COMPANY)
+        store.put_company_settings(
+            COMPANY, {**settings, "advanced": {**settings.get("advanced", {}),
+                                               "cost_code_rule": "division-dash-code"}},
+            expected_version=int(settings.get("version", 0)))
 
 
 def _plan(config: LoadConfig, company: _Company, rng: random.Random) -> list[PlannedCommitment]:

@@ -61,6 +61,9 @@ class CostTypesBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     cost_types: list[int] = Field(min_length=1, max_length=9)
+    # The settings version the client edited (GET /settings answers it): a save over a
+    # newer version is refused with 409 instead of reverting someone else's change.
+    version: int | None = Field(default=None, ge=0)
 
     @field_validator("cost_types")
     @classmethod
@@ -86,12 +89,18 @@ class ScheduleBody(BaseModel):
     cost_codes: int | None = Field(default=None, ge=0, le=10080)
     cost_types: int | None = Field(default=None, ge=0, le=10080)
     phases: int | None = Field(default=None, ge=0, le=10080)
+    # The settings version the client edited (GET /settings answers it): a save over a
+    # newer version is refused with 409 instead of reverting someone else's change.
+    version: int | None = Field(default=None, ge=0)
 
 
 class DirectExportsBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     enabled: bool
+    # The settings version the client edited (GET /settings answers it): a save over a
+    # newer version is refused with 409 instead of reverting someone else's change.
+    version: int | None = Field(default=None, ge=0)
 
 
 class AdvancedBody(BaseModel):
@@ -103,6 +112,11 @@ class AdvancedBody(BaseModel):
     vendor_name_max: int | None = Field(default=None, ge=1, le=75)
     commitment_number_max: int | None = Field(default=None, ge=1, le=20)
     commitment_title_max: int | None = Field(default=None, ge=1, le=50)
+    # How a Procore cost code without an origin id maps to Sage (chalicelib/domain/cost_codes).
+    cost_code_rule: Literal["none", "division-dash-code", "sage-decimal"] | None = None
+    # The settings version the client edited (GET /settings answers it): a save over a
+    # newer version is refused with 409 instead of reverting someone else's change.
+    version: int | None = Field(default=None, ge=0)
 
     @field_validator("cost_type_map")
     @classmethod

@@ -31,6 +31,20 @@ def seed_personas() -> None:
             store.put_user(User(subject=name, company_id=COMPANY_ID, name=name, **levels))
 
 
+def use_division_dash_codes() -> None:
+    """Set the company's cost code rule to 'division-dash-code' (advanced settings).
+
+    The sandbox's demo cost codes are made in Procore, so they have no origin id (and the
+    sandbox's line items carry none), and they follow NN-NNN, mapping onto the embedded
+    Sage's demo codes (03-300 -> 3300.000). Without the rule none of them maps to Sage.
+    """
+    store = get_store()
+    settings = store.get_company_settings(COMPANY_ID)
+    advanced = {**settings.get("advanced", {}), "cost_code_rule": "division-dash-code"}
+    store.put_company_settings(COMPANY_ID, {**settings, "advanced": advanced},
+                               expected_version=int(settings.get("version", 0)))
+
+
 SNAPSHOT = {"commitment_type": "subcontract", "number": "SC-1", "title": "Concrete",
             "status": "Approved", "lines": [{"id": 1, "amount": "10.00"}]}
 
@@ -76,8 +90,9 @@ def body(response: Any) -> Any:
 
 
 def connect_to_sandbox(monkeypatch: Any, sandbox: Any, demo: dict[str, Any]) -> None:
-    """Point the app at the sandbox, seed the personas, and link the demo's main project
-    (Sage job 24001) and its concrete vendor (Sage vendor 3001)."""
+    """Point the app at the sandbox, seed the personas, link the demo's main project
+    (Sage job 24001) and its concrete vendor (Sage vendor 3001), and map the demo's cost
+    codes by the 'division-dash-code' rule."""
     from chalicelib import wiring
     from chalicelib.domain.models import Link
 
@@ -90,3 +105,4 @@ def connect_to_sandbox(monkeypatch: Any, sandbox: Any, demo: dict[str, Any]) -> 
                         procore_id=demo["project_ids"]["main"], sage_key="24001"))
     store.put_link(Link(company_id=COMPANY_ID, kind="vendor",
                         procore_id=demo["vendor_ids"]["concrete"], sage_key="3001"))
+    use_division_dash_codes()

@@ -6,10 +6,12 @@ commitment changing (timestamps, links), so an unchanged commitment hashes the s
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
+from chalicelib.domain import cost_codes
 from chalicelib.domain.models import Link
 from chalicelib.domain.observations import SyncDiff
 
@@ -35,12 +37,23 @@ class Limits:
     title_max: int = 30
 
 
-def _money(value: Any) -> str:
+def _money(value: Any) -> str | None:
+    """Procore's amount to the cent; None when it has none (never 0: a missing amount is a
+    readiness reason, not a zero), and text that is not a number kept as it is (also a
+    reason)."""
+    if value in (None, ""):
+        return None
+    number = _number(value)
+    return str(number.quantize(Decimal("0.01"))) if number is not None else str(value)
+
+
+def _number(value: Any) -> Decimal | None:
+    """A finite number, or None ("NaN" and "Infinity" are Decimals but not amounts)."""
     try:
-        return str(Decimal(str(value if value not in (None, "") else "0")).quantize(
-            Decimal("0.01")))
+        number = Decimal(str(value))
     except InvalidOperation:
-        return str(value)
+        return None
+    return number if number.is_finite() else None
 
 
 def _ref(obj: Any, *fields: str) -> dict[str, Any] | None:
@@ -73,7 +86,10 @@ def build_snapshot(kind: CommitmentKind, commitment: dict[str, Any],
             "cost_code": cost_code,
             "line_item_type": line_type,
         })
-    total = sum((Decimal(ln["amount"]) for ln in snapshot_lines), Decimal("0.00"))
+    # The sum of the amounts present, as Procore totals the lines. Sage gets line amounts,
+    # never this total, and a line without a number for its amount is a readiness reason.
+    total = sum((n for ln in snapshot_lines if (n := _number(ln["amount"])) is not None),
+                Decimal("0.00"))
     return {
         "commitment_type": SUBTYPE[kind],
         "id": commitment.get("id"),
@@ -106,12 +122,15 @@ def _instant(text: str) -> Any:
 
 
 def readiness_reasons(snapshot: dict[str, Any], *, project_link: Link | None,
-                      vendor_link: Link | None, limits: Limits,
-                      synced: bool = False) -> list[str]:
+                      vendor_link: Link | None, limits: Limits, synced: bool = False,
+                      cost_code_rule: str = cost_codes.DEFAULT_RULE,
+                      known_cost_codes: Collection[str] | None = None) -> list[str]:
     """Every reason the commitment cannot go to Sage yet, worded for a project manager.
 
     ``synced``: it is in Sage already, so it may also be Complete, Terminated or Void (a
     status change is a header change Sage takes in place).
+    ``cost_code_rule``, ``known_cost_codes``: how a line's cost code becomes a Sage code,
+    and Sage's active codes when known (``cost_codes.to_sage``).
     """
     noun = _noun(snapshot)
     reasons: list[str] = []
@@ -147,13 +166,45 @@ def readiness_reasons(snapshot: dict[str, Any], *, project_link: Link | None,
     lines = snapshot.get("lines") or []
     if not lines:
         reasons.append(f"The {noun} has no schedule of values lines; Sage needs at least one.")
+    # A synced commitment's lines are in Sage already and never sent again (a header change
+    # carries none; a line change is drift), so only lines that will go to Sage are mapped.
+    rule = None if synced else _checked_rule(cost_code_rule, reasons)
     for position, line in enumerate(lines, start=1):
-        label = f"Line {position}" + (f" ('{line['description']}')"
-                                      if line.get("description") else "")
-        if not line.get("cost_code"):
-            reasons.append(f"{label} has no cost code; pick one on the schedule of values.")
-        if not line.get("line_item_type"):
-            reasons.append(f"{label} has no cost type; pick one on the schedule of values.")
+        reasons += _line_reasons(position, line, exported=not synced, rule=rule,
+                                 known_codes=known_cost_codes)
+    return reasons
+
+
+def _checked_rule(rule: str, reasons: list[str]) -> str | None:
+    """The rule, or None with one reason (not one per line) when it is not a rule."""
+    try:
+        return cost_codes.check_rule(rule)
+    except cost_codes.CostCodeRuleError as exc:
+        message = str(exc)
+        reasons.append(f"{message[0].upper()}{message[1:]}.")
+        return None
+
+
+def _line_reasons(position: int, line: dict[str, Any], *, exported: bool, rule: str | None,
+                  known_codes: Collection[str] | None) -> list[str]:
+    label = f"Line {position}" + (f" ('{line['description']}')"
+                                  if line.get("description") else "")
+    reasons = []
+    if not line.get("cost_code"):
+        reasons.append(f"{label} has no cost code; pick one on the schedule of values.")
+    elif exported and rule is not None:
+        problem = cost_codes.cost_code_problem(line["cost_code"], rule,
+                                               known_codes=known_codes)
+        if problem:
+            reasons.append(f"{label}: {problem}.")
+    if not line.get("line_item_type"):
+        reasons.append(f"{label} has no cost type; pick one on the schedule of values.")
+    amount = line.get("amount")
+    if exported and amount in (None, ""):
+        reasons.append(f"{label} has no amount; enter it on the schedule of values.")
+    elif exported and _number(amount) is None:
+        reasons.append(f"{label} amount '{amount}' is not a number; correct it on the "
+                       "schedule of values.")
     return reasons
 
 

@@ -7,7 +7,6 @@ truncates instead, silently).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -15,6 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from chalicelib.domain import cost_codes
 from chalicelib.domain.models import Item, Link
 from chalicelib.relay_protocol import (
     Command,
@@ -79,23 +79,14 @@ def _retention(snap: Mapping[str, Any]) -> Decimal | None:
         raise MappingError(f"retainage '{retention}' is not a number") from exc
 
 
-def sage_cost_code(cost_code: Mapping[str, Any] | None) -> str:
-    """Procore cost code -> Sage cstcde.
-
-    A code that came from Sage carries its Sage key as origin_id; otherwise the Procore
-    code's digits, without separators or leading zeros ("03-300" -> "3300.000"), since
-    Sage codes are decimals that cannot start with 0.
-    """
-    if not cost_code:
-        raise MappingError("a line has no cost code")
-    origin = cost_code.get("origin_id")
-    if origin:
-        return str(origin)
-    code = str(cost_code.get("full_code") or "")
-    digits = re.sub(r"\D", "", code).lstrip("0")
-    if not digits:
-        raise MappingError(f"cost code '{code}' has no digits; Sage cost codes are numbers")
-    return f"{int(digits)}.000"
+def sage_cost_code(cost_code: Mapping[str, Any] | None,
+                   rule: str = cost_codes.DEFAULT_RULE) -> str:
+    """Procore cost code -> Sage cstcde, only through its origin id or the company's cost
+    code rule (``cost_codes.to_sage``); never by guessing from its digits."""
+    try:
+        return cost_codes.to_sage(cost_code, rule)
+    except (cost_codes.CostCodeError, cost_codes.CostCodeRuleError) as exc:
+        raise MappingError(str(exc)) from exc
 
 
 def sage_cost_type(line_type: Mapping[str, Any] | None, mapping: Mapping[str, int]) -> int:
@@ -113,10 +104,14 @@ def sage_cost_type(line_type: Mapping[str, Any] | None, mapping: Mapping[str, in
 
 
 def _decimal(value: Any, what: str) -> Decimal:
+    if value in (None, ""):  # a missing amount is not 0: nothing is sent until it is entered
+        raise MappingError(f"{what} is missing; enter it on the schedule of values")
     try:
-        number = Decimal(str(value if value is not None else "0"))
+        number = Decimal(str(value))
     except InvalidOperation as exc:
         raise MappingError(f"{what} '{value}' is not a number") from exc
+    if not number.is_finite():
+        raise MappingError(f"{what} '{value}' is not a number")
     if abs(number) >= AMOUNT_LIMIT:
         raise MappingError(f"{what} {number} is beyond what Sage can hold (12 digits)")
     return number.quantize(Decimal("0.01"))
@@ -131,8 +126,13 @@ def _text(value: str, limit: int, what: str) -> str:
 
 def build_command(item: Item, *, version: int, project_link: Link | None,
                   vendor_link: Link | None, cost_types: Mapping[str, int],
-                  issued_at: str, command_id: str = "") -> Command:
-    """The Sage command for ``item`` as accepted at ``version``; MappingError if it can't."""
+                  issued_at: str, command_id: str = "",
+                  cost_code_rule: str = cost_codes.DEFAULT_RULE) -> Command:
+    """The Sage command for ``item`` as accepted at ``version``; MappingError if it can't.
+
+    ``cost_code_rule``: the company's rule for cost codes without an origin id
+    (``cost_codes.RULES``).
+    """
     snap = item.snapshot
     if project_link is None:
         raise MappingError(f"project {item.project_id} is no longer linked to a Sage job")
@@ -153,14 +153,16 @@ def build_command(item: Item, *, version: int, project_link: Link | None,
             payload: Any = PurchaseOrderPayload(
                 job=job, vendor=vendor_key, number=number, description=description,
                 status=sage_status(snap), order_date=_date(snap.get("contract_date")),
-                lines=[_po_line(n, line, cost_types) for n, line in enumerate(lines, 1)])
+                lines=[_po_line(n, line, cost_types, cost_code_rule)
+                       for n, line in enumerate(lines, 1)])
         else:
             command_type = CommandType.ADD_SUBCONTRACT
             payload = SubcontractPayload(
                 job=job, vendor=vendor_key, number=number, description=description,
                 status=sage_status(snap), retention_rate=_retention(snap),
                 contract_date=_date(snap.get("contract_date")),
-                lines=[_sub_line(n, line, cost_types) for n, line in enumerate(lines, 1)])
+                lines=[_sub_line(n, line, cost_types, cost_code_rule)
+                       for n, line in enumerate(lines, 1)])
     except ValidationError as exc:
         raise _first_error(exc) from exc
     return _packed(command_id or make_command_id(item, version), item, command_type,
@@ -223,23 +225,23 @@ def _line_label(number: int, line: Mapping[str, Any]) -> str:
     return f"line {number}" + (f" ('{line['description']}')" if line.get("description") else "")
 
 
-def _sub_line(number: int, line: Mapping[str, Any],
-              cost_types: Mapping[str, int]) -> SubcontractLine:
+def _sub_line(number: int, line: Mapping[str, Any], cost_types: Mapping[str, int],
+              cost_code_rule: str) -> SubcontractLine:
     label = _line_label(number, line)
     try:
         return SubcontractLine(
             line_number=number,
             description=_text(str(line.get("description") or ""), DESCRIPTION_MAX,
                               f"{label} description"),
-            cost_code=sage_cost_code(line.get("cost_code")),
+            cost_code=sage_cost_code(line.get("cost_code"), cost_code_rule),
             cost_type=sage_cost_type(line.get("line_item_type"), cost_types),
             amount=_decimal(line.get("amount"), f"{label} amount"))
     except MappingError as exc:
         raise _in_line(label, exc) from exc
 
 
-def _po_line(number: int, line: Mapping[str, Any],
-             cost_types: Mapping[str, int]) -> PurchaseOrderLine:
+def _po_line(number: int, line: Mapping[str, Any], cost_types: Mapping[str, int],
+             cost_code_rule: str) -> PurchaseOrderLine:
     label = _line_label(number, line)
     amount = _decimal(line.get("amount"), f"{label} amount")
     quantity = Decimal(str(line["quantity"])) if line.get("quantity") not in (None, "") else None
@@ -254,7 +256,7 @@ def _po_line(number: int, line: Mapping[str, Any],
             description=_text(str(line.get("description") or ""), DESCRIPTION_MAX,
                               f"{label} description"),
             quantity=quantity, unit_price=unit_price, amount=amount,
-            cost_code=sage_cost_code(line.get("cost_code")),
+            cost_code=sage_cost_code(line.get("cost_code"), cost_code_rule),
             cost_type=sage_cost_type(line.get("line_item_type"), cost_types))
     except MappingError as exc:
         raise _in_line(label, exc) from exc

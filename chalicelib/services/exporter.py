@@ -22,6 +22,7 @@ from typing import Any
 from chalicelib.adapters.queues import FifoQueue
 from chalicelib.adapters.store import ItemStore, StaleItem
 from chalicelib.domain import setup
+from chalicelib.domain.cost_codes import DEFAULT_RULE
 from chalicelib.domain.models import SYSTEM_EXPORTER, Item, utc_now
 from chalicelib.domain.sage_mapping import MappingError, build_command, build_modify_command
 from chalicelib.domain.state_machine import Action, Status
@@ -131,12 +132,14 @@ class ExporterService:
                 name_max=int(advanced.get("vendor_name_max", 30)))
             command_type = CommandType.ADD_VENDOR
         else:
+            advanced = self.store.get_company_settings(item.company_id).get("advanced", {})
             return build_command(
                 item, version=version, cost_types=self.cost_types_for(item.company_id),
                 issued_at=issued_at, command_id=item.command_id or "",
                 project_link=self.store.get_link(item.company_id, "project",
                                                  item.project_id or 0),
-                vendor_link=self._vendor_link(item))
+                vendor_link=self._vendor_link(item),
+                cost_code_rule=str(advanced.get("cost_code_rule") or DEFAULT_RULE))
         return Command.packed(command_id=item.command_id or "", company_id=item.company_id,
                               type=command_type, item_id=item.item_id, export_version=version,
                               payload=payload.model_dump(mode="json"), issued_at=issued_at)

@@ -1068,7 +1068,7 @@ DEMO_PHASES = [
     (24001, 3, "Finishes"),
     (24002, 1, "Demolition"),
 ]
-# The connector maps Procore "03-300" -> "3300.000" (separators and leading zeros dropped).
+# Procore's demo codes "03-300" map here under the "division-dash-code" rule (-> "3300.000").
 DEMO_COST_CODES = [
     ("1100.000", "General Conditions"),
     ("2200.000", "Site Work"),

@@ -20,7 +20,7 @@ SNAPSHOT = {
     "lines": [{"id": 1, "description": "Footings", "amount": "1500.00", "quantity": None,
                "unit_cost": None, "uom": None,
                "cost_code": {"id": 5, "full_code": "03-300", "name": "Concrete",
-                             "origin_id": None},
+                             "origin_id": "3300.000"},  # refreshed from Sage
                "line_item_type": {"id": 6, "code": "S", "name": "Subcontract",
                                   "origin_id": None}}],
 }

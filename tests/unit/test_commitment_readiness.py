@@ -25,16 +25,24 @@ def commitment(**changes: Any) -> dict[str, Any]:
 def line(**changes: Any) -> dict[str, Any]:
     record = {"id": 7, "position": 1, "description": "Footings", "amount": "1500.00",
               "quantity": 1, "unit_cost": "1500", "uom": "ls",
-              "cost_code": {"id": 300, "full_code": "03-300", "name": "Concrete"},
+              "cost_code": {"id": 300, "full_code": "03-300", "name": "Concrete",
+                            "origin_id": "3300.000"},  # refreshed from Sage: holds its code
               "line_item_type": {"id": 4, "code": "S", "name": "Subcontract"}}
     record.update(changes)
     return record
 
 
 def reasons_for(record: dict[str, Any], lines: list[dict[str, Any]], *,
-                project: Link | None = PROJECT, vendor: Link | None = VENDOR) -> list[str]:
+                project: Link | None = PROJECT, vendor: Link | None = VENDOR,
+                **mapping: Any) -> list[str]:
     snap = build_snapshot("work_order_contract", record, lines)
-    return readiness_reasons(snap, project_link=project, vendor_link=vendor, limits=Limits())
+    return readiness_reasons(snap, project_link=project, vendor_link=vendor, limits=Limits(),
+                             **mapping)
+
+
+def procore_code(full_code: str) -> dict[str, Any]:
+    """A cost code made in Procore: no origin id."""
+    return {"id": 301, "full_code": full_code, "name": "Concrete", "origin_id": None}
 
 
 def test_ready_commitment_has_no_reasons() -> None:
@@ -79,3 +87,64 @@ def test_snapshot_ignores_volatile_fields_and_orders_lines() -> None:
     changed[0]["amount"] = "11"
     assert content_hash(build_snapshot("purchase_order_contract", commitment(), changed)) != \
         content_hash(first)
+
+
+def test_a_cost_code_without_origin_id_needs_the_rule() -> None:
+    [reason] = reasons_for(commitment(), [line(cost_code=procore_code("03-300"))])
+    assert reason.startswith("Line 1 ('Footings'): cost code '03-300' did not come from Sage")
+    assert reasons_for(commitment(), [line(cost_code=procore_code("03-300"))],
+                       cost_code_rule="division-dash-code") == []
+
+
+@pytest.mark.parametrize("full_code", ["3-300", "033-00", "03300", "03-300-1"])
+def test_an_ambiguous_cost_code_is_a_reason_naming_line_and_code(full_code: str) -> None:
+    lines = [line(), line(id=8, position=2, description="Framing",
+                          cost_code=procore_code(full_code))]
+    [reason] = reasons_for(commitment(), lines, cost_code_rule="division-dash-code")
+    assert reason.startswith(f"Line 2 ('Framing'): cost code '{full_code}' does not follow "
+                             "the cost code rule 'division-dash-code' (NN-NNN")
+
+
+def test_a_code_sage_does_not_have_is_a_reason() -> None:
+    lines = [line(cost_code=procore_code("05-120")), line(id=8, position=2)]
+    reasons = reasons_for(commitment(), lines, cost_code_rule="division-dash-code",
+                          known_cost_codes={"5120.000"})
+    assert reasons == [
+        "Line 2 ('Footings'): Sage has no active cost code 3300.000 (cost code '03-300'); add "
+        "it in Sage and refresh the cost code list, or pick another cost code."]
+    assert reasons_for(commitment(), lines, cost_code_rule="division-dash-code",
+                       known_cost_codes={"5120.000", "3300.000"}) == []
+
+
+def test_an_unknown_rule_is_one_reason_not_one_per_line() -> None:
+    reasons = reasons_for(commitment(), [line(), line(id=8, position=2)],
+                          cost_code_rule="digits")
+    assert len(reasons) == 1 and reasons[0].startswith("The cost code rule 'digits'")
+
+
+@pytest.mark.parametrize("amount", [None, ""])
+def test_a_line_without_amount_is_a_reason_and_stays_without_one(amount: str | None) -> None:
+    lines = [line(), line(id=8, position=2, description="Framing", amount=amount)]
+    snap = build_snapshot("work_order_contract", commitment(), lines)
+    assert snap["lines"][1]["amount"] is None  # not "0.00"
+    assert snap["grand_total"] == "1500.00"  # the amounts present, as Procore totals them
+    assert reasons_for(commitment(), lines) == [
+        "Line 2 ('Framing') has no amount; enter it on the schedule of values."]
+
+
+@pytest.mark.parametrize("amount", ["abc", "NaN", "Infinity"])
+def test_an_amount_that_is_not_a_number_is_a_reason(amount: str) -> None:
+    snap = build_snapshot("work_order_contract", commitment(), [line(amount=amount), line(
+        id=8, position=2)])
+    assert snap["lines"][0]["amount"] == amount and snap["grand_total"] == "1500.00"
+    assert reasons_for(commitment(), [line(amount=amount)]) == [
+        f"Line 1 ('Footings') amount '{amount}' is not a number; correct it on the schedule "
+        "of values."]
+
+
+def test_a_synced_commitment_is_not_mapped_again() -> None:
+    """Its lines are in Sage; a header change carries none (a line change is drift)."""
+    snap = build_snapshot("work_order_contract", commitment(status="Complete"),
+                          [line(cost_code=procore_code("3-300"), amount=None)])
+    assert readiness_reasons(snap, project_link=PROJECT, vendor_link=VENDOR, limits=Limits(),
+                             synced=True, cost_code_rule="digits") == []

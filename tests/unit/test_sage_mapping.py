@@ -27,7 +27,8 @@ VENDOR = Link(company_id=1, kind="vendor", procore_id=20, sage_key="3001")
 def line(**changes: Any) -> dict[str, Any]:
     base = {"id": 7, "description": "Footings", "amount": "1500.00", "quantity": None,
             "unit_cost": None, "uom": None,
-            "cost_code": {"id": 1, "full_code": "03-300", "name": "Concrete", "origin_id": None},
+            "cost_code": {"id": 1, "full_code": "03-300", "name": "Concrete",
+                          "origin_id": "3300.000"},  # refreshed from Sage: holds its code
             "line_item_type": {"id": 4, "code": "S", "name": "Subcontract", "origin_id": None}}
     base.update(changes)
     return base
@@ -78,18 +79,51 @@ def test_the_same_acceptance_is_the_same_command() -> None:
     assert one.command_id == two.command_id and one.payload == two.payload
 
 
-@pytest.mark.parametrize(("code", "expected"), [
-    ({"full_code": "03-300"}, "3300.000"), ({"full_code": "26-000"}, "26000.000"),
-    ({"full_code": "1100"}, "1100.000"),
-    ({"full_code": "03-300", "origin_id": "3310.000"}, "3310.000"),
+@pytest.mark.parametrize(("code", "rule", "expected"), [
+    ({"full_code": "03-300", "origin_id": "3310.000"}, "none", "3310.000"),
+    ({"full_code": "03-300", "origin_id": "3310"}, "division-dash-code", "3310.000"),
+    ({"full_code": "03-300"}, "division-dash-code", "3300.000"),
+    ({"full_code": "26-000"}, "division-dash-code", "26000.000"),
+    ({"full_code": "1100"}, "sage-decimal", "1100.000"),
 ])
-def test_cost_codes(code: dict[str, Any], expected: str) -> None:
-    assert sage_cost_code(code) == expected
+def test_cost_codes(code: dict[str, Any], rule: str, expected: str) -> None:
+    assert sage_cost_code(code, rule) == expected
 
 
-def test_cost_code_without_digits_is_refused() -> None:
-    with pytest.raises(MappingError, match="has no digits"):
-        sage_cost_code({"full_code": "GEN-CON"})
+@pytest.mark.parametrize(("code", "rule"), [
+    ({"full_code": "03-300"}, "none"),  # the default: no origin id, no mapping
+    ({"full_code": "3-300"}, "division-dash-code"),
+    ({"full_code": "033-00"}, "division-dash-code"),
+    ({"full_code": "03300"}, "division-dash-code"),
+    ({"full_code": "03-300"}, "sage-decimal"),
+    ({"full_code": "GEN-CON"}, "division-dash-code"),
+])
+def test_cost_codes_are_not_guessed_from_their_digits(code: dict[str, Any], rule: str) -> None:
+    with pytest.raises(MappingError, match=f"cost code '{code['full_code']}'"):
+        sage_cost_code(code, rule)
+
+
+def test_a_line_cost_code_follows_the_company_rule() -> None:
+    uncoded = line(cost_code={"id": 1, "full_code": "03-300", "origin_id": None})
+    with pytest.raises(MappingError, match="line 1 \\('Footings'\\): cost code '03-300' did "
+                                           "not come from Sage"):
+        build(item(lines=[uncoded]))
+    command = build(item(lines=[uncoded]), cost_code_rule="division-dash-code")
+    assert command.typed_payload().lines[0].cost_code == "3300.000"
+    ambiguous = line(cost_code={"id": 1, "full_code": "3-300", "origin_id": None})
+    with pytest.raises(MappingError, match="cost code '3-300' does not follow"):
+        build(item("purchase_order", lines=[ambiguous]), cost_code_rule="division-dash-code")
+    with pytest.raises(MappingError, match="cost code rule 'digits'"):
+        build(item(), cost_code_rule="digits")
+
+
+@pytest.mark.parametrize("commitment_type", ["subcontract", "purchase_order"])
+@pytest.mark.parametrize("amount", [None, ""])
+def test_a_missing_amount_is_refused_not_sent_as_zero(commitment_type: str,
+                                                      amount: str | None) -> None:
+    with pytest.raises(MappingError, match="line 2 \\('Walls'\\) amount is missing"):
+        build(item(commitment_type, lines=[line(), line(id=8, description="Walls",
+                                                        amount=amount)]))
 
 
 def test_cost_types() -> None:
@@ -105,6 +139,7 @@ def test_cost_types() -> None:
     ({"title": "x" * 51}, {}, "title 'xxx"),
     ({"lines": [line(description="d" * 51)]}, {}, "line 1 ('ddd"),
     ({"lines": [line(amount="12345678901.00")]}, {}, "beyond what Sage can hold"),
+    ({"lines": [line(amount="NaN")]}, {}, "line 1 ('Footings') amount 'NaN' is not a number"),
     ({"lines": [line(cost_code={"full_code": "ABC"})]}, {}, "line 1 ('Footings'): cost code"),
     ({"lines": [line(line_item_type={"code": "Q", "name": "Permits"})]}, {},
      "line 1 ('Footings'): cost type 'Permits'"),
