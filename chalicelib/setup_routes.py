@@ -114,7 +114,8 @@ def default_cost_types(code: str) -> Any:
 
     user = caller(_request())
     body = _body(CostTypesBody)
-    return json_response(200, _setup().set_default_cost_types(user, code, body.cost_types))
+    return json_response(200, _setup().set_default_cost_types(user, code, body.cost_types,
+                                                              version=body.version))
 
 
 # ---- links ---------------------------------------------------------------------------------------
@@ -147,9 +148,11 @@ def unlink(kind: str, procore_id: str) -> Any:
 
     if kind not in LINK_KINDS:
         raise NotFound(f"no link kind {kind!r}; kinds: {', '.join(LINK_KINDS)}")
+    from chalicelib.wiring import get_unlinker
+
     user = caller(_request())
-    return json_response(200, _setup().unlink(user, LINK_KINDS[kind],
-                                              _number(procore_id, "procore_id")))
+    return json_response(200, get_unlinker().unlink_record(user, LINK_KINDS[kind],
+                                                           _number(procore_id, "procore_id")))
 
 
 # ---- per project -----------------------------------------------------------------------------
@@ -198,7 +201,7 @@ def set_sync_schedule() -> Any:
     user = caller(_request())
     body = _body(ScheduleBody)
     return json_response(200, get_company_settings().set_schedule(
-        user, body.model_dump(exclude_none=True)))
+        user, body.model_dump(exclude_none=True, exclude={"version"}), version=body.version))
 
 
 @setup_routes.route("/settings/direct-exports", methods=["PUT"])
@@ -209,7 +212,8 @@ def set_direct_exports() -> Any:
 
     user = caller(_request())
     body = _body(DirectExportsBody)
-    return json_response(200, get_company_settings().set_direct_exports(user, body.enabled))
+    return json_response(200, get_company_settings().set_direct_exports(
+        user, body.enabled, version=body.version))
 
 
 @setup_routes.route("/settings/advanced", methods=["PUT"])
@@ -221,4 +225,4 @@ def set_advanced() -> Any:
     user = caller(_request())
     body = _body(AdvancedBody)
     return json_response(200, get_company_settings().set_advanced(
-        user, body.model_dump(exclude_none=True)))
+        user, body.model_dump(exclude_none=True, exclude={"version"}), version=body.version))

@@ -1,8 +1,22 @@
 """Lists pulled from Sage (jobs, vendors, cost codes, cost types, phases).
 
-A pull is one relay command answered by pages of rows. Rows are upserted page by page
-with the pull's run id; when the last page arrives, rows the run did not see are removed
-(deleted in Sage). Pulls are requested by people (refresh) or by the schedule.
+A pull is one relay command (a *run*, its id a sortable timestamp) answered by pages of
+rows, numbered 1..n, the last with ``more=False``. Rows are upserted page by page with
+the run id; once every page 1..n of the run has arrived, in whatever order, rows the run
+did not see are removed (deleted in Sage). Pulls are requested by people (refresh) or by
+the schedule.
+
+The list's pull state records which pages of its newest run arrived. Its life:
+
+    requested -> receiving --(pages 1..last all here)--> sweeping -> complete
+                     |                                      ^
+                     | last here, some missing              | the missing arrive
+                     +------------> incomplete -------------+
+    failed: the agent reported an error (pages that still make the run whole sweep it)
+
+A run whose pages never all arrive stays receiving/incomplete with ``missing_pages`` and
+removes nothing; the next run supersedes it. A page or error of a run older than the
+state's is dropped: it must not sweep, nor overwrite the newer run's rows or state.
 """
 
 from __future__ import annotations
@@ -12,8 +26,9 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib.adapters.queues import FifoQueue
-from chalicelib.adapters.store import ItemStore
+from chalicelib.adapters.store import ItemStore, StaleItem
 from chalicelib.domain.models import utc_now
+from chalicelib.errors import ServiceUnavailable
 from chalicelib.observability import count, logger
 from chalicelib.relay_protocol import Command, CommandType, PullPayload, Result
 
@@ -26,6 +41,15 @@ PULL_FOR_LIST: dict[str, CommandType] = {
 # (Procore's hh2 sync reads Sage about every 5 minutes; lists change rarely).
 DEFAULT_SCHEDULE_MINUTES: dict[str, int] = {"jobs": 60, "vendors": 60, "cost_codes": 240,
                                             "cost_types": 1440, "phases": 60}
+# A pull state write lost to another consumer's is read and applied again this often.
+PULL_STATE_ATTEMPTS = 5
+# What describes one run's progress; a new run starts without them (the previous complete
+# run's ``completed_at``, ``rows`` and ``removed`` stay until the new run completes).
+RUN_FIELDS = ("pages", "last_page", "last_pages_differ", "unnumbered_pages",
+              "unnumbered_rows", "unnumbered_last", "missing_pages", "rows_seen", "reason",
+              "error", "failed_at", "page_run")
+NOT_NUMBERED = ("the relay agent did not number its pages, so a missing one cannot be told; "
+                "rows were kept and none removed (update the relay agent)")
 
 
 def due_lists(schedule: Mapping[str, int], states: Mapping[str, Mapping[str, Any]],
@@ -52,6 +76,106 @@ def _minutes_between(start: str, end: str) -> float:
     return (parse(end) - parse(start)).total_seconds() / 60
 
 
+# ---- a pull's pages (pure: state in, state out; None when a newer run supersedes) --------
+def for_run(state: Mapping[str, Any], run_id: str) -> dict[str, Any] | None:
+    """The state to record news of ``run_id`` in.
+
+    Same run: the state as it is. Newer run (its request's state write came late or was
+    lost): a fresh start for it. Older run: None, the newer run owns the state.
+    Run ids are ``ErpLists.request``'s timestamps, so their text order is their age.
+    """
+    current = state.get("run_id")
+    if current is not None and run_id < current:
+        return None
+    if current == run_id:
+        return dict(state)
+    return {**{k: v for k, v in state.items() if k not in RUN_FIELDS},
+            "run_id": run_id, "status": "requested"}
+
+
+def record_request(state: Mapping[str, Any], run_id: str, now: str,
+                   actor: str) -> dict[str, Any] | None:
+    run = for_run(state, run_id)
+    return None if run is None else {**run, "requested_at": now, "requested_by": actor}
+
+
+def record_page(state: Mapping[str, Any], run_id: str, page: int | None, more: bool,
+                rows: int) -> dict[str, Any] | None:
+    """Record that page ``page`` (``rows`` rows) of ``run_id`` arrived.
+
+    Pages are kept by number, so a redelivered page counts once. A page without a number
+    (agents before page numbers) is a whole run only when it says no more and nothing
+    else of the run arrived; otherwise nobody can tell whether a page is missing, and the
+    run never sweeps.
+    """
+    run = for_run(state, run_id)
+    if run is None:
+        return None
+    pages = dict(run.get("pages") or {})
+    if page is None and not more and not pages and not run.get("unnumbered_pages"):
+        page = 1
+    if page is None:
+        run["unnumbered_pages"] = run.get("unnumbered_pages", 0) + 1
+        run["unnumbered_rows"] = run.get("unnumbered_rows", 0) + rows
+        run["unnumbered_last"] = run.get("unnumbered_last", False) or not more
+    else:
+        pages[str(page)] = rows
+        if not more:
+            if run.get("last_page") not in (None, page):
+                run["last_pages_differ"] = True
+            run["last_page"] = run.get("last_page") or page
+    run["pages"] = pages
+    run.setdefault("last_page", None)
+    return _progress(run)
+
+
+def _progress(run: dict[str, Any]) -> dict[str, Any]:
+    """Missing pages, rows seen and the status that follow from the pages recorded."""
+    pages: dict[str, int] = run["pages"]
+    last: int | None = run["last_page"]
+    top = max([last or 0, *(int(n) for n in pages)])
+    run["missing_pages"] = [n for n in range(1, top + 1) if str(n) not in pages]
+    run["rows_seen"] = sum(pages.values()) + run.get("unnumbered_rows", 0)
+    reason = None
+    if run.get("unnumbered_pages"):
+        reason = NOT_NUMBERED
+    elif run.get("last_pages_differ"):
+        reason = "two pages each said they were the last; rows were kept and none removed"
+    elif last is not None and top > last:
+        reason = f"pages after the last ({last}) arrived; rows were kept and none removed"
+    run.pop("reason", None)
+    if reason:
+        run["reason"] = reason
+    if last is not None and not run["missing_pages"] and reason is None:
+        # Every page 1..last is here: sweep, unless this run already did.
+        run["status"] = "complete" if run.get("status") == "complete" else "sweeping"
+    elif run.get("status") != "failed":
+        run["status"] = ("incomplete" if last is not None or run.get("unnumbered_last")
+                         else "receiving")
+    return run
+
+
+def record_failure(state: Mapping[str, Any], run_id: str, error: str,
+                   now: str) -> dict[str, Any] | None:
+    run = for_run(state, run_id)
+    if run is None:
+        return None
+    if run.get("status") not in ("complete", "sweeping"):  # whole already: keep that
+        run.update(status="failed", failed_at=now, error=error)
+    return run
+
+
+def record_sweep(state: Mapping[str, Any], run_id: str, removed: int,
+                 now: str) -> dict[str, Any] | None:
+    """The run's sweep is done; None when there is nothing to record (another consumer
+    recorded it, or a newer run took over meanwhile)."""
+    run = for_run(state, run_id)
+    if run is None or run.get("status") != "sweeping":
+        return None
+    return {**run, "status": "complete", "completed_at": now, "removed": removed,
+            "rows": run.get("rows_seen", 0)}
+
+
 class ErpLists:
     def __init__(self, store: ItemStore, commands: FifoQueue,
                  clock: Callable[[], str] = utc_now) -> None:
@@ -69,11 +193,12 @@ class ErpLists:
         self.commands.send(command.model_dump(mode="json"),
                            deduplication_id=command.command_id,
                            group_id=f"{company_id}:pulls")
-        state = {**self.store.get_pull_state(company_id, list_name), "requested_at": now,
-                 "requested_by": actor, "run_id": run_id, "status": "requested"}
-        self.store.put_pull_state(company_id, list_name, state)
+        # After the send: a failed send leaves no run that never comes. Pages that beat
+        # this write have started the run already; it only adds who asked and when.
+        state = self._change_state(company_id, list_name,
+                                   lambda s: record_request(s, run_id, now, actor))
         count("PullsRequested")
-        return state
+        return state if state is not None else self.states(company_id)[list_name]
 
     def request_due(self, company_id: int) -> list[str]:
         settings = self.store.get_company_settings(company_id)
@@ -86,31 +211,76 @@ class ErpLists:
     def handle_page(self, result: Result) -> str:
         list_name = result.item_id.removeprefix("pull:")
         run_id = result.command_id.rsplit(":", 1)[-1]
-        state = self.store.get_pull_state(result.company_id, list_name)
+        company_id = result.company_id
+        if for_run(self.store.get_pull_state(company_id, list_name), run_id) is None:
+            return self._superseded(list_name, run_id)
         if not result.ok:
             error = result.error
-            state.update(status="failed", failed_at=self.clock(),
-                         error=f"{error.code} {error.message}" if error else "failed")
-            self.store.put_pull_state(result.company_id, list_name, state)
-            logger.error("pull failed", list=list_name, error=state["error"])
+            message = f"{error.code} {error.message}" if error else "failed"
+            now = self.clock()
+            if self._change_state(company_id, list_name,
+                                  lambda s: record_failure(s, run_id, message, now)) is None:
+                return self._superseded(list_name, run_id)
+            logger.error("pull failed", list=list_name, run_id=run_id, error=message)
             return "pull_failed"
         rows = result.data or []
-        self.store.put_erp_rows(result.company_id, list_name, rows, run_id)
-        state["rows_seen"] = (state.get("rows_seen", 0) if state.get("page_run") == run_id
-                              else 0) + len(rows)
-        state["page_run"] = run_id
-        if result.more:
-            state["status"] = "receiving"
-        else:
-            removed = self.store.sweep_erp_rows(result.company_id, list_name, run_id)
-            state.update(status="complete", completed_at=self.clock(), removed=removed,
-                         rows=state["rows_seen"])
-            count("PullsCompleted")
-        self.store.put_pull_state(result.company_id, list_name, state)
+        # Rows first, then the page in the state: a page recorded is a page stored, so
+        # the sweep never removes a row of this run.
+        self.store.put_erp_rows(company_id, list_name, rows, run_id)
+        state = self._change_state(company_id, list_name, lambda s: record_page(
+            s, run_id, result.page, result.more, len(rows)))
+        if state is None:
+            return self._superseded(list_name, run_id)
+        if state["status"] == "sweeping":
+            # Also reached again when a sweep was cut short (the page is redelivered):
+            # removing what the run did not see twice removes nothing more.
+            removed = self.store.sweep_erp_rows(company_id, list_name, run_id)
+            now = self.clock()
+            if self._change_state(company_id, list_name,
+                                  lambda s: record_sweep(s, run_id, removed, now)) is not None:
+                count("PullsCompleted")
+        elif state["status"] == "incomplete":
+            logger.warning("pull incomplete; nothing removed", list=list_name, run_id=run_id,
+                           missing_pages=state["missing_pages"], reason=state.get("reason"))
         return "pull_page"
+
+    def _superseded(self, list_name: str, run_id: str) -> str:
+        logger.info("pull result of a superseded run dropped", list=list_name, run_id=run_id)
+        count("PullPagesSuperseded")
+        return "pull_superseded"
+
+    def _change_state(self, company_id: int, list_name: str,
+                      change: Callable[[dict[str, Any]], dict[str, Any] | None],
+                      ) -> dict[str, Any] | None:
+        """Read the pull state, apply ``change``, write it over the version read.
+
+        Results come from one FIFO group, so two consumers rarely record pages of a list
+        at once; when they do, the write that lost is read and applied again (bounded,
+        then SQS redelivers the message). None when ``change`` had nothing to write.
+        """
+        for _ in range(PULL_STATE_ATTEMPTS):
+            state = self.store.get_pull_state(company_id, list_name)
+            version = state.pop("version", 0)
+            new = change(state)
+            if new is None:
+                return None
+            try:
+                self.store.put_pull_state(company_id, list_name, new,
+                                          expected_version=version)
+            except StaleItem:
+                continue
+            return new
+        raise ServiceUnavailable(f"the {list_name} pull state kept changing; the result "
+                                 "will be retried")
 
     def rows(self, company_id: int, list_name: str) -> list[dict[str, Any]]:
         return self.store.list_erp_rows(company_id, list_name)
 
     def states(self, company_id: int) -> dict[str, dict[str, Any]]:
-        return {name: self.store.get_pull_state(company_id, name) for name in PULL_FOR_LIST}
+        """Each list's pull state (its record version is the store's business)."""
+        return {name: _without_version(self.store.get_pull_state(company_id, name))
+                for name in PULL_FOR_LIST}
+
+
+def _without_version(state: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in state.items() if k != "version"}

@@ -95,3 +95,99 @@ def test_users_and_event_markers(store: ItemStore) -> None:
     assert not store.event_seen(1, "01J")
     store.mark_event_seen(1, "01J", "changed")
     assert store.event_seen(1, "01J") and not store.event_seen(2, "01J")
+
+
+# ---- DynamoDB deferring part of a batch (Unprocessed*) --------------------------------
+class DeferringClient:
+    """A DynamoDB client whose BatchGetItem answers ``serve`` keys per call at most and
+    defers the rest (UnprocessedKeys), as DynamoDB does under throttling. ``serve=0``
+    defers everything, forever. Stops the test rather than hang if called unboundedly."""
+
+    def __init__(self, records: dict[tuple[str, str], dict[str, Any]] | None = None,
+                 serve: int = 0, item: dict[str, Any] | None = None) -> None:
+        self.records = records or {}
+        self.serve = serve
+        self.item = item
+        self.batch_gets = 0
+
+    def batch_get_item(self, RequestItems: dict[str, Any]) -> dict[str, Any]:
+        self.batch_gets += 1
+        if self.batch_gets > 100:
+            raise AssertionError("batch_get_item called without bound")
+        [(table, request)] = RequestItems.items()
+        keys = request["Keys"]
+        served, deferred = keys[:self.serve], keys[self.serve:]
+        answer: dict[str, Any] = {"Responses": {table: [
+            self.records[(k["PK"]["S"], k["SK"]["S"])] for k in served
+            if (k["PK"]["S"], k["SK"]["S"]) in self.records]}}
+        if deferred:
+            answer["UnprocessedKeys"] = {table: {**request, "Keys": deferred}}
+        return answer
+
+    def batch_write_item(self, RequestItems: dict[str, Any]) -> dict[str, Any]:
+        return {}
+
+    def get_item(self, **_: Any) -> dict[str, Any]:
+        return {"Item": self.item} if self.item else {}
+
+
+@pytest.fixture
+def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    slept: list[float] = []
+    monkeypatch.setattr("chalicelib.adapters.store.time.sleep", slept.append)
+    return slept
+
+
+def test_batch_reads_dynamodb_keeps_deferring_end_unavailable(sleeps: list[float]) -> None:
+    from chalicelib.adapters.store import BATCH_ATTEMPTS
+    from chalicelib.errors import ServiceUnavailable
+
+    client = DeferringClient()
+    store = ItemStore("t", client)
+    with pytest.raises(ServiceUnavailable, match="deferring"):
+        store.put_erp_rows(1, "vendors", [{"vendor": n} for n in range(3)], "run")
+    assert client.batch_gets == BATCH_ATTEMPTS
+    assert len(sleeps) == BATCH_ATTEMPTS - 1  # no pause after the last attempt
+    assert sleeps == sorted(sleeps) and max(sleeps) <= 1.0  # backing off, capped
+
+
+def test_snapshot_reads_dynamodb_keeps_deferring_end_unavailable(
+        sleeps: list[float]) -> None:
+    import json
+
+    from chalicelib.adapters.store import BATCH_ATTEMPTS
+    from chalicelib.errors import ServiceUnavailable
+
+    doc = item().model_dump(mode="json")
+    doc["snapshot"] = {"$snapshot": "abc"}
+    client = DeferringClient(item={"doc": {"S": json.dumps(doc)}})
+    store = ItemStore("t", client)
+    with pytest.raises(ServiceUnavailable, match="deferring"):
+        store.get_item(1, "commitment", 1)
+    assert client.batch_gets == BATCH_ATTEMPTS
+    assert len(sleeps) == BATCH_ATTEMPTS - 1 and max(sleeps) <= 1.0
+
+
+def test_batch_reads_resume_what_was_deferred(sleeps: list[float]) -> None:
+    import json
+
+    records = {("ERP#1#vendors", str(n)): {
+        "PK": {"S": "ERP#1#vendors"}, "SK": {"S": str(n)},
+        "doc": {"S": json.dumps({"vendor": n, "_key": str(n), "_archived": n == 4})}}
+        for n in range(10)}
+    client = DeferringClient(records, serve=3)
+    store = ItemStore("t", client)
+    docs = store._batch_get({"S": "ERP#1#vendors"}, [str(n) for n in range(10)])
+    assert sorted(d["vendor"] for d in docs) == list(range(10))
+    assert client.batch_gets == 4 and len(sleeps) == 3
+
+
+def test_the_table_client_retries_a_bounded_number_of_times(aws: Any) -> None:
+    from chalicelib import aws as clients
+
+    clients.reset_clients()
+    config = clients.client("dynamodb").meta.config
+    clients.reset_clients()
+    # botocore keeps max_attempts (retries) as total_max_attempts (the first call too)
+    assert config.retries == {"mode": "standard", "total_max_attempts": 4}
+    assert (config.connect_timeout, config.read_timeout) == (2, 5)
