@@ -5,6 +5,10 @@ added to the other, never created in both; adding something already linked, or c
 a record the other side already has, answers 409 with the reason and the way out (link
 the two). Linking existing records is offered on top, with a preview of what differs;
 every link and unlink is kept in the link's history.
+
+Creates in Procore are retry safe: a record carrying the Sage key as its origin id is the
+connector's own (an earlier attempt whose answer was lost, or a record linked before) and
+is adopted, not made twice nor refused; see ``_create_once``.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from chalicelib.adapters.intents import CreateIntents
 from chalicelib.adapters.store import ItemStore
 from chalicelib.domain import matching, setup
 from chalicelib.domain.models import Link, utc_now
@@ -34,6 +39,18 @@ REFRESH_PERMISSION = {
     "phases": Permission.IMPORT_SUB_JOB,
 }
 
+# How the link history names a record adopted instead of created.
+ADOPTED_LOST_ANSWER = "adopted the record an earlier attempt created (its answer was lost)"
+ADOPTED_ORIGIN = "adopted the Procore record already carrying this Sage key as its origin id"
+
+
+@dataclass(frozen=True)
+class Adoption:
+    """A Procore record found carrying our origin id, taken instead of creating one."""
+
+    how: str  # ADOPTED_LOST_ANSWER | ADOPTED_ORIGIN
+    attempt: dict[str, Any] | None  # the create intent of the attempt that made it
+
 
 @dataclass(frozen=True)
 class LinkPair:
@@ -49,11 +66,13 @@ class LinkPair:
 class SetupService:
     def __init__(self, store: ItemStore, lists: ErpLists,
                  procore_for: Callable[[int], ProcoreClient],
-                 clock: Callable[[], str] = utc_now) -> None:
+                 clock: Callable[[], str] = utc_now,
+                 intents: CreateIntents | None = None) -> None:
         self.store = store
         self.lists = lists
         self.procore_for = procore_for
         self.clock = clock
+        self.intents = intents or CreateIntents(store.table_name, store.client)
 
     # ---- lists ---------------------------------------------------------------------------
     def refresh(self, user: User, list_name: str) -> dict[str, Any]:
@@ -82,30 +101,35 @@ class SetupService:
 
     # ---- jobs <-> projects ---------------------------------------------------------------
     def add_job_to_procore(self, user: User, job: int) -> dict[str, Any]:
-        """Sage job -> a new Procore project carrying the job as its origin id."""
+        """Sage job -> a new Procore project carrying the job as its origin id (or the one
+        an earlier attempt made, adopted)."""
         require(user, Permission.ADD_ERP_JOB_TO_PROCORE)
-        row = self._sage_row(user.company_id, "jobs", str(job), "job")
-        linked = self.store.get_link_by_sage(user.company_id, "project", str(job))
+        key = str(job)
+        row = self._sage_row(user.company_id, "jobs", key, "job")
+        linked = self.store.get_link_by_sage(user.company_id, "project", key)
         if linked is not None:
             raise Conflict(f"Sage job {job} is already in Procore as project "
                            f"{linked.procore_id}; a job is added to the other system once")
         procore = self.procore_for(user.company_id)
-        wanted = matching.normalize_name(row["name"])
-        same = [*procore.find_projects(project_number=str(job)),
-                *procore.find_projects(origin_id=str(job)),
-                *(p for p in procore.find_projects()
-                  if matching.normalize_name(p.get("name") or "") == wanted)]
-        if same:
-            raise Conflict(f"Procore already has project '{same[0].get('name')}' "
-                           f"(id {same[0]['id']}) matching Sage job {job}; link the two "
-                           "instead of creating the job twice",
-                           procore_project=same[0]["id"])
-        project = procore.create_project({
-            "name": row["name"], "project_number": str(job), "origin_id": str(job),
-            "origin_code": str(job), "address": row.get("address"), "city": row.get("city"),
-            "state_code": row.get("state"), "zip": row.get("zip_code"), "active": True})
-        self._link(user, "project", int(project["id"]), str(job), "added from Sage")
-        return {"project": project, "job": job}
+        own = procore.find_projects(origin_id=key)
+        if not own:
+            wanted = matching.normalize_name(row["name"])
+            same = [*procore.find_projects(project_number=key),
+                    *(p for p in procore.find_projects()
+                      if matching.normalize_name(p.get("name") or "") == wanted)]
+            if same:
+                raise Conflict(f"Procore already has project '{same[0].get('name')}' "
+                               f"(id {same[0]['id']}) matching Sage job {job}; link the two "
+                               "instead of creating the job twice",
+                               procore_project=same[0]["id"])
+        project, adopted = self._create_once(user, "project", key, own, lambda: (
+            procore.create_project({
+                "name": row["name"], "project_number": key, "origin_id": key,
+                "origin_code": key, "address": row.get("address"), "city": row.get("city"),
+                "state_code": row.get("state"), "zip": row.get("zip_code"), "active": True})))
+        self._finish_create(user, "project", int(project["id"]), key, adopted,
+                            "added from Sage")
+        return {"project": project, "job": job, "adopted": adopted is not None}
 
     def link_project(self, user: User, procore_id: int, job: int,
                      preview: bool) -> dict[str, Any]:
@@ -114,20 +138,6 @@ class SetupService:
             kind="project", list_name="jobs", procore_id=procore_id, sage_key=job,
             procore_noun=f"project {procore_id}", sage_noun=f"Sage job {job}",
             answer_keys=("procore_project", "sage_job")), preview)
-
-    def unlink(self, user: User, kind: str, procore_id: int) -> dict[str, Any]:
-        require(user, Permission.UNLINK, kind)
-        link = self.store.get_link(user.company_id, kind, procore_id)
-        if link is None:
-            raise NotFound(f"{kind} {procore_id} is not linked to Sage")
-        self.store.delete_link(link)
-        self.store.add_link_event(user.company_id, kind, procore_id, {
-            "action": "unlink", "sage_key": link.sage_key, "actor": user.subject,
-            "at": self.clock()})
-        logger.info("unlinked", kind=kind, procore_id=procore_id, sage_key=link.sage_key)
-        return {"unlinked": True, "kind": kind, "procore_id": procore_id,
-                "sage_key": link.sage_key,
-                "history": self.store.link_history(user.company_id, kind, procore_id)}
 
     # ---- vendors <-> companies -------------------------------------------------------------
     def vendor_suggestions(self, user: User) -> list[dict[str, Any]]:
@@ -155,7 +165,8 @@ class SetupService:
             answer_keys=("procore_company", "sage_vendor")), preview)
 
     def import_vendor(self, user: User, vendor: int) -> dict[str, Any]:
-        """Sage vendor -> a new company in Procore's company directory, linked."""
+        """Sage vendor -> a new company in Procore's company directory (or the one an
+        earlier attempt made, adopted), with the vendor's tax id, linked."""
         require(user, Permission.ADD_ERP_COMPANY_TO_DIRECTORY)
         row = self._sage_row(user.company_id, "vendors", str(vendor), "vendor")
         if row.get("_archived"):
@@ -165,22 +176,30 @@ class SetupService:
             raise Conflict(f"Sage vendor {vendor} is already linked to Procore company "
                            f"{linked.procore_id}")
         procore = self.procore_for(user.company_id)
-        wanted = matching.normalize_name(row["name"])
-        twin = next((c for c in procore.list_vendors()
-                     if matching.normalize_name(c.get("name") or "") == wanted), None)
-        if twin is not None:
-            raise Conflict(f"Procore already has company '{twin['name']}' (id {twin['id']}); "
-                           "link it to the Sage vendor instead of adding it twice",
-                           procore_company=twin["id"])
-        company = procore.create_vendor({
-            "name": row["name"], "abbreviated_name": row.get("short_name"),
-            "origin_id": str(vendor), "origin_code": str(vendor),
-            "address": row.get("address"), "city": row.get("city"),
-            "state_code": row.get("state"), "zip": row.get("zip_code"), "is_active": True})
-        if row.get("tax_id"):
+        key = str(vendor)
+        own = procore.find_vendors(origin_id=key)
+        if not own:
+            wanted = matching.normalize_name(row["name"])
+            twin = next((c for c in procore.list_vendors()
+                         if matching.normalize_name(c.get("name") or "") == wanted), None)
+            if twin is not None:
+                raise Conflict(f"Procore already has company '{twin['name']}' "
+                               f"(id {twin['id']}); link it to the Sage vendor instead of "
+                               "adding it twice", procore_company=twin["id"])
+        company, adopted = self._create_once(user, "vendor", key, own, lambda: (
+            procore.create_vendor({
+                "name": row["name"], "abbreviated_name": row.get("short_name"),
+                "origin_id": key, "origin_code": key, "address": row.get("address"),
+                "city": row.get("city"), "state_code": row.get("state"),
+                "zip": row.get("zip_code"), "is_active": True})))
+        # Also after adopting: the lost attempt may have stopped before the tax id. Setting
+        # it again would do no harm (the same value), but one that is there is left alone.
+        if row.get("tax_id") and not (company.get("business_register") or {}).get(
+                "identifier"):
             procore.set_vendor_tax_id(int(company["id"]), "ein", str(row["tax_id"]))
-        self._link(user, "vendor", int(company["id"]), str(vendor), "imported from Sage")
-        return {"company": company, "sage_vendor": vendor}
+        self._finish_create(user, "vendor", int(company["id"]), key, adopted,
+                            "imported from Sage")
+        return {"company": company, "sage_vendor": vendor, "adopted": adopted is not None}
 
     def archive_vendor(self, user: User, vendor: int, archived: bool) -> dict[str, Any]:
         require(user, Permission.ARCHIVE_ERP_COMPANY)
@@ -210,7 +229,11 @@ class SetupService:
         return {"project": procore_id, "sent": len(updates), "synced": len(outcome.entities),
                 "errors": outcome.errors}
 
-    def set_default_cost_types(self, user: User, code: str, types: list[int]) -> dict[str, Any]:
+    def set_default_cost_types(self, user: User, code: str, types: list[int],
+                               version: int | None = None) -> dict[str, Any]:
+        """``version``: the settings version the client edited (None: the one read here);
+        the write is conditional on it, so a concurrent settings save is never reverted
+        (the store answers Conflict, 409, naming who saved meanwhile)."""
         require(user, Permission.ASSIGN_DEFAULT_COST_TYPES)
         self._sage_row(user.company_id, "cost_codes", code, "cost code")
         known = {int(r["type"]) for r in self.lists.rows(user.company_id, "cost_types")}
@@ -220,9 +243,11 @@ class SetupService:
                              field="cost_types")
         settings = self.store.get_company_settings(user.company_id)
         defaults = {**settings.get("default_cost_types", {}), code: sorted(set(types))}
-        self.store.put_company_settings(user.company_id,
-                                        {**settings, "default_cost_types": defaults})
-        return {"code": code, "cost_types": defaults[code]}
+        saved = self.store.put_company_settings(
+            user.company_id, {**settings, "default_cost_types": defaults},
+            expected_version=settings["version"] if version is None else version,
+            updated_by=user.subject, updated_at=self.clock())
+        return {"code": code, "cost_types": defaults[code], "version": saved}
 
     # ---- sub jobs ----------------------------------------------------------------------------
     def import_sub_job(self, user: User, procore_id: int, phase: int) -> dict[str, Any]:
@@ -238,10 +263,14 @@ class SetupService:
         if existing is not None:
             raise Conflict(f"phase {phase} of job {job} is already sub job "
                            f"{existing.procore_id} in Procore")
-        sub_job = self.procore_for(user.company_id).create_sub_job(
-            procore_id, {"name": row["name"], "code": str(phase), "origin_id": key})
-        self._link(user, "sub_job", int(sub_job["id"]), key, "imported from Sage")
-        return {"sub_job": sub_job, "job": job, "phase": phase}
+        procore = self.procore_for(user.company_id)
+        own = procore.find_sub_jobs(procore_id, origin_id=key)
+        sub_job, adopted = self._create_once(user, "sub_job", key, own, lambda: (
+            procore.create_sub_job(procore_id, {"name": row["name"], "code": str(phase),
+                                                "origin_id": key})))
+        self._finish_create(user, "sub_job", int(sub_job["id"]), key, adopted,
+                            "imported from Sage")
+        return {"sub_job": sub_job, "job": job, "phase": phase, "adopted": adopted is not None}
 
     def synced_sub_jobs(self, user: User, procore_id: int) -> list[dict[str, Any]]:
         require(user, Permission.VIEW_SYNCED_SUB_JOBS)
@@ -298,15 +327,58 @@ class SetupService:
             raise Conflict(f"{sage_noun} is already linked to Procore "
                            f"{sage_side.procore_id}; unlink it first")
 
+    def _create_once(self, user: User, kind: str, key: str, own: list[dict[str, Any]],
+                     create: Callable[[], dict[str, Any]],
+                     ) -> tuple[dict[str, Any], Adoption | None]:
+        """The Procore record for Sage ``key``: the one found carrying ``key`` as its origin
+        id (``own``, adopted), else one ``create`` POSTs now (no adoption).
+
+        A POST is never resent after a 5xx or a lost connection (Procore may have acted),
+        so the caller's next attempt is the retry. One attempt, and where a lost answer or
+        a crash may stop it::
+
+            intent put --> POST --> (tax id) --> link + history --> intent cleared
+                              ^ stopped anywhere here: the record may exist, unlinked ^
+
+        The next attempt finds that record by its origin id (the caller looks it up first,
+        before any 409 for a look-alike) and adopts it: linked once, no second POST, no
+        409. Procore keeps ``origin_id`` unique per company, so two attempts racing each
+        other cannot both create: the second POST is refused. The intent, kept until the
+        link is written, tells an attempt whose answer was lost from a record linked
+        before and unlinked since (adopted too: it already stands for this Sage record),
+        and says whose attempt it was.
+        """
+        if own:
+            record = own[0]
+            attempt = self.intents.get(user.company_id, kind, key)
+            logger.info("adopting a procore record", kind=kind, procore_id=record["id"],
+                        sage_key=key, attempt=attempt)
+            how = ADOPTED_LOST_ANSWER if attempt is not None else ADOPTED_ORIGIN
+            return record, Adoption(how, attempt)
+        self.intents.put(user.company_id, kind, key, origin_id=key, actor=user.subject,
+                         at=self.clock())
+        return create(), None
+
+    def _finish_create(self, user: User, kind: str, procore_id: int, key: str,
+                       adopted: Adoption | None, created_how: str) -> None:
+        """Link what ``_create_once`` gave, then forget the intent (the link is the outcome)."""
+        if adopted is None:
+            self._link(user, kind, procore_id, key, created_how)
+        else:
+            self._link(user, kind, procore_id, key, adopted.how, attempt=adopted.attempt)
+        self.intents.clear(user.company_id, kind, key)
+
     def _link(self, user: User, kind: str, procore_id: int, sage_key: str, how: str,
-              differences: list[dict[str, Any]] | None = None) -> Link:
+              differences: list[dict[str, Any]] | None = None,
+              attempt: dict[str, Any] | None = None) -> Link:
         link = Link(company_id=user.company_id, kind=kind,  # type: ignore[arg-type]
                     procore_id=procore_id, sage_key=sage_key, created_at=self.clock(),
                     created_by=user.subject)
         self.store.put_link(link)
         self.store.add_link_event(user.company_id, kind, procore_id, {
             "action": "link", "how": how, "sage_key": sage_key, "actor": user.subject,
-            "at": link.created_at, "differences": differences or []})
+            "at": link.created_at, "differences": differences or [],
+            **({"attempt": {k: attempt.get(k) for k in ("actor", "at")}} if attempt else {})})
         logger.info("linked", kind=kind, procore_id=procore_id, sage_key=sage_key, how=how)
         return link
 
