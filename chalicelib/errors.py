@@ -60,11 +60,6 @@ class Conflict(ConnectorError):
     code = "conflict"
 
 
-class PayloadTooLarge(ConnectorError):
-    http_status = 413
-    code = "payload_too_large"
-
-
 # --- our own or downstream trouble (5xx) -----------------------------------------------
 class ServiceUnavailable(ConnectorError):
     """A dependency (queue, table) is unavailable; nothing was half-written."""

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from chalicelib.errors import ServiceUnavailable
+from chalicelib.observability import logger
 
 
 class FifoQueue:
@@ -31,7 +32,7 @@ class FifoQueue:
                 MessageGroupId=group_id[:128],
             )
         except (ClientError, BotoCoreError) as exc:
-            raise ServiceUnavailable(f"the {self.name} queue is unavailable: {exc}") from exc
+            raise self._unavailable(exc) from exc
         return str(answer["MessageId"])
 
     def ping(self) -> None:
@@ -41,4 +42,9 @@ class FifoQueue:
             self.client.get_queue_attributes(QueueUrl=self.queue_url,
                                               AttributeNames=["QueueArn"])
         except (ClientError, BotoCoreError) as exc:
-            raise ServiceUnavailable(f"the {self.name} queue is unavailable: {exc}") from exc
+            raise self._unavailable(exc) from exc
+
+    def _unavailable(self, exc: Exception) -> ServiceUnavailable:
+        # AWS's text goes to the log, never into an answer.
+        logger.error("queue call failed", queue=self.name, error=str(exc))
+        return ServiceUnavailable(f"the {self.name} queue is unavailable; try again shortly")

@@ -109,6 +109,7 @@ class Permission(StrEnum):
     VIEW_UNSYNCABLE_DIRECT_COSTS = "view the ERP unsyncable direct costs report"
     VIEW_ARCHIVED_COMPANIES = "view the archived companies list"
     MANAGE_USERS = "manage connector users and their levels"
+    MANAGE_QUARANTINE = "list and replay quarantined webhook deliveries"
 
 
 @dataclass(frozen=True)
@@ -182,6 +183,8 @@ MATRIX: dict[Permission, Rule] = {
     P.VIEW_UNSYNCABLE_DIRECT_COSTS: Rule(_REPORTS, _reports_and_budget_or_prime),
     P.VIEW_ARCHIVED_COMPANIES: Rule(_STD, _erp(Level.STANDARD)),
     P.MANAGE_USERS: Rule(_ADMIN, _erp(Level.ADMIN)),
+    # Not in Procore's matrix (its connector has no quarantine): the operator's tool.
+    P.MANAGE_QUARANTINE: Rule(_ADMIN, _erp(Level.ADMIN)),
 }
 
 

@@ -34,6 +34,8 @@ from chalicelib.errors import BadRequest
 
 PayloadVersion = Literal["v2.0", "v3.0", "v4.0"]
 SUPPORTED_VERSIONS: tuple[str, ...] = ("v2.0", "v3.0", "v4.0")
+#: Short names Procore also sends (its hooks API and older deliveries say "v2").
+VERSION_ALIASES: Mapping[str, PayloadVersion] = {"v2": "v2.0", "v3": "v3.0"}
 
 # --- resource names the connector cares about (identical in v2.0/v3.0; assumed for v4.0) --
 WORK_ORDER_CONTRACTS = "Work Order Contracts"
@@ -355,11 +357,12 @@ def _detect_version(data: Mapping[str, Any]) -> PayloadVersion:
         )
     if not isinstance(raw, str):
         raise BadRequest("field 'api_version' must be a string", field="api_version")
+    raw = VERSION_ALIASES.get(raw, raw)
     if raw not in SUPPORTED_VERSIONS:
         shown = raw if len(raw) <= 20 else raw[:20] + "..."
         raise BadRequest(
             f"unsupported payload version '{shown}' (expected one of "
-            f"{', '.join(SUPPORTED_VERSIONS)})",
+            f"{', '.join(SUPPORTED_VERSIONS)}, or {', '.join(VERSION_ALIASES)})",
             field="api_version",
         )
     return raw  # type: ignore[return-value]

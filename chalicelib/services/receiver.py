@@ -1,17 +1,21 @@
-"""The webhook receiver: check, parse, enqueue. No Procore call and no table access here:
-Procore pauses every delivery to the endpoint after one slow or failed answer."""
+"""The webhook receiver: check, parse, enqueue. No Procore call here, and the table only for
+a body that cannot be read (quarantined): Procore pauses every delivery to the endpoint
+after one slow or failed answer."""
 
 from __future__ import annotations
 
 import hmac
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.adapters.queues import FifoQueue
 from chalicelib.domain.webhooks import WebhookEvent, commitment_target, parse_webhook, to_message
-from chalicelib.errors import PayloadTooLarge, Unauthorized
+from chalicelib.errors import BadRequest, Unauthorized
 from chalicelib.observability import count, logger
 from chalicelib.settings import Settings
+
+if TYPE_CHECKING:
+    from chalicelib.services.quarantine import QuarantineService
 
 
 def check_token(expected: str, provided: str | None) -> None:
@@ -44,12 +48,24 @@ def is_own_echo(settings: Settings, event: WebhookEvent) -> bool:
 
 
 def receive(settings: Settings, token: str, queue: FifoQueue,
-            headers: Mapping[str, str], body: bytes) -> dict[str, Any]:
+            headers: Mapping[str, str], body: bytes,
+            quarantine: QuarantineService) -> dict[str, Any]:
+    """Answer a delivery. With a valid token the answer is always 2xx: a body the connector
+    cannot read is quarantined (202), never refused, since one refusal makes Procore pause
+    every delivery to this endpoint."""
     check_token(token, headers.get("authorization"))
     if len(body) > settings.max_webhook_bytes:
-        raise PayloadTooLarge(f"body is {len(body)} bytes; the limit is "
-                              f"{settings.max_webhook_bytes}")
-    event = parse_webhook(body)
+        return quarantine.keep(body, f"body is {len(body)} bytes; the limit is "
+                                     f"{settings.max_webhook_bytes}")
+    try:
+        event = parse_webhook(body)
+    except BadRequest as exc:
+        return quarantine.keep(body, exc.message, field=exc.details.get("field"))
+    return route(settings, queue, event)
+
+
+def route(settings: Settings, queue: FifoQueue, event: WebhookEvent) -> dict[str, Any]:
+    """Skip what this connector does not sync; queue the rest for intake."""
     logger.set_correlation_id(event.event_id)
     logger.append_keys(event_id=event.event_id, resource=event.resource_name,
                        resource_id=event.resource_id, action=event.action)

@@ -111,6 +111,39 @@ def test_missing_or_wrong_token_is_401_and_changes_nothing(hook: Any, aws: Any,
     assert aws.queue_depth(aws.export_url) == 0
 
 
+@pytest.mark.parametrize("short", ["v2", "v3"])
+def test_short_api_versions_are_accepted(hook: Any, aws: Any, short: str) -> None:
+    """Procore's hooks API and older deliveries say "v2"; its docs show both spellings."""
+    long_name = {"v2": "v2.0", "v3": "v3.0"}[short]
+    name = {"v2": "work_order_contract_create", "v3": "purchase_order_contract_create"}[short]
+    payload = {**fixture(long_name, name), "api_version": short}
+    response = hook(payload)
+    assert response.status_code == 202, body(response)
+    assert body(response)["status"] == "queued"
+    [message] = inbound(aws)
+    assert json.loads(message["Body"])["payload_version"] == long_name
+
+
+def test_legacy_v2_example_with_64_bit_id_is_queued(hook: Any, aws: Any) -> None:
+    """Procore's 2020 example: api_version "v2", a 64-bit delivery id, a line item."""
+    payload = {"api_version": "v2", "company_id": FIXTURE_COMPANY, "event_type": "create",
+               "id": 5982324300946918154,
+               "metadata": {"source_application_id": None, "source_company_id": FIXTURE_COMPANY,
+                            "source_operation_id": None, "source_project_id": 219542,
+                            "source_user_id": 1469242},
+               "project_id": 219542, "resource_id": 245510722,
+               "resource_name": "Purchase Order Contract Line Items",
+               "timestamp": "2020-07-20T15:22:01.353581Z",
+               "ulid": "01EDPD2J6SBY1163N77H95GW09", "user_id": 1469242}
+    assert body(hook(payload))["status"] == "queued"
+    assert len(inbound(aws)) == 1
+
+
+def quarantined(aws: Any) -> list[dict[str, Any]]:
+    return [{"body": row["body"]["B"], "doc": row["doc"]["S"]} for row in aws.table_snapshot()
+            if row["PK"]["S"].startswith("QUARANTINE#")]
+
+
 @pytest.mark.parametrize(("raw", "message"), [
     (b"{not json", "not valid JSON"),
     (b"[1, 2]", "expected an object"),
@@ -124,22 +157,32 @@ def test_missing_or_wrong_token_is_401_and_changes_nothing(hook: Any, aws: Any,
      "resource_id"),
     (b"", "not valid JSON"),
 ])
-def test_malformed_body_is_400_naming_the_problem(hook: Any, aws: Any, raw: bytes | str,
-                                                  message: str) -> None:
+def test_unreadable_body_with_valid_token_is_202_and_quarantined(hook: Any, aws: Any,
+                                                                 raw: bytes | str,
+                                                                 message: str) -> None:
+    """Never a 4xx for a valid token: Procore would pause every delivery to the endpoint."""
     response = hook(raw)
-    assert response.status_code == 400, body(response)
-    assert message in body(response)["message"]
-    assert inbound(aws) == [] and aws.table_snapshot() == []
-    assert aws.queue_depth(aws.export_url) == 0
+    assert response.status_code == 202, body(response)
+    answer = body(response)
+    assert answer["status"] == "quarantined" and message in answer["reason"]
+    [row] = quarantined(aws)
+    stored = raw.encode() if isinstance(raw, str) else raw
+    assert bytes(row["body"]) == stored
+    assert message in json.loads(row["doc"])["reason"]
+    assert inbound(aws) == [] and aws.queue_depth(aws.export_url) == 0
 
 
-def test_body_over_256_kb_is_413(hook: Any, aws: Any) -> None:
+def test_body_over_256_kb_is_quarantined_cut_short_and_not_replayable(hook: Any,
+                                                                      aws: Any) -> None:
     payload = {**fixture("v2.0", "work_order_contract_create"), "padding": "x" * 262_144}
     response = hook(payload)
-    assert response.status_code == 413
-    assert "limit is 262144" in body(response)["message"]
-    assert inbound(aws) == [] and aws.table_snapshot() == []
-    assert aws.queue_depth(aws.export_url) == 0
+    assert response.status_code == 202
+    assert "limit is 262144" in body(response)["reason"]
+    [row] = quarantined(aws)
+    doc = json.loads(row["doc"])
+    assert doc["replayable"] is False and doc["size"] > 262_144
+    assert len(bytes(row["body"])) <= 256 * 1024
+    assert inbound(aws) == []
 
 
 def test_unauthenticated_oversized_body_is_401_not_413(hook: Any) -> None:
@@ -165,6 +208,7 @@ def test_metrics_count_received_skipped_and_rejected(hook: Any,
     hook(fixture("v2.0", "project_update"))
     hook(b"{", token=WEBHOOK_TOKEN)
     hook(fixture("v2.0", "work_order_contract_create"), token="Bearer nope")
+    hook(b"{", token="Bearer nope")
     counted: dict[str, float] = {}
     for line in capsys.readouterr().out.splitlines():
         if '"_aws"' in line:
@@ -173,4 +217,5 @@ def test_metrics_count_received_skipped_and_rejected(hook: Any,
                 value = record[metric["Name"]]
                 total = sum(value) if isinstance(value, list) else value
                 counted[metric["Name"]] = counted.get(metric["Name"], 0) + total
-    assert counted == {"WebhooksReceived": 1, "WebhooksSkipped": 1, "WebhooksRejected": 2}
+    assert counted == {"WebhooksReceived": 1, "WebhooksSkipped": 1, "WebhooksQuarantined": 1,
+                       "WebhooksRejected": 2}
