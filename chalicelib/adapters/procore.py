@@ -33,7 +33,8 @@ first attempt made by that ``origin_id``. A POST create has no such key, hence t
 Company setup (projects, directory vendors and their tax id, sub jobs, cost codes,
 standard cost codes, cost types) follows the same split: ``create_*`` and
 ``set_vendor_tax_id`` POST (never resent after a 5xx or a lost connection: look the record
-up by ``origin_id`` before creating again), ``update_*`` PATCH and ``sync_*`` are retried.
+up by ``origin_id`` before creating again, with ``find_projects``, ``find_vendors`` or
+``find_sub_jobs``), ``update_*`` PATCH and ``sync_*`` are retried.
 """
 
 from __future__ import annotations
@@ -49,10 +50,12 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from aws_lambda_powertools import Logger
 
+from chalicelib import deadline
 from chalicelib.errors import (
     FatalUpstreamError,
     RetriableUpstreamError,
@@ -78,6 +81,7 @@ COMMITMENT_PATHS: Mapping[str, str] = {
 _ERROR_BODY_LIMIT = 500
 _RATE_LIMIT_JITTER = 0.25  # seconds added after Reset so we do not arrive exactly on it
 _MAX_PAGES = 10_000  # a runaway-pagination guard, far above any real list
+_CALL_MARGIN = 3.0  # seconds kept free at the invocation's end (write what was read)
 SYNC_CHUNK = 1000  # Procore refuses a sync call with more updates (422, whole request)
 TAX_ID_TYPES = ("ein", "abn")  # Procore business_register types
 
@@ -349,6 +353,7 @@ class ProcoreClient:
         backoff_base: float = 0.5,
         backoff_cap: float = 20.0,
         max_wait: float = 60.0,
+        time_left: Callable[[], float | None] = deadline.remaining,
     ) -> None:
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
@@ -365,6 +370,7 @@ class ProcoreClient:
         self._backoff_base = backoff_base
         self._backoff_cap = backoff_cap
         self._max_wait = max_wait
+        self._time_left = time_left
         self._lock = threading.Lock()
         self._slow_until = 0.0
         self.rate_limit = RateLimit(None, None, None)
@@ -581,8 +587,16 @@ class ProcoreClient:
             projects = [p for p in projects if str(p.get("project_number") or "").strip() == wanted]
         return projects
 
+    def find_vendors(self, origin_id: str) -> list[dict[str, Any]]:
+        """Company directory vendors carrying ``origin_id`` (Procore's filter, checked here
+        too: a server ignoring the filter must not fool us)."""
+        params = {"company_id": self.company_id, "filters[origin_id]": str(origin_id)}
+        vendors = self.get_all("/rest/v1.0/vendors", params)
+        return [v for v in vendors if v.get("origin_id") == str(origin_id)]
+
     def create_vendor(self, fields: Mapping[str, Any]) -> dict[str, Any]:
-        """POST a company directory vendor (``name`` required). Not resent after a 5xx."""
+        """POST a company directory vendor (``name`` required). Not resent after a 5xx:
+        ``find_vendors(origin_id=...)`` tells whether it was made."""
         body = {"company_id": self.company_id, "vendor": dict(fields)}
         return self._record(self.post("/rest/v1.0/vendors", body), "POST", "/rest/v1.0/vendors")
 
@@ -609,8 +623,16 @@ class ProcoreClient:
     def list_sub_jobs(self, project_id: int) -> list[dict[str, Any]]:
         return self.get_all("/rest/v1.0/sub_jobs", {"project_id": int(project_id)})
 
+    def find_sub_jobs(self, project_id: int, origin_id: str) -> list[dict[str, Any]]:
+        """The project's sub jobs carrying ``origin_id``. v1.0 documents no filter on this
+        list: ``filters[origin_id]`` is sent all the same and the answer compared here."""
+        params = {"project_id": int(project_id), "filters[origin_id]": str(origin_id)}
+        sub_jobs = self.get_all("/rest/v1.0/sub_jobs", params)
+        return [s for s in sub_jobs if s.get("origin_id") == str(origin_id)]
+
     def create_sub_job(self, project_id: int, fields: Mapping[str, Any]) -> dict[str, Any]:
-        """POST a sub job (``name`` required; ``code``, ``origin_id``). Not resent after 5xx."""
+        """POST a sub job (``name`` required; ``code``, ``origin_id``). Not resent after 5xx:
+        ``find_sub_jobs(project_id, origin_id=...)`` tells whether it was made."""
         body = {"project_id": int(project_id), "sub_job": dict(fields)}
         return self._record(self.post("/rest/v1.0/sub_jobs", body), "POST", "/rest/v1.0/sub_jobs")
 
@@ -657,6 +679,45 @@ class ProcoreClient:
         path = f"/rest/v1.0/{_commitment_segment(kind)}/{int(commitment_id)}/line_items"
         return self.get_all(path, {"project_id": int(project_id)})
 
+    def list_commitments_updated(
+        self,
+        kind: CommitmentKind,
+        project_id: int,
+        since: datetime,
+        until: datetime,
+        *,
+        include_deleted: bool = True,
+    ) -> list[dict[str, Any]]:
+        """The project's commitments whose ``updated_at`` is in ``[since, until]``.
+
+        Procore's ``filters[updated_at]`` is an inclusive ISO 8601 range to the second
+        (fractions are dropped from both ends; a naive datetime is UTC). Deleted ones come
+        along (``filters[include_deleted]=with``; they carry ``deleted_at``). Records
+        outside the range are dropped here too, so a server ignoring the filter cannot
+        fool us; a record without a readable ``updated_at`` is kept.
+        """
+
+        def second(moment: datetime) -> datetime:
+            moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+            return moment.astimezone(UTC).replace(microsecond=0)
+
+        def within(value: object) -> bool:
+            try:
+                moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+            except ValueError:
+                return True
+            return low <= second(moment) <= high
+
+        low, high = second(since), second(until)
+        params: dict[str, Any] = {
+            "project_id": int(project_id),
+            "filters[updated_at]": f"{low:%Y-%m-%dT%H:%M:%SZ}...{high:%Y-%m-%dT%H:%M:%SZ}",
+        }
+        if include_deleted:
+            params["filters[include_deleted]"] = "with"
+        records = self.get_all(f"/rest/v1.0/{_commitment_segment(kind)}", params)
+        return [r for r in records if within(r.get("updated_at"))]
+
     # --- the retry loop -----------------------------------------------------------------
     def _call(
         self,
@@ -678,7 +739,8 @@ class ProcoreClient:
         retry_after: float | None = None
         while True:
             attempt += 1
-            self._wait_for_quota()
+            self._check_time(method, path, 0.0, last_problem)
+            self._wait_for_quota(method, path)
             try:
                 token = self._tokens.token()
             except RetriableUpstreamError as exc:
@@ -711,6 +773,7 @@ class ProcoreClient:
                         retry_after = delay
             if attempt >= self._max_attempts:
                 break
+            self._check_time(method, path, delay, last_problem)
             logger.warning(
                 "procore call will be retried",
                 method=method,
@@ -742,7 +805,10 @@ class ProcoreClient:
             headers["Content-Type"] = "application/json"
         with self._lock:
             self.calls_made += 1
-        status, raw_headers, payload = self._transport(method, url, headers, body, self._timeout)
+        left = self._time_left()
+        timeout = self._timeout if left is None else max(1.0, min(self._timeout,
+                                                                   left - _CALL_MARGIN))
+        status, raw_headers, payload = self._transport(method, url, headers, body, timeout)
         lowered = {str(k).lower(): str(v) for k, v in raw_headers.items()}
         self._observe_rate_limit(lowered, status)
         logger.debug("procore call", method=method, url=url.split("?", 1)[0], status=status)
@@ -790,6 +856,17 @@ class ProcoreClient:
             **details,
         )
 
+    def _check_time(self, method: str, path: str, wait: float, problem: str) -> None:
+        """Give up (retriable) when waiting ``wait`` and one more call would outlast the
+        invocation: the queue retries the message; a killed function retries nothing."""
+        left = self._time_left()
+        if left is None or left - wait >= _CALL_MARGIN + 1.0:
+            return
+        raise RetriableUpstreamError(
+            f"Procore {method} {path} not tried again: the invocation has "
+            f"{max(left, 0):.1f}s left; last: {problem}",
+            method=method, path=path, time_left=round(max(left, 0), 1))
+
     # --- pacing ---------------------------------------------------------------------------
     def _observe_rate_limit(self, headers: Mapping[str, str], status: int) -> None:
         limit = _header_int(headers, "x-rate-limit-limit")
@@ -803,13 +880,14 @@ class ProcoreClient:
                 if remaining <= self._low_remaining:
                     self._slow_until = float(reset)
 
-    def _wait_for_quota(self) -> None:
+    def _wait_for_quota(self, method: str, path: str) -> None:
         """Slow down before Procore says 429: wait for the window reset when nearly empty."""
         with self._lock:
             wait = self._slow_until - self._clock()
             self._slow_until = 0.0
         if wait > 0:
             wait = min(wait, self._max_wait)
+            self._check_time(method, path, wait, "Procore's rate limit is nearly used up")
             logger.info(
                 "procore quota low; waiting for reset",
                 remaining=self.rate_limit.remaining,

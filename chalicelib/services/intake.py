@@ -9,24 +9,33 @@ the same delivery five times, or an unchanged commitment seen again, adds no ver
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from chalicelib.adapters.procore import ProcoreAuthError, ProcoreClient
 from chalicelib.adapters.store import ItemStore
-from chalicelib.domain import commitments, matching, setup
+from chalicelib.domain import commitments, cost_codes, matching, setup
 from chalicelib.domain.models import SYSTEM_INTAKE, Item
 from chalicelib.domain.observations import Observation
 from chalicelib.domain.state_machine import Status
 from chalicelib.domain.webhooks import WebhookEvent, commitment_target
-from chalicelib.errors import Conflict, NotFound, UpstreamNotFound
+from chalicelib.errors import Conflict, FatalUpstreamError, NotFound, UpstreamNotFound
 from chalicelib.observability import count, logger
 from chalicelib.services.items import ItemService
-
-if TYPE_CHECKING:
-    from chalicelib.adapters.procore import ProcoreClient
 
 COMMITMENT = "commitment"
 PATH = {"work_order_contract": "work_order_contracts",
         "purchase_order_contract": "purchase_order_contracts"}
+
+
+def refusal_reason(exc: FatalUpstreamError, kind: str, commitment_id: int) -> str:
+    """Procore's refusal, worded for the person who can fix it."""
+    status = exc.details.get("status")
+    noun = f"{kind.replace('_', ' ')} {commitment_id}"
+    hint = ("Give the connector's Procore service account access to the project's "
+            "Commitments tool, then send it again." if status == 403 else
+            "Check the record in Procore, then send it again.")
+    code = f" (HTTP {status})" if status else ""
+    return f"Procore refused to show {noun}{code}: {exc.message[:300]}. {hint}"
 
 
 class IntakeService:
@@ -58,8 +67,16 @@ class IntakeService:
         company_id = event.company_id
         commitment_id = target.commitment_id
         if commitment_id is None:
-            commitment_id = self._find_parent(company_id, target.kind, target.project_id,
-                                              target.line_item_id)
+            try:
+                commitment_id = self._find_parent(company_id, target.kind, target.project_id,
+                                                  target.line_item_id)
+            except ProcoreAuthError:
+                raise  # our credentials: every event fails alike; the queue retries
+            except FatalUpstreamError as exc:
+                logger.error("Procore refused the line item's lookup", event_id=event.event_id,
+                             line_item_id=target.line_item_id, error=exc.message)
+                count("EventsRefused")
+                return "unresolved"
             if commitment_id is None:
                 logger.warning("line item's commitment not found", event_id=event.event_id,
                                line_item_id=target.line_item_id)
@@ -70,9 +87,22 @@ class IntakeService:
                                        procore_id=commitment_id, actor=SYSTEM_INTAKE,
                                        correlation_id=event.event_id)
             return "deleted"
-        item = self.evaluate_commitment(company_id, target.kind, commitment_id,
-                                        target.project_id, actor=SYSTEM_INTAKE,
-                                        correlation_id=event.event_id)
+        try:
+            item = self.evaluate_commitment(company_id, target.kind, commitment_id,
+                                            target.project_id, actor=SYSTEM_INTAKE,
+                                            correlation_id=event.event_id)
+        except ProcoreAuthError:
+            raise  # our credentials: every event fails alike; the queue retries
+        except FatalUpstreamError as exc:
+            # 403/422 and the like: retrying cannot help, and a retry would hold every
+            # later event of the project's queue group. The item shows why at once.
+            self.items.observe_refused(
+                company_id=company_id, kind=COMMITMENT, procore_id=commitment_id,
+                project_id=target.project_id, subtype=commitments.SUBTYPE[target.kind],
+                reason=refusal_reason(exc, target.kind, commitment_id), actor=SYSTEM_INTAKE,
+                correlation_id=event.event_id)
+            count("EventsRefused")
+            return "refused"
         return "changed" if item is not None else "unchanged"
 
     def evaluate_commitment(self, company_id: int, kind: commitments.CommitmentKind,
@@ -98,7 +128,8 @@ class IntakeService:
             project_id=obs.snapshot.get("project_id") or project_id,
             subtype=commitments.SUBTYPE[kind], snapshot=obs.snapshot, reasons=obs.reasons,
             actor=actor, correlation_id=correlation_id,
-            source_updated_at=obs.source_updated_at, reread=reread))
+            source_updated_at=obs.source_updated_at, reread=reread,
+            sent=actor != SYSTEM_INTAKE))
 
     def _read_commitment(self, company_id: int, kind: commitments.CommitmentKind,
                          commitment_id: int, project_id: int | None,
@@ -114,12 +145,20 @@ class IntakeService:
         limits = commitments.Limits(
             number_max=int(advanced.get("commitment_number_max", self.limits.number_max)),
             title_max=int(advanced.get("commitment_title_max", self.limits.title_max)))
+        # Sage's active cost codes as last pulled; None before the first pull (then the
+        # origin id or the rule alone decides, and Sage refuses an unknown code at export).
+        # A synced commitment's lines are not mapped again, so it needs no list.
+        rows = [] if synced else self.store.list_erp_rows(company_id, "cost_codes")
+        known = {code for r in rows if not r.get("inactive")
+                 and (code := cost_codes.sage_code_text(r.get("code")))} if rows else None
         reasons = commitments.readiness_reasons(
             snapshot,
             project_link=self.store.get_link(company_id, "project", project) if project else None,
             vendor_link=(self.store.get_link(company_id, "vendor", vendor["id"])
                          if vendor else None),
-            limits=limits, synced=synced)
+            limits=limits, synced=synced,
+            cost_code_rule=str(advanced.get("cost_code_rule") or cost_codes.DEFAULT_RULE),
+            known_cost_codes=known)
         return Observation(snapshot=snapshot, reasons=reasons,
                            source_updated_at=commitments.source_updated_at(record, lines))
 
@@ -137,7 +176,8 @@ class IntakeService:
         return self._direct_export(self.items.observe(
             company_id=company_id, kind="project", procore_id=project_id,
             project_id=project_id, subtype=None, snapshot=snapshot,
-            reasons=setup.project_reasons(snapshot, linked_job=None), actor=actor))
+            reasons=setup.project_reasons(snapshot, linked_job=None), actor=actor,
+            sent=True))
 
     def evaluate_vendor(self, company_id: int, vendor_id: int, *, actor: str) -> Item | None:
         """A Procore company sent to become a Sage vendor."""
@@ -160,7 +200,7 @@ class IntakeService:
                                        name_max=int(settings.get("vendor_name_max", 30)))
         return self._direct_export(self.items.observe(
             company_id=company_id, kind="vendor", procore_id=vendor_id, project_id=None,
-            subtype=None, snapshot=snapshot, reasons=reasons, actor=actor))
+            subtype=None, snapshot=snapshot, reasons=reasons, actor=actor, sent=True))
 
     def _read(self, call: Callable[[ProcoreClient], dict[str, Any]], company_id: int,
               noun: str) -> dict[str, Any]:
@@ -204,7 +244,12 @@ class IntakeService:
             return parent
         procore = self.procore_for(company_id)
         for record in procore.get_all(f"/rest/v1.0/{PATH[kind]}", {"project_id": project_id}):
-            lines = procore.list_commitment_line_items(kind, project_id, record["id"])
+            try:
+                lines = procore.list_commitment_line_items(kind, project_id, record["id"])
+            except ProcoreAuthError:
+                raise
+            except FatalUpstreamError:  # one unreadable commitment must not hide the rest
+                continue
             if any(line.get("id") == line_item_id for line in lines):
                 return int(record["id"])
         return None
