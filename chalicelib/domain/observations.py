@@ -4,7 +4,8 @@ An observation is what intake (a webhook, the reconciliation, a tool admin's "se
 from Procore: the snapshot, its readiness reasons and Procore's ``updated_at``. The rules,
 in order:
 
-1. Withdrawn and unlinked items ignore Procore.
+1. Withdrawn and unlinked items ignore Procore; an unlinked one is evaluated again only
+   when a person sends it (it then exports as a new Sage record).
 2. A read older than the content already held is never applied (snapshots never go
    backwards): a "send" racing a webhook, or an old delivery evaluated late.
 3. Accepted or exporting: the accepted snapshot exports, untouched; the new content waits
@@ -102,8 +103,16 @@ def _parse(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-def plan(item: Item, obs: Observation, after_sync: AfterSyncRule) -> Plan | None:
-    """The transition ``obs`` makes on ``item``, or None when it changes nothing."""
+def plan(item: Item, obs: Observation, after_sync: AfterSyncRule, *,
+         sent: bool = False) -> Plan | None:
+    """The transition ``obs`` makes on ``item``, or None when it changes nothing.
+
+    ``sent``: a person sent the record (not a webhook or the reconciliation poll).
+    """
+    if item.status is Status.UNLINKED and sent:
+        action = Action.OBSERVE_NOT_READY if obs.reasons else Action.OBSERVE_READY
+        return Plan(action, _replace(item, obs, list(obs.reasons), None),
+                    "sent again after it was unlinked; it exports as a new Sage record")
     if item.status in IGNORED_AFTER:
         return None
     if item.status in COMMITTED:

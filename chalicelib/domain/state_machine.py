@@ -85,6 +85,9 @@ TRANSITIONS: dict[tuple[Status, Action], Status] = {
     (S.ACCEPTED, A.EXPORT_SUCCEEDED): S.SYNCED,
     (S.EXPORTING, A.EXPORT_FAILED): S.FAILED,
     (S.SYNCED, A.UNLINK): S.UNLINKED,
+    # An unlinked record a person sends again (observations.plan lets only a send in).
+    (S.UNLINKED, A.OBSERVE_READY): S.READY_TO_EXPORT,
+    (S.UNLINKED, A.OBSERVE_NOT_READY): S.NOT_READY,
 }
 
 # Actions that must carry a reason (shown to the sender and kept in the audit trail).

@@ -86,7 +86,8 @@ class ItemService:
                 subtype: str | None, snapshot: dict[str, Any], reasons: list[str],
                 actor: str, correlation_id: str | None = None,
                 source_updated_at: str | None = None,
-                reread: Callable[[], Observation] | None = None) -> Item | None:
+                reread: Callable[[], Observation] | None = None,
+                sent: bool = False) -> Item | None:
         """Record what Procore says the item is now. None when nothing changed.
 
         Intake and "send" both come here, so both follow one rule (observations.plan):
@@ -106,7 +107,7 @@ class ItemService:
             if reread is not None and is_tie(item, obs):
                 count("ObservationTies")
                 obs, reread = reread(), None  # the fresh read is newer than both
-            step = plan(item, obs, after_sync_rule(kind))
+            step = plan(item, obs, after_sync_rule(kind), sent=sent)
             if step is None:
                 return None
             try:
@@ -115,6 +116,22 @@ class ItemService:
             except StaleItem:
                 continue
         raise ServiceUnavailable(f"item {kind}-{procore_id} kept changing; will retry")
+
+    def observe_refused(self, *, company_id: int, kind: str, procore_id: int,
+                        project_id: int | None, subtype: str | None, reason: str, actor: str,
+                        correlation_id: str | None = None) -> Item | None:
+        """Procore refused to show the record (403, 422...): the item says why.
+
+        The content held stays as it was (nothing was read); the refusal is its only
+        readiness reason, so an open item is not_ready, a committed or synced one keeps
+        its status and shows the reason. A later read that succeeds replaces it.
+        """
+        held = self.store.get_item(company_id, kind, procore_id)
+        snapshot = held.snapshot if held is not None else {
+            "id": procore_id, "project_id": project_id, "commitment_type": subtype}
+        return self.observe(company_id=company_id, kind=kind, procore_id=procore_id,
+                            project_id=project_id, subtype=subtype, snapshot=snapshot,
+                            reasons=[reason], actor=actor, correlation_id=correlation_id)
 
     def observe_deleted(self, *, company_id: int, kind: str, procore_id: int, actor: str,
                         correlation_id: str | None = None) -> Item | None:
@@ -194,10 +211,6 @@ class ItemService:
                            reasons=item.reasons)
         return self._act(user, item, Action.RESEND)
 
-    def unlink(self, user: User, item_id: str) -> Item:
-        item = self._load_for(user, item_id, Permission.UNLINK)
-        return self._act(user, item, Action.UNLINK)
-
     def _load_for(self, user: User, item_id: str, permission: Permission) -> Item:
         """The item, once the caller may act on its kind (403 before 404: a denied
         caller learns nothing about which items exist)."""
@@ -269,6 +282,12 @@ class ItemService:
         return self._save(item, done, events, actor)
 
     # ---- plumbing --------------------------------------------------------------------
+    def act(self, user: User, item: Item, action: Action, *, reason: str | None = None,
+            mutate: Callable[[Item], None] | None = None) -> Item:
+        """A person's action on an item already loaded and permitted (409 when the status
+        does not allow it or someone else changed the item first)."""
+        return self._act(user, item, action, reason=reason, mutate=mutate)
+
     def _act(self, user: User, item: Item, action: Action, *, reason: str | None = None,
              mutate: Callable[[Item], None] | None = None) -> Item:
         try:

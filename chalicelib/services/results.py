@@ -11,10 +11,9 @@ and the change that waited during the export are one write (ItemService.finish_e
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from chalicelib.adapters.store import ItemStore, StaleItem
-from chalicelib.domain.commitments import KIND_FOR_SUBTYPE
 from chalicelib.domain.models import SYSTEM_EXPORTER, Item, Link, parse_item_id, utc_now
 from chalicelib.domain.state_machine import Action, Status
 from chalicelib.errors import Conflict, FatalUpstreamError, ServiceUnavailable
@@ -22,6 +21,7 @@ from chalicelib.observability import count, logger
 from chalicelib.relay_protocol import Heartbeat, Result
 from chalicelib.services.erp_lists import ErpLists
 from chalicelib.services.items import ItemService
+from chalicelib.services.origins import ORIGIN_WRITERS, entity_errors
 
 if TYPE_CHECKING:
     from chalicelib.adapters.procore import ProcoreClient
@@ -108,24 +108,17 @@ class ResultsService:
 
     def _write_back(self, item: Item, origin_id: str, origin_code: str) -> str | None:
         """Procore's per-entity refusal is kept on the item; being down raises (retry)."""
-        procore = self.procore_for(item.company_id)
-        update = {"id": item.procore_id, "origin_id": origin_id, "origin_code": origin_code}
+        writer = ORIGIN_WRITERS[item.kind]
         try:
-            if item.kind == "project":
-                outcome = procore.sync_projects([update])
-            elif item.kind == "vendor":
-                outcome = procore.sync_vendors([update])
-            else:
-                kind = KIND_FOR_SUBTYPE.get(item.subtype or "", "work_order_contract")
-                outcome = procore.sync_commitment_origin(
-                    kind, item.project_id, item.procore_id, origin_id, origin_code)
+            outcome = writer(self.procore_for(item.company_id), item.subtype, item.project_id,
+                             item.procore_id, origin_id, origin_code)
         except FatalUpstreamError as exc:
             logger.error("origin write-back refused", item_id=item.item_id, error=exc.message)
             return exc.message
-        if outcome.errors:
-            text = "; ".join(_entity_errors(e) for e in outcome.errors)
-            logger.error("origin write-back refused", item_id=item.item_id, errors=text)
-            return f"Procore refused the origin id: {text}"
+        refused = entity_errors(outcome)
+        if refused:
+            logger.error("origin write-back refused", item_id=item.item_id, errors=refused)
+            return f"Procore refused the origin id: {refused}"
         return None
 
 
@@ -138,8 +131,3 @@ def _sage_identity(item: Item, keys: dict[str, str]) -> tuple[str, str, str]:
     record = "subcon" if "subcon" in keys else "pchord"
     code = keys.get("ctcnum") or keys.get("ordnum") or item.number
     return "commitment", f"{record}:{keys.get(record, '')}", code
-
-
-def _entity_errors(entity: dict[str, Any]) -> str:
-    errors = entity.get("errors") or {}
-    return ", ".join(f"{field} {' '.join(map(str, msgs))}" for field, msgs in errors.items())
