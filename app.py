@@ -49,12 +49,12 @@ def observability(event: Any, get_response: Any) -> Any:
 def procore_webhook() -> Any:
     from chalicelib.services.receiver import receive
     from chalicelib.settings import get_settings, read_secret
-    from chalicelib.wiring import get_inbound_queue
+    from chalicelib.wiring import get_inbound_queue, get_quarantine
 
     request = app.current_request
     settings = get_settings()
     answer = receive(settings, read_secret(settings, "webhook_token"), get_inbound_queue(),
-                     request.headers, request.raw_body or b"")
+                     request.headers, request.raw_body or b"", get_quarantine())
     return json_response(202, answer)
 
 
@@ -66,6 +66,9 @@ def _fifo_batch(event: dict[str, Any], context: Any, record_handler: Any) -> dic
         process_partial_response,
     )
 
+    from chalicelib import deadline
+
+    deadline.start(context)  # retries inside stop before the function's timeout
     processor = SqsFifoPartialProcessor(skip_group_on_error=True)
     return process_partial_response(event=event, record_handler=record_handler,
                                     processor=processor, context=context)
@@ -223,9 +226,9 @@ def resend_item(item_id: str) -> Any:
 @http_errors
 def unlink_item(item_id: str) -> Any:
     _for_item(item_id)
-    from chalicelib.wiring import get_item_service
+    from chalicelib.wiring import get_unlinker
 
-    return json_response(200, get_item_service().unlink(_caller(), item_id).public())
+    return json_response(200, get_unlinker().unlink_item(_caller(), item_id).public())
 
 
 @app.route("/items/send", methods=["POST"])
@@ -274,6 +277,34 @@ def health() -> Any:
     return json_response(200 if report["status"] == "ok" else 503, report)
 
 
+@app.route("/ops/quarantine", methods=["GET"])
+@http_errors
+def list_quarantine() -> Any:
+    from chalicelib.wiring import get_quarantine
+
+    params = app.current_request.query_params or {}
+    return json_response(200, get_quarantine().list(
+        _caller(), limit=query_int(params, "limit", default=50, minimum=1, maximum=200) or 50,
+        cursor=params.get("cursor")))
+
+
+@app.route("/ops/quarantine/{entry_id}", methods=["GET"])
+@http_errors
+def show_quarantined(entry_id: str) -> Any:
+    from chalicelib.wiring import get_quarantine
+
+    return json_response(200, get_quarantine().show(_caller(), entry_id))
+
+
+@app.route("/ops/quarantine/{entry_id}/replay", methods=["POST"])
+@http_errors
+def replay_quarantined(entry_id: str) -> Any:
+    from chalicelib.services.receiver import route
+    from chalicelib.wiring import get_quarantine
+
+    return json_response(200, get_quarantine().replay(_caller(), entry_id, route))
+
+
 @app.schedule(Rate(5, unit=Rate.MINUTES), name="scheduled-pulls")
 def scheduled_pulls(event: Any) -> dict[str, list[str]]:
     """Ask the relay agent for the Sage lists whose sync schedule is due."""
@@ -294,3 +325,12 @@ def sweep_exports(event: Any) -> dict[str, int | bool]:
     report = get_sweeper().sweep(get_settings().procore_company_id)
     logger.info("exports swept", **report.as_dict())
     return report.as_dict()
+
+
+@app.schedule(Rate(5, unit=Rate.MINUTES), name="reconcile-commitments")
+def reconcile_commitments(event: Any) -> dict[str, Any]:
+    """Queue the commitment changes Procore shows that no webhook brought (lost deliveries)."""
+    from chalicelib.settings import get_settings
+    from chalicelib.wiring import get_reconciler
+
+    return get_reconciler().poll(get_settings().procore_company_id).as_dict()

@@ -39,6 +39,11 @@ class Settings(BaseSettings):
     # command id), at most this many times; past that it stays in the stuck-items alarm.
     stuck_after_seconds: int = 600
     max_redrives: int = 5
+    # The reconciliation poll (lost webhook deliveries): each poll reads from its cursor
+    # minus this overlap (Procore's clock and one-second resolution); the first poll ever
+    # reads this far back. A cursor older than 7 days is capped there (logged).
+    reconcile_overlap_seconds: int = Field(120, ge=0, le=3600)
+    reconcile_lookback_minutes: int = Field(60, ge=1, le=7 * 24 * 60)
     # Procore line item type (code or name) -> Sage cost type 1-9.
     cost_type_map: dict[str, int] = {"M": 1, "Material": 1, "L": 2, "Labor": 2,
                                      "E": 3, "Equipment": 3, "S": 4, "Subcontract": 4,
@@ -54,6 +59,8 @@ class Settings(BaseSettings):
 
     # Webhook receiver
     max_webhook_bytes: int = 256 * 1024
+    # A quarantined body is kept up to this size (DynamoDB takes 400 KB per record).
+    quarantine_body_max_bytes: int = Field(256 * 1024, le=350 * 1024)
 
     # Approver authentication (Cognito in AWS; a locally held key in the local stack)
     jwt_issuer: str = ""

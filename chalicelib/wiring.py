@@ -23,9 +23,11 @@ if TYPE_CHECKING:
     from chalicelib.services.exporter import ExporterService
     from chalicelib.services.intake import IntakeService
     from chalicelib.services.items import ItemService
+    from chalicelib.services.quarantine import QuarantineService
     from chalicelib.services.results import ResultsService
     from chalicelib.services.setup import SetupService
     from chalicelib.services.sweeper import SweeperService
+    from chalicelib.services.unlink import UnlinkService
 
 _procore_lock = threading.Lock()
 _procore_clients: dict[int, ProcoreClient] = {}
@@ -161,11 +163,41 @@ def get_verifier() -> TokenVerifier:
 
 def reset() -> None:
     """Forget every built object (tests use a fresh emulator and environment each time)."""
-    for getter in (get_store, get_inbound_queue, get_export_queue, get_item_service,
-                   get_relay_commands_queue, get_exporter, get_results, get_sweeper, get_erp_lists,
-                   get_setup, get_company_settings,
-                   get_token_provider, get_intake, get_verifier, get_settings):
+    # Every cached getter of this module (new ones are covered without being listed).
+    getters = [v for v in globals().values() if callable(getattr(v, "cache_clear", None))]
+    for getter in (*getters, get_settings):
         getter.cache_clear()
     with _procore_lock:
         _procore_clients.clear()
     aws.reset_clients()
+
+
+@lru_cache(maxsize=1)
+def get_quarantine() -> QuarantineService:
+    from chalicelib.adapters.quarantine import QuarantineStore
+    from chalicelib.services.quarantine import QuarantineService
+
+    settings = get_settings()
+    return QuarantineService(QuarantineStore(settings.table_name, aws.client("dynamodb")),
+                             settings, get_inbound_queue())
+
+
+if TYPE_CHECKING:
+    from chalicelib.services.reconcile import ReconcileService
+
+
+def get_reconciler() -> ReconcileService:
+    """Built on each call from the cached pieces (nothing to forget in ``reset``)."""
+    from chalicelib.services.reconcile import ReconcileService
+
+    settings = get_settings()
+    return ReconcileService(get_store(), get_inbound_queue(), get_procore,
+                            overlap_seconds=settings.reconcile_overlap_seconds,
+                            lookback_minutes=settings.reconcile_lookback_minutes)
+
+
+@lru_cache(maxsize=1)
+def get_unlinker() -> UnlinkService:
+    from chalicelib.services.unlink import UnlinkService
+
+    return UnlinkService(get_store(), get_item_service(), get_procore)

@@ -243,7 +243,13 @@ class Actor:
 
 @dataclass
 class Fault:
-    """An injected failure answered instead of the real response, ``count`` times."""
+    """An injected failure answered instead of the real response, ``count`` times.
+
+    ``after_handling``: the request is handled first (a POST creates its record, webhooks
+    fire) and the fault is answered in place of the real response, like a gateway's 502
+    after the origin acted: the answer is lost, the effect is not. A call the rate limit
+    refuses is not handled; its 429 stands (the fault is used up all the same).
+    """
 
     status: int
     count: int = 1
@@ -251,6 +257,7 @@ class Fault:
     retry_after: int | None = None
     reset_in: int = 1
     method: str | None = None
+    after_handling: bool = False
 
     def matches(self, method: str, path: str) -> bool:
         if self.method is not None and self.method.upper() != method:
@@ -680,11 +687,13 @@ class ProcoreSandbox:
         *,
         reset_in: int = 1,
         method: str | None = None,
+        after_handling: bool = False,
     ) -> Fault:
         """Answer ``status`` for the next ``count`` matching calls (``/rest/`` by default).
 
         A 429 carries ``X-Rate-Limit-Remaining: 0`` and ``Reset = now + reset_in``; a 503
-        carries ``Retry-After`` (``retry_after``, default 1).
+        carries ``Retry-After`` (``retry_after``, default 1). ``after_handling``: handle
+        the call first, then answer the fault instead (a lost answer; see ``Fault``).
         """
         if not 400 <= int(status) <= 599:
             raise ValueError("fault status must be 4xx or 5xx")
@@ -697,6 +706,7 @@ class ProcoreSandbox:
             None if retry_after is None else int(retry_after),
             int(reset_in),
             method.upper() if method else None,
+            bool(after_handling),
         )
         with self.state.lock:
             self.state.faults.append(fault)
@@ -1206,11 +1216,15 @@ class ProcoreSandbox:
         with self.state.lock:
             fault = self._take_fault(req.method, req.path)
             allowed, rate_headers = self._quota_headers(consume=counted)
-        if fault is not None:
+        if fault is not None and not fault.after_handling:
             return self._fault_response(fault, rate_headers)
         if not allowed:
             return _Response(429, {"errors": "Rate limit exceeded"}), rate_headers
-        return self._route(self._api_routes, req), rate_headers
+        if fault is None:
+            return self._route(self._api_routes, req), rate_headers
+        with contextlib.suppress(SandboxError):  # its answer, even a refusal, is lost
+            self._route(self._api_routes, req)
+        return self._fault_response(fault, rate_headers)
 
     def _take_fault(self, method: str, path: str) -> Fault | None:
         for fault in self.state.faults:
@@ -1653,13 +1667,53 @@ class ProcoreSandbox:
         self._event("delete", kind.resource_name, record["id"], record["project"]["id"], actor, out)
 
     def _h_list_commitments(self, req: _Request, m: re.Match[str]) -> _Response:
+        """A project's commitments; ``filters[updated_at]`` narrows them like Procore."""
         pid = self._project_param(req)
+        raw = req.param("filters[updated_at]")
+        low, high = self._updated_at_range(raw) if raw is not None else (None, None)
+
+        def updated_within(record: dict[str, Any]) -> bool:
+            if low is None or high is None:
+                return True
+            stamp = datetime.fromisoformat(str(record["updated_at"]).replace("Z", "+00:00"))
+            return low <= stamp <= high
+
         records = {
             cid: c
             for cid, c in self.state.commitments[m["kind"]].items()
-            if c["project"]["id"] == pid
+            if c["project"]["id"] == pid and updated_within(c)
         }
         return self._page(req, records)
+
+    @staticmethod
+    def _updated_at_range(raw: str) -> tuple[datetime, datetime]:
+        """``a...b``, inclusive: each end a date (``YYYY-MM-DD``, the whole day) or a
+        datetime with ``Z`` or an offset (``YYYY-MM-DDTHH:MM:SSZ``, ``...+HH:MM``).
+        Anything else answers 400 naming the filter."""
+        problem = (
+            "filters[updated_at] must be an ISO 8601 range 'start...end' of dates "
+            "(YYYY-MM-DD) or datetimes (YYYY-MM-DDTHH:MM:SSZ or with a UTC offset)"
+        )
+        ends = raw.split("...")
+        if len(ends) != 2:
+            raise SandboxError(400, problem)
+        bounds: list[datetime] = []
+        for n, end in enumerate(ends):
+            try:
+                if re.fullmatch(r"\d{4}-\d{2}-\d{2}", end):
+                    day = date.fromisoformat(end)
+                    bounds.append(
+                        datetime(day.year, day.month, day.day, tzinfo=UTC)
+                        if n == 0
+                        else datetime(day.year, day.month, day.day, 23, 59, 59, 999999, UTC)
+                    )
+                elif re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(Z|[+-]\d{2}:\d{2})", end):
+                    bounds.append(datetime.fromisoformat(end.replace("Z", "+00:00")))
+                else:
+                    raise ValueError(end)
+            except ValueError:
+                raise SandboxError(400, f"{problem}; got {raw!r}") from None
+        return bounds[0], bounds[1]
 
     def _h_get_commitment(self, req: _Request, m: re.Match[str]) -> _Response:
         pid = self._project_param(req)
@@ -1725,10 +1779,11 @@ class ProcoreSandbox:
                 if code is None:
                     errors["cost_code"] = ["must exist"]
                 else:
-                    changes["cost_code"] = {
+                    changes["cost_code"] = {  # as Procore's line item schema names them
                         "id": code["id"],
                         "full_code": code["full_code"],
                         "name": code["name"],
+                        "origin_id": code.get("origin_id"),
                     }
                     changes["cost_code_id"] = code["id"]
         if "line_item_type_id" in fields:
@@ -2460,6 +2515,7 @@ class ProcoreSandbox:
                 else _as_int(body["retry_after"], "retry_after"),
                 reset_in=_as_int(body.get("reset_in", 1), "reset_in"),
                 method=body.get("method"),
+                after_handling=body.get("after_handling") is True,
             )
         except ValueError as exc:
             if isinstance(exc, SandboxError):

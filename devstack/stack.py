@@ -165,6 +165,13 @@ class Stack:
             store.put_link(Link(company_id=COMPANY_ID, kind="vendor",
                                 procore_id=self.demo["vendor_ids"][vendor], sage_key=key,
                                 created_by="devstack"))
+        # The demo's Procore cost codes were made in Procore (no origin id) and follow
+        # NN-NNN, the embedded Sage's codes being 03-300 -> 3300.000: the one exact rule.
+        settings = store.get_company_settings(COMPANY_ID)
+        store.put_company_settings(
+            COMPANY_ID, {**settings, "advanced": {**settings.get("advanced", {}),
+                                                  "cost_code_rule": "division-dash-code"}},
+            expected_version=int(settings.get("version", 0)), updated_by="devstack")
 
     def _start_sage_and_agent(self, resources: Any) -> None:
         from devstack.agent_process import agent_environment, start_agent
@@ -219,8 +226,9 @@ class Stack:
             try:
                 if not pumps.step():
                     self.stopping.wait(0.1)
-                if time.monotonic() >= next_schedule:
+                if time.monotonic() >= next_schedule:  # the 5-minute schedules
                     app.sweep_exports({})
+                    app.reconcile_commitments({})
                     next_schedule = time.monotonic() + 300
             except Exception:  # the pump must outlive one bad round (logged whole)
                 logger.exception("pump round failed")

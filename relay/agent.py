@@ -324,6 +324,11 @@ class RelayAgent:
                 return None
             if not rows:
                 next_cursor = None  # an empty page is always the last
+            elif next_cursor is not None and next_cursor == cursor:
+                # A reader that does not advance would page forever: end the pull as failed.
+                failure = SageFailure(code=INVALID_DATA, message=(
+                    f"{command.type.value}: reading {table} did not advance past {cursor}"))
+                return self._send_pull_error(command, failure, 1, pages=page)
             for index, chunk in enumerate(chunks):
                 page += 1
                 last = next_cursor is None and index == len(chunks) - 1

@@ -13,9 +13,13 @@ Key layout (all scoped by company):
     AGENT#{company}                     HEARTBEAT#{id}   the relay agent's newest heartbeat
     ERP#{company}#{list}                {key}            a row of a list pulled from Sage
     LINE#{company}#{line_id}            PARENT           the commitment holding a line item
-    PULL#{company}                      {list}           state of the list's pulls
+    PULL#{company}                      {list}           state of the list's pulls (versioned)
     COMPANY#{company}                   SETTINGS         the company's connector settings
+                                                         (versioned, who and when beside)
     LINKEV#{company}#{kind}#{id}        EV#{at}#{n}      link / unlink history
+    CURSOR#{company}                    RECONCILE        the reconciliation poll's cursor
+    QUARANTINE#{company}                {at}-{digest}    an unreadable webhook delivery
+    INTENT#{company}#{kind}             {sage_key}       a Procore create about to be sent
 
 Index ``inbox``: GSI1PK = "{company}#{status}", GSI1SK = "{updated_at}#{item_id}".
 Index ``company_items``: GSI2PK = "COMPANY#{company}#ITEMS", same sort key.
@@ -44,12 +48,16 @@ from chalicelib.domain.models import AuditEvent, Item, Link, content_hash
 from chalicelib.domain.permissions import Level, User
 from chalicelib.domain.state_machine import Status
 from chalicelib.errors import BadRequest, Conflict, ServiceUnavailable
+from chalicelib.observability import logger
 
 PROCESSED_EVENT_TTL_SECONDS = 14 * 24 * 3600  # beyond SQS's longest retention
 BATCH_ATTEMPTS = 8  # a batch's unprocessed part is retried this often, with back-off
 INLINE_DOC_MAX = 96 * 1024  # a bigger item document stores its snapshots apart
 SNAPSHOT_FIELDS = ("snapshot", "pending_snapshot", "synced_snapshot")
 SNAPSHOT_STORED_MAX = 380 * 1024  # compressed; DynamoDB's record limit is 400 KB
+# Kept beside the settings document (record attributes), returned with it on reads and
+# never written into it: a reader may hand back what it read.
+SETTINGS_META = ("version", "updated_by", "updated_at")
 
 
 class StaleItem(Conflict):
@@ -266,14 +274,33 @@ class ItemStore:
     def _batch_get(self, pk: dict[str, str], keys: list[str]) -> list[dict[str, Any]]:
         docs: list[dict[str, Any]] = []
         for start in range(0, len(keys), 100):
-            request: dict[str, Any] = {self.table_name: {
-                "Keys": [{"PK": pk, "SK": _s(key)} for key in keys[start:start + 100]]}}
-            while request:
-                answer = self._call("batch_get_item", RequestItems=request)
-                docs += [json.loads(r["doc"]["S"])
-                         for r in answer.get("Responses", {}).get(self.table_name, [])]
-                request = answer.get("UnprocessedKeys") or {}
+            records = self._batch_get_records(
+                [{"PK": pk, "SK": _s(key)} for key in keys[start:start + 100]])
+            docs += [json.loads(r["doc"]["S"]) for r in records]
         return docs
+
+    def _batch_get_records(self, keys: list[dict[str, Any]], *,
+                           consistent: bool = False) -> list[dict[str, Any]]:
+        """One BatchGetItem (at most 100 keys), asking again for what DynamoDB deferred.
+
+        Bounded like ``_batch_write``: DynamoDB may keep deferring keys (throttling) and
+        answer 200 each time, which botocore's retries never see; looping until it stops
+        would hold the Lambda to its timeout. After BATCH_ATTEMPTS the caller's retry (SQS
+        redelivery, or the person's) takes over.
+        """
+        request: dict[str, Any] = {self.table_name: {"Keys": keys,
+                                                     **({"ConsistentRead": True}
+                                                        if consistent else {})}}
+        records: list[dict[str, Any]] = []
+        for attempt in range(BATCH_ATTEMPTS):
+            answer = self._call("batch_get_item", RequestItems=request)
+            records += answer.get("Responses", {}).get(self.table_name, [])
+            request = answer.get("UnprocessedKeys") or {}
+            if not request:
+                return records
+            if attempt < BATCH_ATTEMPTS - 1:
+                time.sleep(_backoff(attempt))
+        raise ServiceUnavailable("the connector table kept deferring a batch read")
 
     def _batch_write(self, requests: list[dict[str, Any]]) -> None:
         for start in range(0, len(requests), 25):
@@ -283,7 +310,8 @@ class ItemStore:
                 pending = answer.get("UnprocessedItems") or {}
                 if not pending:
                     break
-                time.sleep(min(1.0, 0.05 * 2 ** attempt))
+                if attempt < BATCH_ATTEMPTS - 1:
+                    time.sleep(_backoff(attempt))
             else:
                 raise ServiceUnavailable("the connector table kept deferring a batch write")
 
@@ -320,8 +348,13 @@ class ItemStore:
             kwargs["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
 
     def sweep_erp_rows(self, company_id: int, list_name: str, run_id: str) -> int:
-        """Remove rows a complete pull did not see (deleted in Sage)."""
-        gone = [r for r in self.list_erp_rows(company_id, list_name) if r.get("_run") != run_id]
+        """Remove rows a complete pull did not see (deleted in Sage).
+
+        Only rows last seen by an older run go: a newer run's page may land between this
+        run's last page and its sweep (run ids are sortable request times).
+        """
+        gone = [r for r in self.list_erp_rows(company_id, list_name)
+                if str(r.get("_run") or "") < run_id]
         pk = _s(f"ERP#{company_id}#{list_name}")
         self._batch_write([{"DeleteRequest": {"Key": {"PK": pk, "SK": _s(row["_key"])}}}
                            for row in gone])
@@ -339,27 +372,73 @@ class ItemStore:
         return row
 
     def get_pull_state(self, company_id: int, list_name: str) -> dict[str, Any]:
+        """The list's pull state, with the record's ``version`` (0: none written yet)."""
         answer = self._call("get_item", TableName=self.table_name, ConsistentRead=True, Key={
             "PK": _s(f"PULL#{company_id}"), "SK": _s(list_name)})
         raw = answer.get("Item")
-        return json.loads(raw["doc"]["S"]) if raw else {}
+        return {**json.loads(raw["doc"]["S"]), "version": _version(raw)} if raw else {
+            "version": 0}
 
-    def put_pull_state(self, company_id: int, list_name: str, state: dict[str, Any]) -> None:
-        self._call("put_item", TableName=self.table_name, Item={
+    def put_pull_state(self, company_id: int, list_name: str, state: dict[str, Any], *,
+                       expected_version: int) -> int:
+        """Write the pull state read at ``expected_version``; the new version.
+
+        Conditional: pages of one pull may be recorded by two consumers at once, and the
+        one writing second must not drop the page the first recorded. StaleItem when the
+        state changed since it was read (read again, apply again).
+        """
+        doc = {k: v for k, v in state.items() if k != "version"}
+        self._call("put_item", _conditional=True, TableName=self.table_name, Item={
             "PK": _s(f"PULL#{company_id}"), "SK": _s(list_name),
-            "doc": _s(json.dumps(state, default=str))})
+            "version": _n(expected_version + 1), "doc": _s(json.dumps(doc, default=str))},
+            **_version_condition(expected_version))
+        return expected_version + 1
 
     # ---- company settings -------------------------------------------------------------
     def get_company_settings(self, company_id: int) -> dict[str, Any]:
+        """The settings document, plus the record's ``version`` (0: none written yet, or
+        written before settings had versions) and who wrote it when (``updated_by``,
+        ``updated_at``). Those three live beside the document, not in it."""
         answer = self._call("get_item", TableName=self.table_name, ConsistentRead=True, Key={
             "PK": _s(f"COMPANY#{company_id}"), "SK": _s("SETTINGS")})
         raw = answer.get("Item")
-        return json.loads(raw["doc"]["S"]) if raw else {}
+        if not raw:
+            return {"version": 0}
+        return {**json.loads(raw["doc"]["S"]), **_settings_meta(raw)}
 
-    def put_company_settings(self, company_id: int, settings: dict[str, Any]) -> None:
-        self._call("put_item", TableName=self.table_name, Item={
-            "PK": _s(f"COMPANY#{company_id}"), "SK": _s("SETTINGS"),
-            "doc": _s(json.dumps(settings, default=str))})
+    def put_company_settings(self, company_id: int, settings: dict[str, Any], *,
+                             expected_version: int, updated_by: str = "",
+                             updated_at: str = "") -> int:
+        """Write settings edited from ``expected_version``; the new version.
+
+        Conditional on the stored version still being ``expected_version`` (0: no version
+        yet), so two admins saving at once never silently revert each other: the second
+        gets Conflict (409) naming who changed the settings meanwhile.
+        """
+        doc = {k: v for k, v in settings.items() if k not in SETTINGS_META}
+        item = {"PK": _s(f"COMPANY#{company_id}"), "SK": _s("SETTINGS"),
+                "version": _n(expected_version + 1), "updated_by": _s(updated_by),
+                "updated_at": _s(updated_at), "doc": _s(json.dumps(doc, default=str))}
+        from botocore.exceptions import ClientError
+
+        try:
+            self._call("put_item", _raw=True, TableName=self.table_name, Item=item,
+                       ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                       **_version_condition(expected_version))
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise _unavailable(exc) from exc
+            current = exc.response.get("Item") or self._call(
+                "get_item", TableName=self.table_name, ConsistentRead=True,
+                Key={"PK": item["PK"], "SK": item["SK"]}).get("Item") or {}
+            meta = _settings_meta(current)
+            raise Conflict(
+                f"the company settings were changed by {meta['updated_by'] or 'someone'} at "
+                f"{meta['updated_at'] or 'an unknown time'} (version {meta['version']}) "
+                "while you edited them; reload and apply your change again",
+                current_version=meta["version"], changed_by=meta["updated_by"],
+                changed_at=meta["updated_at"]) from exc
+        return expected_version + 1
 
     # ---- users -----------------------------------------------------------------------
     def get_user(self, company_id: int, subject: str) -> User | None:
@@ -448,19 +527,10 @@ class ItemStore:
         found: dict[tuple[str, str], Any] = {}
         keys = list(wanted)
         for start in range(0, len(keys), 100):
-            request: dict[str, Any] = {self.table_name: {"Keys": [
-                {"PK": _s(pk), "SK": _s(sk)} for pk, sk in keys[start:start + 100]],
-                "ConsistentRead": True}}
-            for _ in range(10):  # BatchGetItem may answer part; bounded, then unavailable
-                answer = self._call("batch_get_item", RequestItems=request)
-                for r in answer.get("Responses", {}).get(self.table_name, []):
-                    found[(r["PK"]["S"], r["SK"]["S"])] = json.loads(
-                        zlib.decompress(r["z"]["B"]))
-                request = answer.get("UnprocessedKeys") or {}
-                if not request:
-                    break
-            else:
-                raise ServiceUnavailable("the connector table kept deferring snapshot reads")
+            for r in self._batch_get_records(
+                    [{"PK": _s(pk), "SK": _s(sk)} for pk, sk in keys[start:start + 100]],
+                    consistent=True):
+                found[(r["PK"]["S"], r["SK"]["S"])] = json.loads(zlib.decompress(r["z"]["B"]))
         items = []
         for data in parsed:
             pk = item_pk(data["company_id"], data["kind"], data["procore_id"])
@@ -537,7 +607,61 @@ class ItemStore:
                 raise StaleItem("the item changed while this request was handled") from exc
             raise _unavailable(exc) from exc
         except BotoCoreError as exc:
-            raise ServiceUnavailable(f"the connector table is unreachable: {exc}") from exc
+            raise _unavailable(exc) from exc
+
+    # ---- the reconciliation poll -------------------------------------------------------
+    def get_reconcile_cursor(self, company_id: int) -> str | None:
+        """Procore ``updated_at`` up to which the poll has read (``YYYY-MM-DDTHH:MM:SSZ``)."""
+        answer = self._call("get_item", TableName=self.table_name, ConsistentRead=True, Key={
+            "PK": _s(f"CURSOR#{company_id}"), "SK": _s("RECONCILE")})
+        raw = answer.get("Item")
+        return raw["cursor"]["S"] if raw else None
+
+    def put_reconcile_cursor(self, company_id: int, cursor: str, *,
+                             previous: str | None) -> bool:
+        """Move the cursor from ``previous`` (the value the poll read) to ``cursor``.
+
+        Conditional on the table still holding ``previous``: a poll that overlapped another
+        and finished last never overwrites what the other wrote. False when nothing was
+        written (someone moved it meanwhile; the next poll starts from there: harmless).
+        """
+        condition: dict[str, Any]
+        if previous is None:
+            condition = {"ConditionExpression": "attribute_not_exists(PK)"}
+        else:
+            condition = {"ConditionExpression": "#cursor = :previous",
+                         "ExpressionAttributeNames": {"#cursor": "cursor"},
+                         "ExpressionAttributeValues": {":previous": _s(previous)}}
+        try:
+            self._call("put_item", _conditional=True, TableName=self.table_name, Item={
+                "PK": _s(f"CURSOR#{company_id}"), "SK": _s("RECONCILE"),
+                "cursor": _s(cursor)}, **condition)
+        except StaleItem:
+            return False
+        return True
+
+    def commitment_project_ids(self, company_id: int) -> set[int]:
+        """Projects of the commitment items held and not withdrawn (the poll reads these).
+
+        Only ``project_id`` comes back from the company's items index, not the documents.
+        """
+        projects: set[int] = set()
+        kwargs: dict[str, Any] = {
+            "TableName": self.table_name, "IndexName": "company_items",
+            "KeyConditionExpression": "GSI2PK = :pk",
+            "FilterExpression": "kind = :kind AND #status <> :withdrawn",
+            "ProjectionExpression": "project_id",
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": {":pk": _s(f"COMPANY#{company_id}#ITEMS"),
+                                          ":kind": _s("commitment"),
+                                          ":withdrawn": _s(Status.WITHDRAWN.value)}}
+        while True:
+            answer = self._call("query", **kwargs)
+            projects |= {int(r["project_id"]["N"]) for r in answer["Items"]
+                         if "project_id" in r}
+            if "LastEvaluatedKey" not in answer:
+                return projects
+            kwargs["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
 
 
 def _link_keys(link: Link) -> tuple[str, str]:
@@ -568,8 +692,35 @@ def _user(company_id: int, subject: str, doc: str) -> User:
     )
 
 
+def _version(raw: dict[str, Any]) -> int:
+    return int(raw["version"]["N"]) if "version" in raw else 0
+
+
+def _version_condition(expected_version: int) -> dict[str, Any]:
+    """Write only over the version read. 0 also matches a record written before it had a
+    version (``attribute_not_exists(version)``), so existing records need no migration."""
+    if expected_version == 0:
+        return {"ConditionExpression": "attribute_not_exists(version)"}
+    return {"ConditionExpression": "version = :expected",
+            "ExpressionAttributeValues": {":expected": _n(expected_version)}}
+
+
+def _settings_meta(raw: dict[str, Any]) -> dict[str, Any]:
+    return {"version": _version(raw),
+            "updated_by": raw.get("updated_by", {}).get("S", ""),
+            "updated_at": raw.get("updated_at", {}).get("S", "")}
+
+
+def _backoff(attempt: int) -> float:
+    """Seconds to wait before asking DynamoDB again for what it deferred: 50 ms doubling,
+    capped at a second (BATCH_ATTEMPTS of them stay well inside a Lambda's timeout)."""
+    return min(1.0, 0.05 * 2 ** attempt)
+
+
 def _unavailable(exc: Exception) -> ServiceUnavailable:
-    return ServiceUnavailable(f"the connector table refused the request: {exc}")
+    # AWS's text goes to the log, never into an answer.
+    logger.error("connector table call failed", error=str(exc))
+    return ServiceUnavailable("the connector table is unavailable; try again shortly")
 
 
 def encode_cursor(key: dict[str, Any]) -> str:

@@ -31,7 +31,7 @@ from tests.fixtures_sandbox import (  # noqa: F401
     sandbox_fixture,
     webhook_receiver_fixture,
 )
-from tests.helpers import COMPANY_ID, seed_personas
+from tests.helpers import COMPANY_ID, seed_personas, use_division_dash_codes
 
 WOC, POC = "work_order_contract", "purchase_order_contract"
 
@@ -252,6 +252,7 @@ def stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sandbox: Any,
     wiring.reset()
     sandbox.set_webhook(webhook_receiver.url, WEBHOOK_TOKEN)
     seed_personas()
+    use_division_dash_codes()
     with Client(app, stage_name="test") as client:
         built = ExportStack(tmp_path, AwsHandles(dynamodb, sqs, resources), endpoint, sandbox,
                             demo, webhook_receiver, client, mint)

@@ -23,7 +23,7 @@ from tests.fixtures_sandbox import (  # noqa: F401
     sandbox_fixture,
     webhook_receiver_fixture,
 )
-from tests.helpers import COMPANY_ID, body
+from tests.helpers import COMPANY_ID, body, use_division_dash_codes
 
 WOC = "work_order_contract"
 POC = "purchase_order_contract"
@@ -103,6 +103,7 @@ def pipe(aws: Any, sandbox: Any, demo: dict[str, Any], webhook_receiver: Any,
     monkeypatch.setenv("PROCORE_AUTH_URL", sandbox.url)
     monkeypatch.setenv("CONNECTOR_PROCORE_USER_ID", str(sandbox.service_account_user_id))
     wiring.reset()
+    use_division_dash_codes()
     sandbox.set_webhook(webhook_receiver.url, WEBHOOK_TOKEN)
     return Pipeline(aws, sandbox, demo, chalice_client, webhook_receiver)
 

@@ -16,7 +16,7 @@ from chalicelib.wiring import get_store
 from devstack.procore_sandbox import seed_demo
 from devstack.pump import drain, sqs_event
 from tests.fixtures_sandbox import sandbox_fixture  # noqa: F401
-from tests.helpers import COMPANY_ID, body, seed_personas
+from tests.helpers import COMPANY_ID, body, seed_personas, use_division_dash_codes
 
 SAGE_JOBS = [
     {"job": 24001, "name": "Riverside Medical Office Bldg", "short_name": "Riverside MOB",
@@ -408,6 +408,7 @@ def test_direct_exports_accept_without_an_approver(api: SetupApi) -> None:
     store.put_link(Link(company_id=COMPANY_ID, kind="vendor",
                         procore_id=api.demo["vendor_ids"]["concrete"], sage_key="3001"))
     api.call("PUT", "/settings/direct-exports", "admin", {"enabled": True})
+    use_division_dash_codes()
     record = api.sandbox.create_commitment(
         "work_order_contract", api.main, number="SC-DX", title="Direct", status="Approved",
         vendor_id=api.demo["vendor_ids"]["concrete"])

@@ -704,3 +704,25 @@ def test_unexpected_pull_failure_leaves_the_message(make_agent: Any, queues: Que
     results, _ = queues.drain_results()
     assert results == []
     assert queues.depth(queues.commands) == 1  # redelivered, then the DLQ
+
+
+def test_a_reader_that_does_not_advance_ends_the_pull_as_failed(
+        queues: Queues, make_agent: Any, sage: EmbeddedSage,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bounded: a cursor that comes back unchanged would page forever."""
+    calls = {"n": 0}
+
+    def stuck(table: str, *, after: str | None, limit: int,
+              job: int | None = None) -> tuple[list[dict[str, Any]], str | None]:
+        calls["n"] += 1
+        return [{"vendor": 3001, "name": "A"}], "same-cursor"
+
+    monkeypatch.setattr(sage, "read", stuck)
+    queues.send(pull_command(page_size=2))
+    make_agent(sage).poll_once()
+    results, _ = queues.drain_results()
+    assert calls["n"] == 2  # the first page, then the read that did not move on
+    assert [(r.ok, r.page) for r in results][:1] == [(True, 1)]
+    failed = results[-1]
+    assert not failed.ok and failed.error is not None
+    assert "did not advance" in failed.error.message
