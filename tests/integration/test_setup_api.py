@@ -201,7 +201,10 @@ def test_link_existing_project_and_job_with_preview_history_and_unlink(api: Setu
     status, answer = api.call("DELETE", f"/links/projects/{api.main}", "standard")
     assert status == 200
     assert [h["action"] for h in answer["history"]] == ["link", "unlink"]
+    assert answer["procore_origin"] == "cleared"
     assert get_store().get_link(COMPANY_ID, "project", api.main) is None
+    project = api.sandbox.state.projects[api.main]
+    assert (project["origin_id"], project.get("origin_code")) == (None, None)
     assert api.call("DELETE", f"/links/projects/{api.main}", "standard")[0] == 404
 
 
@@ -248,9 +251,13 @@ def test_ranked_vendor_suggestions_and_linking_from_one(api: SetupApi) -> None:
     assert status == 201
     _, after = api.call("GET", "/erp/vendors/suggestions", "admin")
     assert all(s["sage_vendor"] != 3010 for s in after["suggestions"])
+    vendor = api.sandbox.state.vendors[suggestion["procore_company"]]
+    assert vendor["origin_id"] == "3010"
     status, answer = api.call("DELETE", f"/links/vendors/{suggestion['procore_company']}",
                               "standard")
-    assert status == 200
+    assert status == 200 and answer["procore_origin"] == "cleared"
+    assert (vendor["origin_id"], vendor.get("origin_code")) == (None, None)
+    assert get_store().get_link(COMPANY_ID, "vendor", suggestion["procore_company"]) is None
 
 
 def test_import_a_sage_vendor_into_the_directory(api: SetupApi) -> None:
