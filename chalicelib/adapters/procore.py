@@ -609,6 +609,8 @@ class ProcoreClient:
     def set_vendor_tax_id(self, vendor_id: int, type: str, identifier: str) -> dict[str, Any]:
         """The vendor's tax id (``type`` ``ein`` or ``abn``); answers ``{type, identifier}``.
 
+        POST creates the register; when the vendor has one (409), PATCH changes it.
+
         ``license_number`` is the licence, not the tax id: Procore keeps the tax id in the
         vendor's ``business_register``.
         """
@@ -617,7 +619,12 @@ class ProcoreClient:
             raise ValueError(f"tax id type must be one of {TAX_ID_TYPES}, got {type!r}")
         path = f"/rest/v1.0/vendors/{int(vendor_id)}/business_register"
         body = {"business_register": {"type": kind, "identifier": str(identifier)}}
-        answer = self.post(path, body, {"company_id": self.company_id})
+        params = {"company_id": self.company_id}
+        try:
+            answer = self.post(path, body, params)
+        except ProcoreConflict:
+            # 409: the vendor has a register already; Procore changes one only by PATCH.
+            return self._record(self.patch(path, body, params), "PATCH", path)
         return self._record(answer, "POST", path)
 
     def list_sub_jobs(self, project_id: int) -> list[dict[str, Any]]:

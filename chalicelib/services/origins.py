@@ -1,8 +1,9 @@
 """Procore's origin_id / origin_code of a record: what ties it to its Sage record.
 
-Set when an export lands (results), cleared when a record is unlinked. One writer per
-kind, found through ``ORIGIN_WRITERS``; every write goes through Procore's ``/sync``
-endpoints, which match on ``id`` and are safe to send twice.
+Set when an export lands (results) or existing records are linked, cleared when a record
+is unlinked. One writer per kind, found through ``ORIGIN_WRITERS``; every write matches
+the record by id and is safe to send twice (projects: ``PATCH /projects/{id}``, whose
+schema has origin_code; vendors and commitments: their ``/sync`` endpoints).
 """
 
 from __future__ import annotations
@@ -22,8 +23,13 @@ OriginWriter = Callable[["ProcoreClient", "str | None", "int | None", int, "str 
 
 def _project(procore: ProcoreClient, subtype: str | None, project_id: int | None,
              procore_id: int, origin_id: str | None, origin_code: str | None) -> SyncOutcome:
-    return procore.sync_projects([{"id": procore_id, "origin_id": origin_id,
-                                   "origin_code": origin_code}])
+    # PATCH /projects/{id}, not /projects/sync: the sync schema has no origin_code, so the
+    # Sage job number would never reach Procore's project that way.
+    from chalicelib.adapters.procore import SyncOutcome
+
+    record = procore.update_project(procore_id, {"origin_id": origin_id,
+                                                 "origin_code": origin_code})
+    return SyncOutcome([record], [])
 
 
 def _vendor(procore: ProcoreClient, subtype: str | None, project_id: int | None,

@@ -25,6 +25,7 @@ from chalicelib.domain.permissions import Permission, User, require
 from chalicelib.errors import BadRequest, Conflict, NotFound
 from chalicelib.observability import logger
 from chalicelib.services.erp_lists import ErpLists
+from chalicelib.services.origins import ORIGIN_WRITERS
 
 if TYPE_CHECKING:
     from chalicelib.adapters.procore import ProcoreClient
@@ -299,13 +300,11 @@ class SetupService:
                   "differences": differences}
         if preview:
             return {"preview": True, **answer}
+        # Procore's origin id first: if Procore is away nothing is linked yet, and the
+        # person's retry starts over (writing the same origin again changes nothing).
+        ORIGIN_WRITERS[pair.kind](procore, None, None, pair.procore_id, key, key)
         self._link(user, pair.kind, pair.procore_id, key, "linked existing records",
                    differences=differences)
-        update = [{"id": pair.procore_id, "origin_id": key, "origin_code": key}]
-        if pair.kind == "project":
-            procore.sync_projects(update)
-        else:
-            procore.sync_vendors(update)
         return {"linked": True, **answer}
 
     # ---- plumbing ----------------------------------------------------------------------------

@@ -226,7 +226,13 @@ def test_project_exported_as_a_sage_job_through_acceptance(api: SetupApi) -> Non
     synced = get_store().get_item(COMPANY_ID, "project", api.second)
     assert synced.status is Status.SYNCED
     assert get_store().get_link(COMPANY_ID, "project", api.second).sage_key == "24002"
-    assert api.sandbox.state.projects[api.second]["origin_id"] == "24002"
+    exported = api.sandbox.state.projects[api.second]
+    # The job number reaches Procore as origin_code too (PATCH /projects/{id}: the
+    # projects sync schema has no origin_code).
+    assert (exported["origin_id"], exported.get("origin_code")) == ("24002", "24002")
+    patches = [r for r in api.sandbox.requests
+               if r["method"] == "PATCH" and r["path"] == f"/rest/v1.0/projects/{api.second}"]
+    assert patches
     status, answer = api.call("POST", "/items/send", "standard", send)
     assert status == 409 and "already linked to Sage job 24002" in answer["message"]
 
