@@ -1,0 +1,200 @@
+"""Procore sandbox stand-in: a real HTTP server on loopback speaking Procore REST v1.0.
+
+Why: the connector must be exercised over real HTTP (OAuth, headers, pagination, rate
+limits, 429/503, webhooks) without a Procore account or the internet. Everything lives in
+memory behind one lock; nothing leaves 127.0.0.1 (webhook URLs must be loopback too).
+
+Choices where Procore's exact behaviour is not documented (keep tests honest about them):
+
+* Auth: ``/rest/`` calls need ``Authorization: Bearer <token>`` from ``/oauth/token``
+  (401 otherwise). A missing ``Procore-Company-Id`` header answers **400**; a header or
+  ``company_id`` query parameter naming another company answers **403**.
+* A missing required query parameter (``company_id``, ``project_id``) answers **400**
+  ``{"errors": "param is missing or the value is empty: project_id"}``; an unknown
+  project or record answers **404**; body validation answers **422**
+  ``{"errors": {field: [message]}}``; an undecodable JSON body answers **400**.
+* Rate limit: one window (``rate_limit`` calls per ``rate_window`` seconds) for ``/rest/``
+  calls; every answer (token and control endpoints too) carries the headers, only
+  ``/rest/`` calls consume quota. An exhausted window answers a real 429.
+* Webhooks fire for commitment and commitment line item writes (HTTP or the Python
+  helpers) and for the HTTP project and company directory writes described below.
+  ``metadata.source_application_id`` is the OAuth client id of the caller (or
+  ``as_application`` for helpers, default ``"procore-web"``); ``user_id`` is the service
+  account user (``SERVICE_ACCOUNT_USER_ID``) for API clients, the web user otherwise.
+  v4.0 has no metadata, so a receiver can only recognise its own echoes by ``user_id``.
+  No redelivery: each event is POSTed once and the outcome recorded in ``deliveries``.
+* ``/_sandbox/*`` control endpoints need no auth and consume no quota.
+* Sync (``PATCH /rest/v1.0/{work_order_contracts|purchase_order_contracts}/sync`` with
+  ``{"project_id", "updates"}``; ``PATCH /rest/v1.0/{vendors|projects}/sync`` with
+  ``{"company_id", "updates"}``). Request-level problems are real errors: missing or
+  non-list ``updates`` or more than ``SYNC_LIMIT`` (1000) items answer **422** for the
+  whole request, a missing ``project_id``/``company_id`` **422**, an unknown project
+  **404**, another company **403**. Otherwise always **200** ``{"entities": [...],
+  "errors": [...]}``, updates applied one by one in order, each error being the sent
+  update plus ``"errors": {field: [message]}`` (a non-object update is reported as
+  ``{"update": <it>, "errors": {"base": [...]}}``). Matching: on ``id`` (commitments:
+  within ``project_id``; unknown -> ``{"id": ["not found"]}``), else on ``origin_id``.
+  Only ``origin_id``/``origin_code``/``origin_data`` are written (``null`` or ``""``
+  clears; other keys are ignored). ``origin_id`` is unique per company per resource
+  type (the two commitment kinds are separate types): taking one another record holds,
+  earlier updates of the same call included, answers ``{"origin_id": ["has already been
+  taken"]}``. An unmatched ``origin_id`` without ``id`` means create in Procore: vendors
+  and projects are created when the update has a ``name`` (else ``{"name": ["can't be
+  blank"]}``); commitments are **never** created through sync here (Procore would make a
+  blank Draft commitment): they answer ``{"id": ["can't be blank"]}``, as does any update
+  with neither ``id`` nor ``origin_id``. Each commitment whose origin fields actually
+  changed fires one ``update`` webhook attributed to the calling application; a sync
+  that changes nothing (e.g. a retried one) fires none. Vendor and project syncs fire no
+  webhooks. Faults, quota and rate-limit headers apply as on every ``/rest/`` path.
+* Company setup (HTTP only; seeding helpers never notify):
+
+  - ``POST /rest/v1.0/projects`` / ``PATCH /rest/v1.0/projects/{id}`` with
+    ``{"company_id", "project": {...}}`` and ``POST /rest/v1.0/vendors`` / ``PATCH
+    /rest/v1.0/vendors/{id}`` with ``{"company_id", "vendor": {...}}`` (201 / 200). The
+    company may be in the body or the query (missing: **422**, another: **403**). ``name``
+    is required to create and can never be blanked; text fields take strings (numbers are
+    turned to text, ``null``/blank clears, anything else ``is invalid``); ``active`` /
+    ``is_active`` must be booleans; unknown keys are ignored; ``origin_id`` unique per
+    company. Vendors also take ``business_register_attributes: {type, identifier}``.
+  - ``POST /rest/v1.0/vendors/{id}/business_register?company_id=`` with
+    ``{"business_register": {"type": "ein"|"abn", "identifier"}}`` answers **201** with the
+    register and sets (or replaces) the vendor's ``business_register`` (``null`` until set).
+    The identifier's format is not checked.
+  - Webhooks: each project create/update fires ``Projects`` with ``project_id`` = the
+    project's own id (the resource is company scoped; Procore payloads are seen both ways,
+    this one lets a receiver GET the project straight away); each vendor create/update and
+    business register write fires ``Company Vendors`` with ``project_id`` ``null``. Both are
+    attributed to the calling OAuth application, like commitment writes, and fire on every
+    write (also a PATCH that changes nothing). Sub jobs, cost codes, standard cost codes and
+    line item types fire none.
+  - Sub jobs: ``GET|POST /rest/v1.0/sub_jobs`` (``{project_id, sub_job: {name*, code,
+    origin_id, origin_data}}``); ``code`` unique within the project.
+  - Cost codes: ``POST /rest/v1.0/cost_codes`` ``{project_id, sub_job_id?, cost_code:
+    {code*, name*, parent_id, origin_id, origin_data}}``; ``code`` is one segment and
+    ``full_code`` is the parent's full code + ``-`` + ``code`` (just ``code`` without a
+    parent); ``full_code`` unique per biller (the project, or one sub job); the parent must
+    be a code of the same biller (``{"parent": ["must exist"]}``), and an unknown
+    ``sub_job_id`` answers ``{"sub_job": ["must exist"]}``. ``GET`` lists show
+    ``origin_id``, ``parent_id`` and ``sub_job_id`` (``sub_job_id`` filters).
+  - ``GET /rest/v1.0/standard_cost_code_lists?company_id=`` ``[{id, name, is_erp_list}]``;
+    ``GET /rest/v1.0/standard_cost_codes?standard_cost_code_list_id=`` (unknown list 404);
+    their ``code`` is sent whole (with the parent's prefix), unique per list.
+  - ``POST /rest/v1.0/line_item_types`` ``{company_id, line_item_type: {name*,
+    csv_import_code*, base_type, origin_id}}``: ``csv_import_code`` is shown as ``code``
+    and is unique per company; ``base_type`` one of ``LINE_ITEM_BASE_TYPES`` (default
+    ``other``).
+  - Syncs of these (``PATCH .../sub_jobs/sync?project_id=``, ``.../cost_codes/sync?
+    project_id=[&sub_job_id=]``, ``.../standard_cost_codes/sync`` with ``{company_id,
+    standard_cost_code_list_id, updates}``, ``.../line_item_types/sync`` with
+    ``{company_id, updates}``) follow the sync rules above, with two differences: they
+    also write the resource's own fields (same validation as the POST; a refused field
+    refuses the whole update), and an unmatched ``origin_id`` creates when the required
+    fields are there (sub job: ``name``; cost codes: ``code`` and ``name``; line item
+    types: ``name`` and ``csv_import_code``). They write ``origin_id``/``origin_data``
+    (no ``origin_code``). Scope ids may be in the body or the query; an unknown sub job or
+    list answers 404, a missing list id 422. ``origin_id`` is unique per company for sub
+    jobs, standard cost codes and line item types, but **per biller** for project cost
+    codes (each project carries its own copy of the company's codes, so the same ERP code
+    appears once per project and sub job). Creating through a sync is retry safe: a resent
+    update matches what the first attempt made by its ``origin_id``.
+
+Modules. ``ProcoreSandbox`` (``server``) is assembled from mixins, one per concern and one
+per resource family; each mixin lists its own routes.
+
+* ``server``: the loopback HTTP server, the request pipeline (faults, quota, routing),
+  the route tables, ``ProcoreSandbox`` and ``main`` (the command line; ``__main__`` runs it).
+* ``state``: ``SandboxState`` (every record and the id counter, behind one lock),
+  ``SandboxError``, the request and answer types, the parameter and body helpers.
+* ``auth``: OAuth clients and tokens, the bearer and company checks, the rate-limit window
+  and its headers.
+* ``faults``: ``Fault``, ``inject_fault`` and ``/_sandbox/faults``.
+* ``webhooks``: payloads per version, sync or async delivery, the delivery thread and log.
+* ``seeding``: the Python helpers (``add_project``, ``add_vendor``, ``create_commitment``,
+  ...) and ``seed_demo``.
+* ``resources/``: one module per resource family: ``projects``, ``vendors`` (with the
+  business register), ``commitments`` (with line items and their sync), ``cost_codes``
+  (project cost codes, standard cost code lists and codes, line item types), ``sub_jobs``;
+  ``common`` holds what they share (list pages, the sync rules, validated writes).
+
+A new resource family is a new module under ``resources/``: a mixin with its handlers and
+``ROUTES``, added to ``ProcoreSandbox``'s bases and to ``API_ROUTES`` in ``server``. This
+module re-exports the public names, so ``from devstack.procore_sandbox import ...`` works
+as it did when the sandbox was one module.
+
+Run in the foreground: ``python -m devstack.procore_sandbox --port 8010``.
+"""
+
+from __future__ import annotations
+
+from devstack.procore_sandbox.auth import SERVICE_ACCOUNT_USER_ID
+from devstack.procore_sandbox.faults import Fault
+from devstack.procore_sandbox.resources.commitments import COMMITMENT_STATUSES
+from devstack.procore_sandbox.resources.common import (
+    DEFAULT_PER_PAGE,
+    MAX_PER_PAGE,
+    ORIGIN_ID_DATA,
+    SYNC_FIELDS,
+    SYNC_LIMIT,
+)
+from devstack.procore_sandbox.resources.cost_codes import COST_CODE_DELIMITER, LINE_ITEM_BASE_TYPES
+from devstack.procore_sandbox.resources.projects import PROJECT_TEXT_FIELDS, PROJECTS_RESOURCE
+from devstack.procore_sandbox.resources.vendors import (
+    BUSINESS_REGISTER_TYPES,
+    COMPANY_VENDORS_RESOURCE,
+    VENDOR_TEXT_FIELDS,
+)
+from devstack.procore_sandbox.seeding import seed_demo
+from devstack.procore_sandbox.server import ProcoreSandbox, main
+from devstack.procore_sandbox.state import (
+    KINDS,
+    LOOPBACK_HOSTS,
+    Actor,
+    CommitmentKind,
+    Handler,
+    SandboxError,
+    SandboxState,
+    Validator,
+)
+from devstack.procore_sandbox.webhooks import (
+    DELIVERY_MODES,
+    PAYLOAD_VERSIONS,
+    WEB_APPLICATION_ID,
+    WEB_USER_ID,
+    WEBHOOK_TIMEOUT,
+    new_ulid,
+)
+
+__all__ = [
+    "BUSINESS_REGISTER_TYPES",
+    "COMMITMENT_STATUSES",
+    "COMPANY_VENDORS_RESOURCE",
+    "COST_CODE_DELIMITER",
+    "DEFAULT_PER_PAGE",
+    "DELIVERY_MODES",
+    "KINDS",
+    "LINE_ITEM_BASE_TYPES",
+    "LOOPBACK_HOSTS",
+    "MAX_PER_PAGE",
+    "ORIGIN_ID_DATA",
+    "PAYLOAD_VERSIONS",
+    "PROJECTS_RESOURCE",
+    "PROJECT_TEXT_FIELDS",
+    "SERVICE_ACCOUNT_USER_ID",
+    "SYNC_FIELDS",
+    "SYNC_LIMIT",
+    "VENDOR_TEXT_FIELDS",
+    "WEBHOOK_TIMEOUT",
+    "WEB_APPLICATION_ID",
+    "WEB_USER_ID",
+    "Actor",
+    "CommitmentKind",
+    "Fault",
+    "Handler",
+    "ProcoreSandbox",
+    "SandboxError",
+    "SandboxState",
+    "Validator",
+    "main",
+    "new_ulid",
+    "seed_demo",
+]
