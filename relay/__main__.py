@@ -52,7 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     from relay.sage.embedded import EmbeddedSage
 
     sage = EmbeddedSage(config.sage_db)
-    sage.init()
+    if config.sage_database_url is None:  # a real Sage is read, never written, here
+        sage.init()
     stop = threading.Event()
 
     def _stop(signum: int, _frame: object) -> None:

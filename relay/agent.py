@@ -12,7 +12,9 @@ pull simply reads again. Each page read from Sage becomes one Result (page 1..n,
 but on the last; halved until its JSON is under PAGE_BYTES_MAX), each with its own
 deduplication id ``<command_id>:p<page>``, grouped by the command's item so pages arrive in
 order; the command message is deleted after the last page is sent. A Sage error ends the
-pull with one error Result (page None).
+pull with one error Result (page None). Pages come from the port, or from a real Sage
+company database when ``sage_database_url`` is configured; that database is read-only for
+the agent, so writes are then refused (12806) until Sage's API stands behind the port.
 
 Order within a job: the command queue is FIFO, grouped by Sage job (MessageGroupId), and
 one batch may hold several messages of a group. When one of them fails (its parse, an
@@ -55,7 +57,8 @@ from chalicelib.relay_protocol import (
 )
 from relay.config import AgentConfig
 from relay.journal import Journal
-from relay.sage.port import INVALID_DATA, SageError, SagePort
+from relay.sage.port import INVALID_DATA, SECURITY_DENIED, SageError, SagePort, SageReader
+from relay.sage.reads import SageReads
 
 AGENT_VERSION = "0.1.0"
 
@@ -140,9 +143,18 @@ class RelayAgent:
         sleep: Callable[[float], None] = time.sleep,
         rng: Callable[[], float] = random.random,
         crash_after_sage_write: bool = False,
+        reads: SageReader | None = None,
     ) -> None:
         self.config = config
         self.sage = sage
+        # Pulls read a real Sage company database when one is configured (read-only for
+        # the agent), else through the port: the embedded stand-in reads its own file with
+        # the same statements (relay/sage/reads.py).
+        if reads is None and config.sage_database_url is not None:
+            reads = SageReads.connect(config.sage_database_url)
+            _event(logging.INFO, "pulls read the Sage company database",
+                   database=reads.describe())
+        self.reads: SageReader = reads if reads is not None else sage
         self.sqs = sqs_client  # public: tests swap it to simulate AWS going away and back
         self.journal = Journal(config.journal_path, clock=clock)
         self._clock = clock
@@ -350,7 +362,7 @@ class RelayAgent:
         attempts = self.config.max_attempts
         for attempt in range(1, attempts + 1):
             try:
-                rows, next_cursor = self.sage.read(table, after=cursor, limit=limit, job=job)
+                rows, next_cursor = self.reads.read(table, after=cursor, limit=limit, job=job)
             except SageError as exc:
                 if not (exc.retryable and attempt < attempts):
                     raise
@@ -448,6 +460,13 @@ class RelayAgent:
         raise AssertionError("unreachable: the last attempt always returns")
 
     def _write(self, kind: CommandType, payload: Any) -> dict[str, str]:
+        if self.config.sage_database_url is not None:
+            # A real Sage is written only through Sage's own API (behind the port), never
+            # into its database; until that adapter exists, nothing is written anywhere.
+            raise SageError(SECURITY_DENIED, (
+                f"{kind.value} refused: this agent reads a real Sage company database "
+                "(sage_database_url), which it may not write to; writes to a real Sage go "
+                "through Sage's API, which this agent version does not have"))
         if kind is CommandType.ADD_SUBCONTRACT:
             return self.sage.add_subcontract(payload)
         if kind is CommandType.ADD_PURCHASE_ORDER:

@@ -7,6 +7,15 @@ AWS credentials are never settings here: boto3 finds them through its normal cha
 (environment, shared credentials file/profile, instance role). The agent's IAM identity
 should allow nothing but receive/delete on its command queue and send on the results
 queue. A config file that names a credential is refused, so one is not left on disk.
+
+Sage: ``sage_db`` is the embedded stand-in's SQLite file. ``sage_database_url`` (optional)
+is a real Sage 100 Contractor company database, e.g.
+``mssql+pyodbc://SAGESRV\\SAGE100CON/AcmeConstruction?driver=ODBC+Driver+18+for+SQL+Server``
+(no user: Windows authentication as the service account). When it is set, pulls read from
+it; it is read-only for the agent, which then refuses writes (a real Sage is written
+through Sage's own API, which this agent does not have yet). A URL holding a password is
+refused in the file, as any credential is: give it in the environment variable instead,
+or use Windows authentication.
 """
 
 from __future__ import annotations
@@ -18,6 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 # setting -> environment variable that overrides it (file < environment).
 ENV_VARS: dict[str, str] = {
@@ -29,6 +40,7 @@ ENV_VARS: dict[str, str] = {
     "endpoint_url": "AWS_ENDPOINT_URL",
     "journal_path": "RELAY_JOURNAL",
     "sage_db": "RELAY_SAGE_DB",
+    "sage_database_url": "RELAY_SAGE_DATABASE_URL",
     "wait_seconds": "RELAY_WAIT_SECONDS",
     "heartbeat_seconds": "RELAY_HEARTBEAT_SECONDS",
     "max_attempts": "RELAY_MAX_ATTEMPTS",
@@ -57,7 +69,9 @@ class AgentConfig(BaseModel):
     region: str = "us-east-1"
     endpoint_url: str | None = None  # e.g. the local moto server; None = real AWS
     journal_path: str = Field(min_length=1)
-    sage_db: str = Field(min_length=1)
+    sage_db: str = Field(min_length=1)  # the embedded stand-in's file
+    # A real Sage company database for reads (SQLAlchemy URL); None: reads use sage_db.
+    sage_database_url: str | None = None
     wait_seconds: int = Field(20, ge=0, le=20)  # SQS long poll; 20 is SQS's maximum
     visibility_timeout: int = Field(120, ge=1, le=43200)
     heartbeat_seconds: float = Field(30, gt=0)
@@ -71,6 +85,21 @@ class AgentConfig(BaseModel):
         # Per-job ordering and result deduplication both rely on FIFO queues.
         if not value.startswith(("http://", "https://")) or not value.endswith(".fifo"):
             raise ValueError("must be the URL of a FIFO queue (https://.../name.fifo)")
+        return value
+
+    @field_validator("sage_database_url")
+    @classmethod
+    def _database_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            backend = make_url(value).get_backend_name()
+        except ArgumentError:
+            raise ValueError("must be a database URL, e.g. mssql+pyodbc://server/db?..."
+                             ) from None
+        if backend not in ("mssql", "sqlite"):
+            raise ValueError(f"must be a SQL Server (mssql+pyodbc://...) or SQLite URL, "
+                             f"not {backend}")
         return value
 
 
@@ -107,7 +136,23 @@ def _read_toml(path: Path) -> dict[str, Any]:
             "AWS credentials come from the standard boto3 chain (environment, profile, "
             "instance role), never from this file"
         )
+    url = data.get("sage_database_url")
+    if isinstance(url, str) and _has_password(url):
+        raise ConfigError(
+            f"config file {path} puts a password in sage_database_url: remove it; give the "
+            "URL in the environment variable RELAY_SAGE_DATABASE_URL instead, or use Windows "
+            "authentication (trusted_connection=yes)"
+        )
     return data
+
+
+def _has_password(url: str) -> bool:
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return False  # reported as an invalid setting
+    odbc = " ".join(str(value) for value in parsed.query.values()).lower()
+    return parsed.password is not None or "pwd=" in odbc or "password=" in odbc
 
 
 def _describe(exc: ValidationError, sources: Mapping[str, str]) -> str:

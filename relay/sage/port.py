@@ -1,6 +1,6 @@
 """The one port through which the agent talks to Sage 100 Contractor.
 
-The embedded stand-in (relay/sage/embedded.py, SQLite with Sage's real table and column
+The embedded stand-in (relay/sage/embedded/, SQLite with Sage's real table and column
 names) implements it today; a real Sage (MBXML writes, SQL Server reads) implements it
 later. Writes return Sage's keys; refusals raise SageError with Sage's own code.
 """
@@ -35,7 +35,18 @@ class SageError(Exception):
         self.retryable = retryable
 
 
-class SagePort(Protocol):
+class SageReader(Protocol):
+    def read(self, table: str, *, after: str | None, limit: int,
+             job: int | None = None) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of a Sage list for pulls: table is one of jobs, vendors, cost_codes,
+        cost_types, phases; rows in the shapes of relay_protocol's pull comment, ordered by
+        key; returns (rows, cursor of the next page or None). The cursor is opaque (JSON
+        of the last key). Unknown table, bad cursor or limit -> ValueError; the database
+        unreachable -> SageError 17000 (retryable)."""
+        ...
+
+
+class SagePort(SageReader, Protocol):
     def add_subcontract(self, payload: SubcontractPayload) -> dict[str, str]:
         """Insert subcon + sbcnln in one transaction; {"subcon": recnum, "ctcnum": ...}."""
         ...
@@ -77,11 +88,4 @@ class SagePort(Protocol):
 
     def find_vendor(self, vendor: int | None, name: str) -> dict[str, str] | None:
         """By number when given, else by exact name (reconciliation after a crash)."""
-        ...
-
-    def read(self, table: str, *, after: str | None, limit: int,
-             job: int | None = None) -> tuple[list[dict[str, Any]], str | None]:
-        """One page of a Sage list for pulls: table is one of jobs, vendors, cost_codes,
-        cost_types, phases; rows in the shapes of relay_protocol's pull comment, ordered by
-        key; returns (rows, cursor of the next page or None)."""
         ...

@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -430,10 +431,10 @@ def commitment_counts(sage: EmbeddedSage) -> dict[str, int]:
 @pytest.mark.parametrize(("kind", "changed", "keys"), [
     (CommandType.MODIFY_SUBCONTRACT,
      {"dscrpt": "Foundations and ramps", "status": 4, "rtnrte": Decimal("5.00"),
-      "condte": "2025-04-15", "cntttl": Decimal("1500.00"), "updusr": "relay"},
+      "condte": date(2025, 4, 15), "cntttl": Decimal("1500.00"), "updusr": "relay"},
      {"subcon": "1", "ctcnum": "SC-001"}),
     (CommandType.MODIFY_PURCHASE_ORDER,
-     {"dscrpt": "Anchor bolts and plates", "status": 2, "orddte": "2025-05-02",
+     {"dscrpt": "Anchor bolts and plates", "status": 2, "orddte": date(2025, 5, 2),
       "pchttl": Decimal("510.00"), "updusr": "relay"},
      {"pchord": "1", "ordnum": "PO-001"}),
 ], ids=["subcon", "pchord"])

@@ -12,6 +12,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ from chalicelib.relay_protocol import (
     SubcontractLine,
     SubcontractPayload,
 )
-from relay.sage.embedded import SCHEMA_FILE, EmbeddedSage, normalize_cost_code
+from relay.sage.embedded import EmbeddedSage, normalize_cost_code
 from relay.sage.port import (
     CONSTRAINT_FAILED,
     DUPLICATE_KEY,
@@ -268,30 +269,45 @@ def test_add_purchase_order_writes_header_lines_and_totals(sage: EmbeddedSage) -
 
 
 def test_add_writes_the_contract_and_order_dates(sage: EmbeddedSage) -> None:
+    # Sage requires both dates (condte, orddte NOT NULL): without one, today's, as Sage's
+    # entry form starts a new record.
+    sage.today = lambda: date(2025, 6, 30)
     dated = sage.add_subcontract(sub(contract_date="2025-03-01"))
     undated = sage.add_subcontract(sub(number="SC-002"))
-    assert sage.subcontract(dated["subcon"])["condte"] == "2025-03-01"
-    assert sage.subcontract(undated["subcon"])["condte"] is None
+    assert sage.subcontract(dated["subcon"])["condte"] == date(2025, 3, 1)
+    assert sage.subcontract(undated["subcon"])["condte"] == date(2025, 6, 30)
     ordered = sage.add_purchase_order(po(order_date="2025-03-07"))
     unordered = sage.add_purchase_order(po(number="PO-24001-002"))
-    assert sage.purchase_order(ordered["pchord"])["orddte"] == "2025-03-07"
-    assert sage.purchase_order(unordered["pchord"])["orddte"] is None
+    assert sage.purchase_order(ordered["pchord"])["orddte"] == date(2025, 3, 7)
+    assert sage.purchase_order(unordered["pchord"])["orddte"] == date(2025, 6, 30)
 
 
-def test_init_adds_the_date_columns_to_an_older_file(tmp_path: Path) -> None:
+def test_a_file_of_an_older_layout_is_refused_and_left_as_it_was(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
-    old_schema = "\n".join(line for line in SCHEMA_FILE.read_text().splitlines()
-                           if "condte" not in line and "orddte" not in line)
-    with sqlite3.connect(path) as conn:
-        conn.executescript(old_schema)
-    db = EmbeddedSage(path)
-    assert "condte" not in db.columns("subcon") and "orddte" not in db.columns("pchord")
-    db.init()
-    db.init()
-    assert "condte" in db.columns("subcon") and "orddte" in db.columns("pchord")
-    db.seed_demo()
-    keys = db.add_subcontract(sub(contract_date="2025-03-01"))
-    assert db.subcontract(keys["subcon"])["condte"] == "2025-03-01"
+    with sqlite3.connect(path) as conn:  # the layout before Sage's types: text cost codes
+        conn.executescript("CREATE TABLE actrec (recnum INTEGER PRIMARY KEY, jobnme TEXT);"
+                           "CREATE TABLE cstcde (recnum TEXT PRIMARY KEY, cdenme TEXT);")
+    with pytest.raises(SageError) as caught:
+        EmbeddedSage(path).init()
+    assert caught.value.code == UNAVAILABLE and not caught.value.retryable
+    assert "older layout" in caught.value.message
+    assert "python -m relay.sage seed" in caught.value.message
+    assert EmbeddedSage(path).tables() == ["actrec", "cstcde"]
+
+
+def test_cost_codes_are_stored_and_compared_as_numbers(sage: EmbeddedSage) -> None:
+    sage.add_cost_code("3300.5", "Footings")
+    with sqlite3.connect(sage.path) as conn:
+        stored = dict(conn.execute("SELECT recnum, typeof(recnum) FROM cstcde"))
+        assert set(stored.values()) <= {"integer", "real"}
+        assert conn.execute("SELECT COUNT(*) FROM cstcde WHERE recnum = 3300").fetchone()[0] == 1
+        assert [r[0] for r in conn.execute("SELECT recnum FROM cstcde WHERE recnum > 3300 "
+                                           "ORDER BY recnum")] == [
+            3300.5, 5120, 8800, 9900, 26000]
+    error = refused(sage, lambda: sage.add_cost_code("3300.0", "Again"), DUPLICATE_KEY)
+    assert "cost code 3300.000 already exists" in error.message
+    keys = sage.add_subcontract(sub(lines=[sub_line(cost_code="3300.500")]))
+    assert sage.subcontract(keys["subcon"])["lines"][0]["cstcde"] == "3300.500"
 
 
 def test_find_subcontract_and_purchase_order(sage: EmbeddedSage) -> None:
@@ -327,8 +343,6 @@ LONG_51 = "x" * 51
     ({"vendor": 3004}, INVALID_DATA, "vendor 3004 Retired Vendor LLC is inactive"),
     ({"lines": [sub_line(cost_code="8800.000")]}, INVALID_DATA,
      "cost code 8800.000 Retired Finishes is inactive"),
-    ({"job": 23099}, INVALID_DATA, "Job 23099 is Closed; "),
-    ({"job": 24003}, INVALID_DATA, "Job 24003 is Refused; "),
     ({"number": "S" * 21}, INVALID_DATA, "is 21 characters; subcon.ctcnum allows at most 20"),
     ({"number": "   "}, INVALID_DATA, "subcontract number is blank"),
     ({"description": LONG_51}, INVALID_DATA, "subcon.dscrpt allows at most 50"),
@@ -399,7 +413,6 @@ def test_missing_cost_type_row_is_an_invalid_reference(tmp_path: Path) -> None:
      "cost code 4400.000 does not exist"),
     ({"vendor": 3004}, INVALID_DATA, "is inactive"),
     ({"lines": [po_line(cost_code="8800.000")]}, INVALID_DATA, "is inactive"),
-    ({"job": 23099}, INVALID_DATA, "Job 23099 is Closed; "),
     ({"number": "P" * 21}, INVALID_DATA, "pchord.ordnum allows at most 20"),
     ({"number": ""}, INVALID_DATA, "purchase order number is blank"),
     ({"description": LONG_51}, INVALID_DATA, "pchord.dscrpt allows at most 50"),
@@ -415,6 +428,20 @@ def test_purchase_order_refusals(sage: EmbeddedSage, overrides: dict[str, Any], 
                                  words: str) -> None:
     error = refused(sage, lambda: sage.add_purchase_order(po(**overrides)), code)
     assert words in error.message
+
+
+def test_closed_and_refused_jobs_take_commitments(sage: EmbeddedSage) -> None:
+    # Sage: "the job status ... does not affect your ability to post to a job".
+    assert sage.add_subcontract(sub(job=23099))["subcon"] == "1"  # 6 Closed
+    assert sage.add_subcontract(sub(job=24003))["subcon"] == "2"  # 2 Refused
+    assert sage.add_purchase_order(po(job=23099))["pchord"] == "1"
+
+
+def test_no_phase_is_phase_0(sage: EmbeddedSage) -> None:
+    sub_keys = sage.add_subcontract(sub(phase=None))
+    po_keys = sage.add_purchase_order(po(phase=0))  # 0 is "no phase" too, as in Sage
+    assert sage.subcontract(sub_keys["subcon"])["phsnum"] == 0
+    assert sage.purchase_order(po_keys["pchord"])["phsnum"] == 0
 
 
 def test_duplicate_po_number_is_company_wide(sage: EmbeddedSage) -> None:
@@ -464,7 +491,7 @@ def test_modify_subcontract_changes_the_header_in_place(sage: EmbeddedSage) -> N
 
     after = sage.subcontract(1)
     assert (after["dscrpt"], after["status"], after["rtnrte"], after["condte"]) == (
-        "Foundations, slab and ramps", 4, Decimal("5.50"), "2025-04-15")
+        "Foundations, slab and ramps", 4, Decimal("5.50"), date(2025, 4, 15))
     assert str(after["rtnrte"]) == "5.50"
     assert after["updusr"] == "jdoe" and after["upddte"]
     assert [after[c] for c in SUBCON_TOTALS] == [before[c] for c in SUBCON_TOTALS]
@@ -490,7 +517,7 @@ def test_modify_without_retention_or_date_leaves_them(sage: EmbeddedSage) -> Non
     sage.modify_subcontract(sub_header(retention_rate=None, contract_date=None))
     doc = sage.subcontract(1)
     assert (doc["dscrpt"], doc["rtnrte"], doc["condte"]) == (
-        "Foundations, slab and ramps", Decimal("10.00"), "2025-03-01")
+        "Foundations, slab and ramps", Decimal("10.00"), date(2025, 3, 1))
 
 
 def test_modify_matches_the_number_case_insensitively(sage: EmbeddedSage) -> None:
@@ -554,7 +581,7 @@ def test_modify_purchase_order_changes_the_header_in_place(sage: EmbeddedSage) -
 
     after = sage.purchase_order(1)
     assert (after["dscrpt"], after["status"], after["orddte"], after["updusr"]) == (
-        "Anchor bolts, embeds and plates", 2, "2025-05-02", "relay")
+        "Anchor bolts, embeds and plates", 2, date(2025, 5, 2), "relay")
     assert [after[c] for c in PCHORD_TOTALS] == [Decimal("955.50")] * 2
     assert after["lines"] == before["lines"]
     unchanged(before, after, PCHORD_MODIFIED)
@@ -565,7 +592,7 @@ def test_modify_purchase_order_changes_the_header_in_place(sage: EmbeddedSage) -
     sage.modify_purchase_order(po_header())
     assert sage.purchase_order(1) == once  # twice: the same row, upddte included
     sage.modify_purchase_order(po_header(order_date=None))
-    assert sage.purchase_order(1)["orddte"] == "2025-05-02"  # None leaves the date
+    assert sage.purchase_order(1)["orddte"] == date(2025, 5, 2)  # None leaves the date
 
 
 @pytest.mark.parametrize(("overrides", "code", "words"), [

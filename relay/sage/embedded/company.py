@@ -1,0 +1,11 @@
+"""EmbeddedSage: the embedded company database, composed of its parts."""
+
+from __future__ import annotations
+
+from relay.sage.embedded.demo_data import Seeding
+from relay.sage.embedded.reads import Reads
+from relay.sage.embedded.writes import Writes
+
+
+class EmbeddedSage(Writes, Reads, Seeding):
+    """A Sage 100 Contractor company database in one SQLite file (implements SagePort)."""

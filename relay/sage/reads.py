@@ -1,0 +1,222 @@
+"""The agent's paged list reads (pulls), built once with SQLAlchemy Core.
+
+The same statements run on the embedded SQLite stand-in and on a real Sage 100 Contractor
+company database (SQL Server, ``mssql+pyodbc://...``), which is read-only for the agent.
+So a read uses nothing SQLite-only: no COLLATE NOCASE, no LIMIT text, no row-value
+comparison, no Python function on the connection. Each is
+``select(...).where(...).order_by(key).limit(n + 1)`` (TOP n on SQL Server) with keyset
+pagination written as ``or_(k1 > x, and_(k1 == x, k2 > y))``: a page is never shifted by
+rows added before it.
+
+The cursor is opaque to callers: JSON of the last row's key values, a decimal cost code as
+its text ("3300.000"), e.g. ``[24001]``, ``["3300.000"]``, ``[24001,2]``.
+
+Row shapes are relay_protocol's pull shapes, identical from either database: a cost code
+is its text with three decimals; optional text Sage keeps as '' (its NOT NULL columns)
+comes out as None, as it always has.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from sqlalchemy import Column, ColumnElement, Select, and_, create_engine, or_, select
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+from relay.sage.port import UNAVAILABLE, SageError
+from relay.sage.tables import SQLITE_EXECUTION, actpay, actrec, cstcde, csttyp, jobphs
+
+_THOUSANDTH = Decimal("0.001")
+
+
+def cost_code_text(value: Decimal | float | int) -> str:
+    """A decimal(15,3) cost code as the protocol writes it: '3300.000'.
+
+    SQL Server returns a Decimal; SQLite a float or an int, exact to decimal(15,3)'s 15
+    significant digits, so formatting with three decimals gives the stored code back.
+    """
+    if isinstance(value, Decimal):
+        return str(value.quantize(_THOUSANDTH))
+    return f"{value:.3f}"
+
+
+def _text(value: str | None) -> str | None:
+    """Optional text: Sage's '' (and NULL) is None in a pulled row."""
+    return value if value else None
+
+
+def code_inactive(flag: str | None) -> bool:
+    """cstcde.inactv is nvarchar(2): 'T' when inactive ('Y' from some imports), else ''."""
+    return (flag or "").strip().upper() in ("T", "Y")
+
+
+@dataclass(frozen=True)
+class ReadSpec:
+    """One pullable list: its Sage columns, its key (order and cursor) and its row shape."""
+
+    name: str
+    columns: Sequence[Column[Any]]
+    key: Sequence[Column[Any]]
+    shape: Callable[[Any], dict[str, Any]]
+    job: Column[Any] | None = None  # the column ``job`` narrows (phases only)
+
+
+READS: dict[str, ReadSpec] = {spec.name: spec for spec in (
+    ReadSpec("jobs", [actrec.c.recnum, actrec.c.jobnme, actrec.c.shtnme, actrec.c.status,
+                      actrec.c.addrs1, actrec.c.ctynme, actrec.c.state_, actrec.c.zipcde],
+             [actrec.c.recnum], lambda r: {
+                 "job": int(r.recnum), "name": r.jobnme, "short_name": _text(r.shtnme),
+                 "status": r.status, "address": _text(r.addrs1), "city": _text(r.ctynme),
+                 "state": _text(r.state_), "zip_code": _text(r.zipcde)}),
+    ReadSpec("vendors", [actpay.c.recnum, actpay.c.vndnme, actpay.c.shtnme, actpay.c.inactv,
+                         actpay.c.fedidn, actpay.c.addrs1, actpay.c.ctynme, actpay.c.state_,
+                         actpay.c.zipcde],
+             [actpay.c.recnum], lambda r: {
+                 "vendor": int(r.recnum), "name": r.vndnme, "short_name": _text(r.shtnme),
+                 "inactive": bool(r.inactv), "tax_id": _text(r.fedidn),
+                 "address": _text(r.addrs1), "city": _text(r.ctynme), "state": _text(r.state_),
+                 "zip_code": _text(r.zipcde)}),
+    ReadSpec("cost_codes", [cstcde.c.recnum, cstcde.c.cdenme, cstcde.c.untdsc, cstcde.c.inactv],
+             [cstcde.c.recnum], lambda r: {
+                 "code": cost_code_text(r.recnum), "name": r.cdenme, "unit": _text(r.untdsc),
+                 "inactive": code_inactive(r.inactv)}),
+    ReadSpec("cost_types", [csttyp.c.recnum, csttyp.c.typnme], [csttyp.c.recnum],
+             lambda r: {"type": int(r.recnum), "name": r.typnme}),
+    ReadSpec("phases", [jobphs.c.recnum, jobphs.c.phsnum, jobphs.c.phsnme],
+             [jobphs.c.recnum, jobphs.c.phsnum],
+             lambda r: {"job": int(r.recnum), "phase": int(r.phsnum), "name": r.phsnme},
+             job=jobphs.c.recnum),
+)}
+READABLE_TABLES = tuple(READS)
+
+
+# ---- cursors ----------------------------------------------------------------------------------
+
+
+def _is_decimal(column: Column[Any]) -> bool:
+    return column.type.python_type is Decimal
+
+
+def encode_cursor(spec: ReadSpec, row: Any) -> str:
+    """The cursor after ``row``: JSON of its key values, a decimal key as text."""
+    values = [cost_code_text(row._mapping[column.name]) if _is_decimal(column)
+              else int(row._mapping[column.name]) for column in spec.key]
+    return json.dumps(values, separators=(",", ":"))
+
+
+def decode_cursor(spec: ReadSpec, cursor: str) -> list[Any]:
+    """The key values a cursor holds, typed for binding; ValueError if it is not one."""
+    bad = ValueError(f"cursor {cursor!r} is not a {spec.name} cursor")
+    try:
+        values = json.loads(cursor)
+    except ValueError:
+        raise bad from None
+    if not isinstance(values, list) or len(values) != len(spec.key):
+        raise bad
+    keys: list[Any] = []
+    for column, value in zip(spec.key, values, strict=True):
+        if _is_decimal(column):
+            if not isinstance(value, str):
+                raise bad
+            try:
+                number = Decimal(value)
+            except InvalidOperation:
+                raise bad from None
+            if not number.is_finite():
+                raise bad
+            keys.append(number)
+        elif isinstance(value, int) and not isinstance(value, bool):
+            keys.append(value)
+        else:
+            raise bad
+    return keys
+
+
+def _after(key: Sequence[Column[Any]], values: Sequence[Any]) -> ColumnElement[bool]:
+    """Rows whose key sorts after ``values``: k1 > x OR (k1 = x AND (k2 > y OR ...))."""
+    first, value = key[0], values[0]
+    if len(key) == 1:
+        return first > value
+    return or_(first > value, and_(first == value, _after(key[1:], values[1:])))
+
+
+# ---- statements -------------------------------------------------------------------------------
+
+
+def read_statement(table: str, *, after: str | None, limit: int,
+                   job: int | None = None) -> Select[Any]:
+    """The SELECT for one page of ``table``: up to ``limit`` + 1 rows (the extra one says
+    another page follows). Unknown table, bad cursor or limit -> ValueError."""
+    spec = READS.get(table)
+    if spec is None:
+        raise ValueError(f"unknown table {table!r}; one of {', '.join(READS)}")
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise ValueError(f"limit must be a positive integer, not {limit!r}")
+    if job is not None and spec.job is None:
+        raise ValueError(f"job narrows phases only, not {table}")
+    statement = select(*spec.columns)
+    if job is not None and spec.job is not None:
+        statement = statement.where(spec.job == job)
+    if after is not None:
+        statement = statement.where(_after(spec.key, decode_cursor(spec, after)))
+    return statement.order_by(*spec.key).limit(limit + 1)
+
+
+def _default_error(exc: DBAPIError) -> SageError:
+    """A database error as Sage's 17000: retryable when the server could not be reached."""
+    reachable = not isinstance(exc, OperationalError | InterfaceError)
+    detail = str(exc.orig) if exc.orig is not None else str(exc)
+    if reachable:
+        return SageError(UNAVAILABLE, f"Sage company database refused the read: {detail}")
+    return SageError(UNAVAILABLE, f"Sage company database unavailable ({detail}); try again",
+                     retryable=True)
+
+
+class SageReads:
+    """The pulls over one SQLAlchemy engine: the embedded file or a real Sage database.
+
+    ``errors`` turns a driver error into the SageError the agent reports (by default a
+    17000, retryable when the server could not be reached).
+    """
+
+    def __init__(self, engine: Engine, *,
+                 errors: Callable[[DBAPIError], SageError] = _default_error) -> None:
+        self.engine = engine
+        self._errors = errors
+
+    @classmethod
+    def connect(cls, url: str) -> SageReads:
+        """Reads from the database at ``url`` (``mssql+pyodbc://...`` for a real Sage).
+
+        Only SELECTs are ever sent; give the agent's SQL login read access and nothing
+        more. The connection is opened on the first read, not here.
+        """
+        parsed = make_url(url)
+        if parsed.get_backend_name() == "sqlite":
+            engine = create_engine(parsed, execution_options=SQLITE_EXECUTION)
+        else:
+            engine = create_engine(parsed, pool_pre_ping=True)
+        return cls(engine)
+
+    def read(self, table: str, *, after: str | None, limit: int,
+             job: int | None = None) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of ``table`` in key order: (rows, cursor of the next page or None)."""
+        statement = read_statement(table, after=after, limit=limit, job=job)
+        spec = READS[table]
+        try:
+            with self.engine.connect() as conn:
+                found = conn.execute(statement).all()
+        except DBAPIError as exc:
+            raise self._errors(exc) from exc
+        rows = [spec.shape(row) for row in found[:limit]]
+        cursor = encode_cursor(spec, found[limit - 1]) if len(found) > limit else None
+        return rows, cursor
+
+    def describe(self) -> str:
+        """Where reads go, password hidden (for logs)."""
+        return self.engine.url.render_as_string(hide_password=True)
