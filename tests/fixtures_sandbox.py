@@ -17,7 +17,8 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -116,21 +117,50 @@ class FakeTime:
 class ReceivedWebhook:
     headers: dict[str, str]
     payload: Any
+    status: int = 200  # what the receiver answered
+    at: float = 0.0  # time.monotonic() when the POST arrived
+
+
+#: ``forward(headers, body) -> status``: hand a delivery to the connector and answer as it did.
+Forward = Callable[[dict[str, str], bytes], int]
 
 
 @dataclass
 class WebhookReceiver:
-    """A tiny loopback HTTP server recording POSTed webhooks; answers ``status``."""
+    """A tiny loopback HTTP server recording POSTed webhooks (every attempt, with what it
+    answered). It answers, in this order: the next scripted failure (``fail_next``), else
+    what ``forward`` returns when set, else ``status``."""
 
     server: ThreadingHTTPServer
     received: list[ReceivedWebhook] = field(default_factory=list)
     status: int = 200
     cond: threading.Condition = field(default_factory=threading.Condition)
+    forward: Forward | None = None
+    #: held while forwarding: a test running the connector in-process takes it too
+    lock: threading.RLock = field(default_factory=threading.RLock)
+    scripted: deque[tuple[int, float]] = field(default_factory=deque)
+    thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
         host, port = self.server.server_address[:2]
         return f"http://{host}:{port}/webhooks/procore"
+
+    def fail_next(self, count: int, status: int = 503, *, delay: float = 0.0) -> None:
+        """Answer the next ``count`` POSTs ``status`` after ``delay`` seconds (without
+        forwarding them). A 2xx with a delay over the sandbox's timeout is a timeout."""
+        with self.cond:
+            self.scripted.extend([(status, delay)] * count)
+
+    def statuses(self) -> list[int]:
+        with self.cond:
+            return [r.status for r in self.received]
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        if self.thread is not None:
+            self.thread.join(timeout=5)
 
     def wait_for(self, count: int, timeout: float = 5.0) -> list[ReceivedWebhook]:
         deadline = time.monotonic() + timeout
@@ -147,16 +177,30 @@ def _receiver_handler(receiver_ref: list[WebhookReceiver]) -> type[BaseHTTPReque
     class _Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             receiver = receiver_ref[0]
+            arrived = time.monotonic()
             length = int(self.headers.get("Content-Length") or 0)
-            payload = json.loads(self.rfile.read(length) or b"null")
+            raw = self.rfile.read(length)
+            payload = json.loads(raw or b"null")
+            headers = {k.lower(): v for k, v in self.headers.items()}
             with receiver.cond:
-                receiver.received.append(
-                    ReceivedWebhook({k.lower(): v for k, v in self.headers.items()}, payload)
-                )
+                scripted = receiver.scripted.popleft() if receiver.scripted else None
+            if scripted is not None:
+                status, delay = scripted
+                time.sleep(delay)
+            elif receiver.forward is not None:
+                with receiver.lock:
+                    status = receiver.forward(headers, raw)
+            else:
+                status = receiver.status
+            with receiver.cond:
+                receiver.received.append(ReceivedWebhook(headers, payload, status, arrived))
                 receiver.cond.notify_all()
-            self.send_response(receiver.status)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
+            try:
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+            except OSError:  # the sandbox gave up waiting (its timeout): nobody is listening
+                return
 
         def log_message(self, format: str, *args: Any) -> None:
             return
@@ -177,19 +221,41 @@ def demo_fixture(sandbox: ProcoreSandbox) -> dict[str, Any]:
     return seed_demo(sandbox)
 
 
-@pytest.fixture(name="webhook_receiver")
-def webhook_receiver_fixture() -> Iterator[WebhookReceiver]:
+def start_webhook_receiver(port: int = 0) -> WebhookReceiver:
+    """A started receiver on 127.0.0.1 (``port`` 0: any free one); call ``stop()`` after."""
     ref: list[WebhookReceiver] = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _receiver_handler(ref))
+    server = ThreadingHTTPServer(("127.0.0.1", port), _receiver_handler(ref))
     server.daemon_threads = True
     receiver = WebhookReceiver(server)
     ref.append(receiver)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.daemon = True
-    thread.start()
+    receiver.thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
+    receiver.thread.start()
+    return receiver
+
+
+def chalice_forward(client: Any) -> Forward:
+    """Forward a delivery to the connector's webhook route (a ``chalice.test.Client``)."""
+
+    def forward(headers: dict[str, str], body: bytes) -> int:
+        answer = client.http.post(
+            "/webhooks/procore",
+            body=body,
+            headers={
+                "Content-Type": headers.get("content-type", "application/json"),
+                "Authorization": headers.get("authorization", ""),
+            },
+        )
+        return int(answer.status_code)
+
+    return forward
+
+
+@pytest.fixture(name="webhook_receiver")
+def webhook_receiver_fixture() -> Iterator[WebhookReceiver]:
+    receiver = start_webhook_receiver()
     try:
         yield receiver
     finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+        receiver.stop()

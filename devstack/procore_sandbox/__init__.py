@@ -22,7 +22,10 @@ Choices where Procore's exact behaviour is not documented (keep tests honest abo
   ``as_application`` for helpers, default ``"procore-web"``); ``user_id`` is the service
   account user (``SERVICE_ACCOUNT_USER_ID``) for API clients, the web user otherwise.
   v4.0 has no metadata, so a receiver can only recognise its own echoes by ``user_id``.
-  No redelivery: each event is POSTed once and the outcome recorded in ``deliveries``.
+  Delivery follows Procore's policy (a queue per endpoint, every attempt recorded in
+  ``deliveries``; a failure pauses the endpoint and is retried with exponential backoff;
+  after ``discard_after`` of failing the queue is flushed into ``discarded``): see
+  ``webhooks``.
 * ``/_sandbox/*`` control endpoints need no auth and consume no quota.
 * Sync (``PATCH /rest/v1.0/{work_order_contracts|purchase_order_contracts}/sync`` with
   ``{"project_id", "updates"}``; ``PATCH /rest/v1.0/{vendors|projects}/sync`` with
@@ -63,7 +66,8 @@ Choices where Procore's exact behaviour is not documented (keep tests honest abo
   - Webhooks: each project create/update fires ``Projects`` with ``project_id`` = the
     project's own id (the resource is company scoped; Procore payloads are seen both ways,
     this one lets a receiver GET the project straight away); each vendor create/update and
-    business register write fires ``Company Vendors`` with ``project_id`` ``null``. Both are
+    business register write fires ``Company Vendors`` with ``project_id`` ``null`` (v4.0:
+    ``""``, the schema's required string). Both are
     attributed to the calling OAuth application, like commitment writes, and fire on every
     write (also a PATCH that changes nothing). Sub jobs, cost codes, standard cost codes and
     line item types fire none.
@@ -108,7 +112,8 @@ per resource family; each mixin lists its own routes.
 * ``auth``: OAuth clients and tokens, the bearer and company checks, the rate-limit window
   and its headers.
 * ``faults``: ``Fault``, ``inject_fault`` and ``/_sandbox/faults``.
-* ``webhooks``: payloads per version, sync or async delivery, the delivery thread and log.
+* ``webhooks``: payloads per version, sync or async delivery, the delivery thread and log,
+  Procore's delivery policy (pause, backoff, discard) and its controls.
 * ``seeding``: the Python helpers (``add_project``, ``add_vendor``, ``create_commitment``,
   ...) and ``seed_demo``.
 * ``resources/``: one module per resource family: ``projects``, ``vendors`` (with the

@@ -12,16 +12,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import itertools
 import json
 import logging
-import queue
 import re
 import signal
 import socket
 import threading
 import time
-import urllib.request
 from collections import Counter, deque
 from collections.abc import Iterable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -47,10 +44,13 @@ from devstack.procore_sandbox.state import (
 )
 from devstack.procore_sandbox.webhooks import (
     DELIVERY_MODES,
+    DISCARD_AFTER,
     PAYLOAD_VERSIONS,
+    RETRY_BASE,
+    RETRY_CAP,
     WEBHOOK_TIMEOUT,
+    DeliveryPolicy,
     WebhooksMixin,
-    _Outgoing,
 )
 
 logger = logging.getLogger(__package__)  # one logger for the whole sandbox
@@ -105,7 +105,13 @@ class ProcoreSandbox(
         rate_limit: int = 3600,
         rate_window: int = 3600,
         token_ttl: int = 5400,
+        delivery_timeout: float = WEBHOOK_TIMEOUT,
+        retry_base: float = RETRY_BASE,
+        retry_cap: float = RETRY_CAP,
+        discard_after: float = DISCARD_AFTER,
     ) -> None:
+        """``delivery_timeout``, ``retry_base``, ``retry_cap`` and ``discard_after`` (seconds)
+        are Procore's webhook delivery policy (defaults 5, 1, 3600, 12 h); see ``webhooks``."""
         if host not in LOOPBACK_HOSTS:
             raise ValueError(f"the sandbox listens on loopback only, not {host!r}")
         self._host = "127.0.0.1" if host == "localhost" else host
@@ -121,14 +127,11 @@ class ProcoreSandbox(
         self.state = SandboxState()
         self.request_counts: Counter[str] = Counter()
         self.requests: deque[dict[str, Any]] = deque(maxlen=10_000)
-        self.events: list[dict[str, Any]] = []
-        self.deliveries: list[dict[str, Any]] = []
-        self._deliveries_cond = threading.Condition()
-        self._event_ids = itertools.count(50_000_001)
-        self._webhook_url: str | None = None
-        self._webhook_authorization: str | None = None
-        self._payload_version = "v2.0"
-        self._delivery_mode = "sync"
+        self._init_webhooks(
+            DeliveryPolicy(
+                float(delivery_timeout), float(retry_base), float(retry_cap), float(discard_after)
+            )
+        )
         self.set_webhook(webhook_url, webhook_authorization, payload_version, webhook_delivery)
         self._rl_limit = rate_limit
         self._rl_window = rate_window
@@ -136,9 +139,6 @@ class ProcoreSandbox(
         self._rl_used = 0
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
-        self._queue: queue.Queue[_Outgoing | None] = queue.Queue()
-        self._worker: threading.Thread | None = None
-        self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
         self._api_routes = self._compile(API_ROUTES)
         self._control_routes = self._compile(CONTROL_ROUTES)
 
@@ -147,6 +147,7 @@ class ProcoreSandbox(
         """Bind and serve in a daemon thread; idempotent."""
         if self._server is not None:
             return self
+        self._start_deliveries()
         server = _Server((self._host, self._port), _RequestHandler, self)
         self._server = server
         self._thread = threading.Thread(
@@ -160,7 +161,10 @@ class ProcoreSandbox(
         return self
 
     def stop(self) -> None:
-        """Stop serving, flush queued async webhooks, release the port; idempotent."""
+        """Stop serving, end webhook delivery, release the port; idempotent.
+
+        The delivery thread makes no more retries; what is queued for endpoints that are not
+        paused is POSTed for at most ``delivery_timeout``; the thread is joined."""
         server, self._server = self._server, None
         if server is not None:
             server.shutdown()
@@ -168,10 +172,7 @@ class ProcoreSandbox(
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
-        worker, self._worker = self._worker, None
-        if worker is not None:
-            self._queue.put(None)
-            worker.join(timeout=WEBHOOK_TIMEOUT + 1)
+        self._stop_deliveries()
 
     def __enter__(self) -> ProcoreSandbox:
         return self.start()
@@ -194,7 +195,8 @@ class ProcoreSandbox(
         return int(self._server.server_address[1])
 
     def reset(self) -> None:
-        """Forget all data, faults, events and counters; keep clients, tokens and webhook."""
+        """Forget all data, faults, events, counters and queued webhooks (with the delivery
+        state and discards); keep clients, tokens, the webhook and the delivery policy."""
         with self.state.lock:
             tokens = self.state.tokens
             self.state = SandboxState(lock=self.state.lock, tokens=tokens)
@@ -202,8 +204,7 @@ class ProcoreSandbox(
             self.requests.clear()
             self.events.clear()
             self._rl_start, self._rl_used = time.time(), 0
-        with self._deliveries_cond:
-            self.deliveries.clear()
+        self._reset_deliveries()
 
     # --- request pipeline -----------------------------------------------------------------
     def handle(
@@ -371,6 +372,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--webhook-authorization")
     parser.add_argument("--payload-version", default="v2.0", choices=PAYLOAD_VERSIONS)
     parser.add_argument("--webhook-delivery", default="async", choices=DELIVERY_MODES)
+    parser.add_argument("--webhook-timeout", type=float, default=WEBHOOK_TIMEOUT)
+    parser.add_argument("--webhook-retry-base", type=float, default=RETRY_BASE)
+    parser.add_argument("--webhook-retry-cap", type=float, default=RETRY_CAP)
+    parser.add_argument("--webhook-discard-after", type=float, default=DISCARD_AFTER)
     parser.add_argument("--rate-limit", type=int, default=3600)
     parser.add_argument("--seed", default="demo", choices=("demo", "none"))
     parser.add_argument(
@@ -396,6 +401,10 @@ def main(argv: list[str] | None = None) -> int:
             payload_version=args.payload_version,
             webhook_delivery=args.webhook_delivery,
             rate_limit=args.rate_limit,
+            delivery_timeout=args.webhook_timeout,
+            retry_base=args.webhook_retry_base,
+            retry_cap=args.webhook_retry_cap,
+            discard_after=args.webhook_discard_after,
         )
     except ValueError as exc:
         parser.error(str(exc))

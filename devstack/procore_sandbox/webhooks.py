@@ -1,10 +1,44 @@
-"""Webhooks: the payload Procore would send, per payload version, and its delivery.
+"""Webhooks: the payload Procore would send, per payload version, and Procore's delivery policy.
 
-A write builds its payloads under the state lock (``_event``) and they are POSTed after the
-lock is released (``_deliver``): in the calling thread (``sync``) or by one delivery thread
-(``async``). Each event is POSTed once, to a loopback URL only; the outcome is recorded in
-``deliveries``. ``/_sandbox/deliveries``, ``/_sandbox/events`` and ``/_sandbox/webhook``
-show and change this over HTTP.
+Payloads follow Procore's documented shapes (the reference is
+``procore-spec/docs/webhook_payloads.json``: the v2.0/v3.0/v4.0 examples and the v4.0 JSON
+schema). v2.0/v3.0: ``id`` a 64-bit integer (Procore's are 19 digits, e.g.
+5982324300946918154), ``ulid`` a 26-character ULID, integer ids, ``api_version``. v4.0:
+exactly the schema's keys (no ``api_version``, no ``metadata``), ``id`` a ULID, every id a
+string; a company-level event (Company Vendors) carries ``project_id: ""``: the schema
+requires a string, and the empty string is the only one naming no project.
+
+Delivery, per endpoint (one queue per webhook URL, like Procore's per hook):
+
+* Events are queued in the order they happen and POSTed one at a time, in order.
+* A failed attempt (a non-2xx answer, 3xx included; no answer within ``delivery_timeout``;
+  a connection refused or reset) pauses **every** delivery to that endpoint. The failed
+  event stays at the head and is retried after ``retry_base * 2**(n-1)`` seconds (``n`` =
+  failed attempts in a row), capped at ``retry_cap``; no jitter. New events queue behind.
+* A successful attempt resets the counters; the queued events follow at once, in order.
+* When an endpoint has been failing for ``discard_after`` seconds (since the first failure
+  of the streak), its queue is flushed: every queued event is recorded in ``discarded``
+  (the payload, why, attempts) and the counters reset, so the next event is tried at once.
+* ``resume_deliveries()`` (``POST /_sandbox/webhook/resume``) retries every paused
+  endpoint now; only a success resets the counters and the horizon.
+* ``delivery_state()`` (``GET /_sandbox/webhook``) shows, per endpoint: paused, failures
+  in a row, next attempt, discard horizon, queued events and their attempts.
+
+Modes. ``async``: the request (or helper) only queues; one delivery thread POSTs. ``sync``
+(the default, for deterministic tests): the calling thread POSTs its events before it
+returns (before the HTTP answer is sent), as long as the endpoint is not paused; the first
+failure leaves that event and the ones after it queued, the endpoint paused, and the call
+returns. The delivery thread then retries on the backoff schedule and drains the queue,
+exactly as in ``async``; a later write to a paused endpoint only queues (order is kept),
+unless the retry is already due, in which case the writing thread makes it. So in ``sync``
+mode, while the receiver answers 2xx, a write's webhooks have arrived when the write
+returns; once it fails, use ``wait_until_idle``/``wait_for_deliveries`` or
+``resume_deliveries`` (which, in ``sync`` mode, makes the retries in the calling thread).
+
+Every attempt is recorded in ``deliveries`` (``attempt``, ``ok``, ``status``, ``error``).
+``stop()`` ends the delivery thread: it finishes the attempt in flight, POSTs what is
+queued for endpoints that are not paused (for at most ``delivery_timeout``), makes no
+retries, and is joined; ``reset()`` drops every queue and the delivery state.
 """
 
 from __future__ import annotations
@@ -15,14 +49,14 @@ import http.client
 import json
 import logging
 import os
-import queue
 import re
 import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections import deque
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
@@ -44,8 +78,39 @@ WEB_APPLICATION_ID = "procore-web"
 WEB_USER_ID = 10001
 PAYLOAD_VERSIONS = ("v2.0", "v3.0", "v4.0")
 DELIVERY_MODES = ("sync", "async")
-WEBHOOK_TIMEOUT = 5.0  # Procore gives a receiver 5 s
+#: Procore's documented delivery policy (webhooks_current, "Retry/backoff").
+WEBHOOK_TIMEOUT = 5.0  # a receiver has 5 s to answer
+RETRY_BASE = 1.0  # the first retry waits 1 s, then 2, 4, ...
+RETRY_CAP = 3600.0  # ... up to 1 h
+DISCARD_AFTER = 12 * 3600.0  # after 12 h of retries the queue is flushed
+#: Company-level resources: their v4.0 events carry ``project_id: ""``.
+_NO_PROJECT_V4 = ""
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_INT64_MAX = 2**63 - 1
+_ID_SEQUENCE_BITS = 22  # v2/v3 event ids: milliseconds << 22 | sequence, 19 digits
+
+
+@dataclass(frozen=True)
+class DeliveryPolicy:
+    """The knobs of Procore's delivery policy; the defaults are Procore's."""
+
+    delivery_timeout: float = WEBHOOK_TIMEOUT
+    retry_base: float = RETRY_BASE
+    retry_cap: float = RETRY_CAP
+    discard_after: float = DISCARD_AFTER
+
+    def __post_init__(self) -> None:
+        for name in ("delivery_timeout", "retry_base", "retry_cap", "discard_after"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+                raise ValueError(f"{name} must be a number of seconds above 0, got {value!r}")
+        if self.retry_cap < self.retry_base:
+            raise ValueError("retry_cap must be at least retry_base")
+
+    def backoff(self, failures: int) -> float:
+        """Seconds to wait after the ``failures``-th failed attempt in a row (1-based)."""
+        exponent = min(max(failures, 1) - 1, 62)  # 2**62 s is past any cap
+        return float(min(self.retry_base * 2**exponent, self.retry_cap))
 
 
 @dataclass(frozen=True)
@@ -53,6 +118,75 @@ class _Outgoing:
     payload: dict[str, Any]
     url: str
     authorization: str | None
+
+    @property
+    def event_id(self) -> str:
+        return str(self.payload["id"])
+
+
+@dataclass(eq=False)
+class _Pending:
+    """One event waiting in an endpoint's queue."""
+
+    event: _Outgoing
+    queued_at: float  # time.monotonic()
+    queued_wall: str
+    attempts: int = 0
+    done: bool = False  # delivered, discarded or dropped by reset
+
+
+@dataclass(eq=False)
+class _Hook:
+    """One endpoint's queue and its failure streak.
+
+    Timeline of a streak (``b`` = retry_base, ``H`` = discard_after)::
+
+        fail      retry      retry          retry ...            flush (all queued)
+        --x---b----x----2b-----x-----4b-------x-- ... -----------|
+          |<- failing_since                          failing_since + H ->|
+    """
+
+    url: str
+    queue: deque[_Pending] = field(default_factory=deque)
+    failures: int = 0  # failed attempts in a row
+    failing_since: float | None = None  # monotonic time of the streak's first failure
+    next_attempt_at: float | None = None  # None: not paused
+    last_error: str | None = None
+    sending: bool = False  # a thread is POSTing the head right now
+
+    @property
+    def paused(self) -> bool:
+        return self.next_attempt_at is not None
+
+    def horizon(self, policy: DeliveryPolicy) -> float | None:
+        return None if self.failing_since is None else self.failing_since + policy.discard_after
+
+    def sendable(self, now: float, policy: DeliveryPolicy) -> bool:
+        """The head may be POSTed now: not paused, or the retry is due (before the horizon)."""
+        if self.sending or not self.queue:
+            return False
+        if self.next_attempt_at is None:
+            return True
+        horizon = self.horizon(policy)
+        return self.next_attempt_at <= now and (horizon is None or now < horizon)
+
+    def reset_streak(self) -> None:
+        self.failures = 0
+        self.failing_since = None
+        self.next_attempt_at = None
+        self.last_error = None
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A 3xx answer is a failed delivery (Procore: anything but 2xx), never followed."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+def webhook_opener() -> urllib.request.OpenerDirector:
+    """urllib without proxies (loopback only) and without following redirects."""
+    return urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirect())
 
 
 def new_ulid(now: float | None = None) -> str:
@@ -67,7 +201,13 @@ def new_ulid(now: float | None = None) -> str:
 
 
 def _now_iso_micro() -> str:
-    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    return _iso(time.time())
+
+
+def _iso(epoch: float) -> str:
+    return (
+        datetime.fromtimestamp(epoch, UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    )
 
 
 def _check_loopback_url(url: str) -> str:
@@ -84,24 +224,50 @@ class WebhooksMixin:
     CONTROL_ROUTES: ClassVar[tuple[Route, ...]] = (
         ("GET", r"/_sandbox/deliveries", "_c_deliveries", False),
         ("GET", r"/_sandbox/events", "_c_events", False),
+        ("GET", r"/_sandbox/discarded", "_c_discarded", False),
+        ("GET", r"/_sandbox/webhook", "_c_webhook_state", False),
         ("POST", r"/_sandbox/webhook", "_c_webhook", False),
+        ("POST", r"/_sandbox/webhook/resume", "_c_webhook_resume", False),
     )
 
-    # set by ProcoreSandbox.__init__
+    # set by ProcoreSandbox.__init__ (through _init_webhooks and set_webhook)
     state: SandboxState
     company_id: int
     events: list[dict[str, Any]]
     deliveries: list[dict[str, Any]]
+    discarded: list[dict[str, Any]]
     _deliveries_cond: threading.Condition
-    _event_ids: Iterator[int]
+    _last_event_id: int
     _webhook_url: str | None
     _webhook_authorization: str | None
     _payload_version: str
     _delivery_mode: str
-    _queue: queue.Queue[_Outgoing | None]
+    _policy: DeliveryPolicy
+    _hooks: dict[str, _Hook]
     _worker: threading.Thread | None
+    _stopping: bool
+    _stop_deadline: float
     _opener: urllib.request.OpenerDirector
 
+    def _init_webhooks(self, policy: DeliveryPolicy) -> None:
+        """Delivery state of a new sandbox (called once, from ``ProcoreSandbox.__init__``)."""
+        self.events = []
+        self.deliveries = []
+        self.discarded = []
+        self._deliveries_cond = threading.Condition()  # guards deliveries, discarded, hooks
+        self._last_event_id = 0
+        self._webhook_url = None
+        self._webhook_authorization = None
+        self._payload_version = "v2.0"
+        self._delivery_mode = "sync"
+        self._policy = policy
+        self._hooks = {}
+        self._worker = None
+        self._stopping = False
+        self._stop_deadline = 0.0
+        self._opener = webhook_opener()
+
+    # --- configuration --------------------------------------------------------------------
     def set_webhook(
         self,
         url: str | None,
@@ -109,7 +275,10 @@ class WebhooksMixin:
         payload_version: str | None = None,
         delivery: str | None = None,
     ) -> None:
-        """Point webhooks somewhere (loopback only) or turn them off with ``url=None``."""
+        """Point webhooks somewhere (loopback only) or turn them off with ``url=None``.
+
+        Events already queued for another URL keep their endpoint (and its retries).
+        """
         if url is not None:
             _check_loopback_url(url)
         if payload_version is not None and payload_version not in PAYLOAD_VERSIONS:
@@ -123,20 +292,156 @@ class WebhooksMixin:
                 self._payload_version = payload_version
             if delivery is not None:
                 self._delivery_mode = delivery
+        with self._deliveries_cond:
+            self._deliveries_cond.notify_all()
+
+    def set_delivery_policy(
+        self,
+        *,
+        delivery_timeout: float | None = None,
+        retry_base: float | None = None,
+        retry_cap: float | None = None,
+        discard_after: float | None = None,
+    ) -> DeliveryPolicy:
+        """Change the policy's knobs (seconds); ``None`` keeps one. Returns the new policy.
+
+        The timeout and backoff apply from the next attempt; a shorter ``discard_after``
+        applies at once to endpoints already failing (their horizon is recomputed).
+        """
+        changes = {
+            name: float(value)
+            for name, value in (
+                ("delivery_timeout", delivery_timeout),
+                ("retry_base", retry_base),
+                ("retry_cap", retry_cap),
+                ("discard_after", discard_after),
+            )
+            if value is not None
+        }
+        with self._deliveries_cond:
+            self._policy = replace(self._policy, **changes)
+            self._deliveries_cond.notify_all()
+            return self._policy
+
+    @property
+    def delivery_policy(self) -> DeliveryPolicy:
+        return self._policy
+
+    # --- inspection and control -----------------------------------------------------------
+    def delivery_state(self) -> dict[str, Any]:
+        """Per endpoint: paused?, failures in a row, next attempt, horizon, queue, attempts."""
+        with self._deliveries_cond:
+            now, wall = time.monotonic(), time.time()
+
+            def at(moment: float | None) -> str | None:
+                return None if moment is None else _iso(wall + moment - now)
+
+            hooks = []
+            for hook in self._hooks.values():
+                hooks.append(
+                    {
+                        "url": hook.url,
+                        "paused": hook.paused,
+                        "failures": hook.failures,
+                        "last_error": hook.last_error,
+                        "failing_since": at(hook.failing_since),
+                        "next_attempt_at": at(hook.next_attempt_at),
+                        "next_attempt_in": None
+                        if hook.next_attempt_at is None
+                        else round(max(0.0, hook.next_attempt_at - now), 3),
+                        "discard_at": at(hook.horizon(self._policy)),
+                        "sending": hook.sending,
+                        "queued": len(hook.queue),
+                        "queue": [
+                            {
+                                "event_id": p.event.event_id,
+                                "resource": _resource_of(p.event.payload),
+                                "queued_at": p.queued_wall,
+                                "waiting": round(now - p.queued_at, 3),
+                                "attempts": p.attempts,
+                            }
+                            for p in hook.queue
+                        ],
+                    }
+                )
+            attempts: dict[str, int] = {}
+            for record in self.deliveries:
+                attempts[record["event_id"]] = max(
+                    attempts.get(record["event_id"], 0), record["attempt"]
+                )
+            return {
+                "url": self._webhook_url,
+                "payload_version": self._payload_version,
+                "delivery": self._delivery_mode,
+                "policy": asdict(self._policy),
+                "paused": any(h.paused for h in self._hooks.values()),
+                "queued": sum(len(h.queue) for h in self._hooks.values()),
+                "discarded": len(self.discarded),
+                "hooks": hooks,
+                "attempts": attempts,
+            }
+
+    def resume_deliveries(self) -> dict[str, Any]:
+        """Retry every paused endpoint now (the counters reset only if the retry succeeds).
+
+        ``sync`` mode: the retries and the queue behind them are POSTed in the calling
+        thread before this returns; ``async``: the delivery thread is woken. Returns
+        ``delivery_state()``.
+        """
+        with self._deliveries_cond:
+            now = time.monotonic()
+            resumed = [h for h in self._hooks.values() if h.paused and h.queue]
+            for hook in resumed:
+                hook.next_attempt_at = now
+            self._deliveries_cond.notify_all()
+            sync = self._delivery_mode == "sync"
+        if sync:
+            for hook in resumed:
+                self._drain(hook, until=lambda h: not h.queue)
+        else:
+            self._ensure_worker()
+        return self.delivery_state()
 
     def wait_for_deliveries(self, count: int, timeout: float = 5.0) -> list[dict[str, Any]]:
-        """Block until ``count`` deliveries are recorded (async mode); returns a copy."""
-        deadline = time.monotonic() + timeout
+        """Block until ``count`` attempts are recorded; returns a copy of ``deliveries``."""
+        self._wait_for(
+            lambda: len(self.deliveries) >= count,
+            timeout,
+            lambda: f"{len(self.deliveries)} of {count} webhook deliveries",
+        )
         with self._deliveries_cond:
-            while len(self.deliveries) < count:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise TimeoutError(
-                        f"{len(self.deliveries)} of {count} webhook deliveries after {timeout}s"
-                    )
-                self._deliveries_cond.wait(left)
             return list(self.deliveries)
 
+    def wait_for_discarded(self, count: int, timeout: float = 5.0) -> list[dict[str, Any]]:
+        """Block until ``count`` events are discarded; returns a copy of ``discarded``."""
+        self._wait_for(
+            lambda: len(self.discarded) >= count,
+            timeout,
+            lambda: f"{len(self.discarded)} of {count} discarded webhooks",
+        )
+        with self._deliveries_cond:
+            return list(self.discarded)
+
+    def wait_until_idle(self, timeout: float = 5.0) -> None:
+        """Block until no event is queued or in flight (delivered or discarded)."""
+        self._wait_for(
+            lambda: not any(h.queue or h.sending for h in self._hooks.values()),
+            timeout,
+            lambda: f"webhooks still queued: {sum(len(h.queue) for h in self._hooks.values())}",
+        )
+
+    def _wait_for(
+        self, done: Callable[[], bool], timeout: float, progress: Callable[[], str]
+    ) -> None:
+        deadline = time.monotonic() + timeout
+        with self._deliveries_cond:
+            while not done():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"{progress()} after {timeout}s")
+                self._deliveries_cond.wait(min(left, 0.25))
+
+    # --- payloads ---------------------------------------------------------------------------
     def _event(
         self,
         action: str,
@@ -149,27 +454,28 @@ class WebhooksMixin:
     ) -> None:
         """Build the payload Procore would send now; queue it for delivery after the lock.
 
-        ``project_id`` is None for company-level resources (Company Vendors).
+        Called under the state lock. ``project_id`` is None for company-level resources
+        (Company Vendors): ``null`` in v2.0/v3.0, ``""`` in v4.0.
         """
         now = time.time()
-        timestamp = _now_iso_micro()
+        timestamp = _iso(now)
         version = self._payload_version
         payload: dict[str, Any]
         if version == "v4.0":
+            # Exactly the keys of Procore's v4.0 JSON schema (payload_formats_2025).
             payload = {
                 "id": new_ulid(now),
                 "timestamp": timestamp,
                 "reason": action,
                 "company_id": str(self.company_id),
-                "project_id": None if project_id is None else str(project_id),
+                "project_id": _NO_PROJECT_V4 if project_id is None else str(project_id),
                 "user_id": str(actor.user_id),
                 "resource_type": resource_name,
                 "resource_id": str(resource_id),
-                "api_version": "v4.0",
             }
         else:
             payload = {
-                "id": next(self._event_ids),
+                "id": self._next_event_id(now),
                 "ulid": new_ulid(now),
                 "timestamp": timestamp,
                 "metadata": {
@@ -193,31 +499,95 @@ class WebhooksMixin:
         if self._webhook_url is not None:
             out.append(_Outgoing(payload, self._webhook_url, self._webhook_authorization))
 
+    def _next_event_id(self, now: float) -> int:
+        """A v2/v3 event id in Procore's range: 19-digit int64, increasing (under the lock)."""
+        candidate = int(now * 1000) << _ID_SEQUENCE_BITS
+        self._last_event_id = min(max(candidate, self._last_event_id + 1), _INT64_MAX)
+        return self._last_event_id
+
+    # --- delivery ---------------------------------------------------------------------------
     def _deliver(self, events: list[_Outgoing]) -> None:
+        """Queue events (built under the state lock, which must be released now) and, in
+        ``sync`` mode, POST them in this thread unless their endpoint is paused."""
         if not events:
             return
-        if self._delivery_mode == "sync":
+        now, wall = time.monotonic(), _now_iso_micro()
+        with self._deliveries_cond:
+            mine: list[tuple[_Hook, _Pending]] = []
             for event in events:
-                self._post_webhook(event)
+                hook = self._hooks.get(event.url)
+                if hook is None:
+                    hook = self._hooks[event.url] = _Hook(event.url)
+                pending = _Pending(event, now, wall)
+                hook.queue.append(pending)
+                mine.append((hook, pending))
+            self._deliveries_cond.notify_all()
+            sync = self._delivery_mode == "sync"
+        if not sync:
+            self._ensure_worker()
             return
-        with self.state.lock:
-            if self._worker is None or not self._worker.is_alive():
-                self._worker = threading.Thread(
-                    target=self._delivery_loop, name="procore-sandbox-webhooks", daemon=True
-                )
-                self._worker.start()
-        for event in events:
-            self._queue.put(event)
+        for hook in dict.fromkeys(h for h, _ in mine):
+            own = [p for h, p in mine if h is hook]
+            self._drain(hook, until=lambda _h, own=own: all(p.done for p in own))
 
-    def _delivery_loop(self) -> None:
+    def _drain(self, hook: _Hook, until: Callable[[_Hook], bool]) -> None:
+        """POST the hook's head, one at a time, in this thread, until ``until(hook)`` or the
+        hook cannot send (paused and not due, or past its horizon). Waits while another
+        thread is sending to the same hook, so events never overtake each other."""
         while True:
-            event = self._queue.get()
-            if event is None:
-                return
-            self._post_webhook(event)
+            with self._deliveries_cond:
+                while True:
+                    if self._hooks.get(hook.url) is not hook or until(hook):
+                        return
+                    if hook.sending:
+                        self._deliveries_cond.wait(0.25)
+                        continue
+                    if not hook.sendable(time.monotonic(), self._policy):
+                        return
+                    break
+                pending = self._claim(hook)
+            self._attempt(hook, pending)
 
-    def _post_webhook(self, event: _Outgoing) -> None:
-        """POST one payload; any failure is recorded, never raised (the server keeps going)."""
+    def _claim(self, hook: _Hook) -> _Pending:
+        """Mark the hook busy and count an attempt on its head (under the condition)."""
+        hook.sending = True
+        pending = hook.queue[0]
+        pending.attempts += 1
+        return pending
+
+    def _attempt(self, hook: _Hook, pending: _Pending) -> None:
+        """POST one claimed event and apply the outcome to its hook."""
+        record = self._post(pending)
+        delay: float | None = None
+        with self._deliveries_cond:
+            hook.sending = False
+            self.deliveries.append(record)
+            if self._hooks.get(hook.url) is hook and hook.queue and hook.queue[0] is pending:
+                now = time.monotonic()
+                if record["ok"]:
+                    hook.queue.popleft()
+                    pending.done = True
+                    hook.reset_streak()
+                else:
+                    hook.failures += 1
+                    if hook.failing_since is None:
+                        hook.failing_since = now
+                    hook.last_error = record["error"]
+                    delay = self._policy.backoff(hook.failures)
+                    hook.next_attempt_at = now + delay
+            self._deliveries_cond.notify_all()
+        if delay is not None:
+            logger.warning(
+                "webhook delivery to %s failed (%s); deliveries paused, retry in %.3gs",
+                hook.url,
+                record["error"],
+                delay,
+            )
+            self._ensure_worker()
+
+    def _post(self, pending: _Pending) -> dict[str, Any]:
+        """POST one payload; every outcome is recorded, never raised (the server keeps going)."""
+        event = pending.event
         headers = {"Content-Type": "application/json", "User-Agent": "ProcoreSandbox-Webhooks"}
         if event.authorization is not None:
             headers["Authorization"] = event.authorization
@@ -226,7 +596,10 @@ class WebhooksMixin:
         )
         record: dict[str, Any] = {
             "url": event.url,
+            "event_id": event.event_id,
+            "attempt": pending.attempts,
             "payload": event.payload,
+            "ok": False,
             "status": None,
             "error": None,
             "authorization_sent": event.authorization is not None,
@@ -234,23 +607,130 @@ class WebhooksMixin:
         }
         started = time.monotonic()
         try:
-            with self._opener.open(request, timeout=WEBHOOK_TIMEOUT) as response:
+            with self._opener.open(request, timeout=self._policy.delivery_timeout) as response:
                 record["status"] = response.status
+                record["ok"] = 200 <= response.status < 300
+                if not record["ok"]:
+                    record["error"] = f"HTTP {response.status}"
         except urllib.error.HTTPError as exc:
             record["status"] = exc.code
             record["error"] = f"HTTP {exc.code}"
             with contextlib.suppress(Exception):
                 exc.close()
         except (OSError, http.client.HTTPException) as exc:
-            record["error"] = f"{type(exc).__name__}: {exc}"
+            reason = getattr(exc, "reason", None)  # URLError wraps the socket error
+            cause = reason if isinstance(reason, BaseException) else exc
+            record["error"] = f"{type(cause).__name__}: {cause}"
         except Exception as exc:  # a delivery must never kill the server
             logger.exception("webhook delivery crashed")
             record["error"] = f"{type(exc).__name__}: {exc}"
         record["duration_ms"] = round((time.monotonic() - started) * 1000, 1)
-        if record["error"]:
-            logger.warning("webhook delivery to %s failed: %s", event.url, record["error"])
+        return record
+
+    def _flush(self, hook: _Hook) -> None:
+        """Discard every queued event of a hook past its horizon (under the condition)."""
+        now = time.time()
+        since = hook.failing_since
+        waited = 0.0 if since is None else time.monotonic() - since
+        reason = (
+            f"not delivered: {hook.url} failing for {waited:.3f}s "
+            f"(discard_after {self._policy.discard_after:g}s); last error: {hook.last_error}"
+        )
+        for pending in hook.queue:
+            pending.done = True
+            self.discarded.append(
+                {
+                    "event_id": pending.event.event_id,
+                    "url": hook.url,
+                    "payload": pending.event.payload,
+                    "reason": reason,
+                    "attempts": pending.attempts,
+                    "queued_at": pending.queued_wall,
+                    "discarded_at": _iso(now),
+                }
+            )
+        logger.warning("webhook queue of %s flushed: %d discarded", hook.url, len(hook.queue))
+        hook.queue.clear()
+        hook.reset_streak()
+        self._deliveries_cond.notify_all()
+
+    # --- the delivery thread --------------------------------------------------------------
+    def _ensure_worker(self) -> None:
         with self._deliveries_cond:
-            self.deliveries.append(record)
+            if self._stopping:
+                return  # stopped: nothing is posted in the background any more
+            if self._worker is None or not self._worker.is_alive():
+                self._worker = threading.Thread(
+                    target=self._delivery_loop, name="procore-sandbox-webhooks", daemon=True
+                )
+                self._worker.start()
+
+    def _delivery_loop(self) -> None:
+        """Retry paused endpoints when due, drain healthy ones, flush those past the horizon."""
+        while True:
+            with self._deliveries_cond:
+                while True:
+                    job, wake = self._next_job(time.monotonic())
+                    if job is not None:
+                        break
+                    if self._stopping:
+                        return
+                    self._deliveries_cond.wait(None if wake is None else max(wake, 0.001))
+                hook = job
+                pending = self._claim(hook)
+            self._attempt(hook, pending)
+
+    def _next_job(self, now: float) -> tuple[_Hook | None, float | None]:
+        """The hook whose head to POST now, or None and how long to sleep (under the
+        condition). Flushes hooks past their horizon on the way."""
+        policy = self._policy
+        wake: float | None = None
+        for hook in list(self._hooks.values()):
+            if hook.sending or not hook.queue:
+                continue
+            horizon = hook.horizon(policy)
+            if horizon is not None and now >= horizon:
+                self._flush(hook)
+                continue
+            if self._stopping and (hook.paused or now >= self._stop_deadline):
+                continue  # stopping: no retries, and no more than the grace period
+            if hook.sendable(now, policy):
+                return hook, None
+            if hook.next_attempt_at is not None:
+                due = min(hook.next_attempt_at, horizon if horizon is not None else float("inf"))
+                wake = due - now if wake is None else min(wake, due - now)
+        return None, wake
+
+    def _start_deliveries(self) -> None:
+        """Allow the delivery thread again (``start()`` after a ``stop()``)."""
+        with self._deliveries_cond:
+            self._stopping = False
+            waiting = any(h.queue for h in self._hooks.values())
+        if waiting:
+            self._ensure_worker()
+
+    def _stop_deliveries(self) -> None:
+        """End the delivery thread: no retries; at most ``delivery_timeout`` of queued POSTs
+        to healthy endpoints; then join it."""
+        with self._deliveries_cond:
+            self._stopping = True
+            self._stop_deadline = time.monotonic() + self._policy.delivery_timeout
+            worker, self._worker = self._worker, None
+            self._deliveries_cond.notify_all()
+        if worker is not None:
+            worker.join(timeout=2 * self._policy.delivery_timeout + 1)
+            if worker.is_alive():
+                logger.warning("webhook delivery thread did not stop in time")
+
+    def _reset_deliveries(self) -> None:
+        """Forget deliveries, discards and every queue (``reset()``)."""
+        with self._deliveries_cond:
+            for hook in self._hooks.values():
+                for pending in hook.queue:
+                    pending.done = True
+            self._hooks.clear()
+            self.deliveries.clear()
+            self.discarded.clear()
             self._deliveries_cond.notify_all()
 
     # --- control endpoints ----------------------------------------------------------------
@@ -261,16 +741,40 @@ class WebhooksMixin:
     def _c_events(self, req: _Request, _: re.Match[str]) -> _Response:
         return _Response(200, copy.deepcopy(self.events))
 
+    def _c_discarded(self, req: _Request, _: re.Match[str]) -> _Response:
+        with self._deliveries_cond:
+            return _Response(200, copy.deepcopy(self.discarded))
+
+    def _c_webhook_state(self, req: _Request, _: re.Match[str]) -> _Response:
+        return _Response(200, self.delivery_state())
+
+    def _c_webhook_resume(self, req: _Request, _: re.Match[str]) -> _Response:
+        # Under the state lock (every control handler is): in sync mode the retries would
+        # POST while holding it, so they are left to the delivery thread here.
+        with self._deliveries_cond:
+            now = time.monotonic()
+            for hook in self._hooks.values():
+                if hook.paused and hook.queue:
+                    hook.next_attempt_at = now
+            self._deliveries_cond.notify_all()
+        self._ensure_worker()
+        return _Response(202, self.delivery_state())
+
     def _c_webhook(self, req: _Request, _: re.Match[str]) -> _Response:
+        """``{"url", "authorization", "payload_version", "delivery"}`` and the policy's knobs
+        (``delivery_timeout``, ``retry_base``, ``retry_cap``, ``discard_after``), each
+        optional. With ``url`` (``null`` turns webhooks off) the authorization is replaced
+        too; without it, the URL and authorization stay as they are."""
         body = _json_body(req)
         try:
-            self.set_webhook(
-                body.get("url"),
-                body.get("authorization"),
-                body.get("payload_version"),
-                body.get("delivery"),
+            url, authorization = self._webhook_url, self._webhook_authorization
+            if "url" in body:
+                url, authorization = body["url"], body.get("authorization")
+            self.set_webhook(url, authorization, body.get("payload_version"), body.get("delivery"))
+            self.set_delivery_policy(
+                **{k: body[k] for k in asdict(self._policy) if body.get(k) is not None}
             )
-        except ValueError as exc:
+        except (TypeError, ValueError) as exc:
             raise SandboxError(422, {"webhook": [str(exc)]}) from None
         return _Response(
             200,
@@ -278,5 +782,11 @@ class WebhooksMixin:
                 "url": self._webhook_url,
                 "payload_version": self._payload_version,
                 "delivery": self._delivery_mode,
+                "policy": asdict(self._policy),
             },
         )
+
+
+def _resource_of(payload: dict[str, Any]) -> str:
+    name = payload.get("resource_name", payload.get("resource_type"))
+    return f"{name} {payload.get('resource_id')} {payload.get('event_type', payload.get('reason'))}"
