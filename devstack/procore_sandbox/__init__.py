@@ -27,42 +27,34 @@ Choices where Procore's exact behaviour is not documented (keep tests honest abo
   after ``discard_after`` of failing the queue is flushed into ``discarded``): see
   ``webhooks``.
 * ``/_sandbox/*`` control endpoints need no auth and consume no quota.
-* Sync (``PATCH /rest/v1.0/{work_order_contracts|purchase_order_contracts}/sync`` with
-  ``{"project_id", "updates"}``; ``PATCH /rest/v1.0/{vendors|projects}/sync`` with
-  ``{"company_id", "updates"}``). Request-level problems are real errors: missing or
-  non-list ``updates`` or more than ``SYNC_LIMIT`` (1000) items answer **422** for the
-  whole request, a missing ``project_id``/``company_id`` **422**, an unknown project
-  **404**, another company **403**. Otherwise always **200** ``{"entities": [...],
-  "errors": [...]}``, updates applied one by one in order, each error being the sent
-  update plus ``"errors": {field: [message]}`` (a non-object update is reported as
-  ``{"update": <it>, "errors": {"base": [...]}}``). Matching: on ``id`` (commitments:
-  within ``project_id``; unknown -> ``{"id": ["not found"]}``), else on ``origin_id``.
-  Only ``origin_id``/``origin_code``/``origin_data`` are written (``null`` or ``""``
-  clears; other keys are ignored). ``origin_id`` is unique per company per resource
-  type (the two commitment kinds are separate types): taking one another record holds,
-  earlier updates of the same call included, answers ``{"origin_id": ["has already been
-  taken"]}``. An unmatched ``origin_id`` without ``id`` means create in Procore: vendors
-  and projects are created when the update has a ``name`` (else ``{"name": ["can't be
-  blank"]}``); commitments are **never** created through sync here (Procore would make a
-  blank Draft commitment): they answer ``{"id": ["can't be blank"]}``, as does any update
-  with neither ``id`` nor ``origin_id``. Each commitment whose origin fields actually
-  changed fires one ``update`` webhook attributed to the calling application; a sync
-  that changes nothing (e.g. a retried one) fires none. Vendor and project syncs fire no
-  webhooks. Faults, quota and rate-limit headers apply as on every ``/rest/`` path.
+* Sync (``PATCH /rest/v1.0/{resource}/sync`` with ``{scope, "updates"}``) follows
+  Procore's sync table (procore-spec/docs/conventions.json): each update is applied in
+  full with the keys its resource's SyncPatch schema lists (other keys are refused, e.g.
+  ``origin_code`` on projects); matched on ``id`` (unknown: ``"Entity with this ID not
+  found"``), else on ``origin_id`` (unknown: created from the update); neither: created
+  without an origin id, except commitments, which are never created through sync here
+  (Procore would make a blank Draft). ``origin_id`` is unique per company per resource
+  type. Whole-request problems (missing ``updates``, more than ``SYNC_LIMIT`` (1000),
+  missing scope) are refused as the schema documents; otherwise **200** ``{"entities",
+  "errors"}``, each error the sent update plus ``"errors": {field: [message]}``. Each
+  commitment whose origin fields changed fires one ``update`` webhook; project and vendor
+  syncs fire none. Details and every choice: docs/decisions.md ("Sandbox projects,
+  vendors and syncs follow Procore's schemas").
 * Company setup (HTTP only; seeding helpers never notify):
 
   - ``POST /rest/v1.0/projects`` / ``PATCH /rest/v1.0/projects/{id}`` with
     ``{"company_id", "project": {...}}`` and ``POST /rest/v1.0/vendors`` / ``PATCH
     /rest/v1.0/vendors/{id}`` with ``{"company_id", "vendor": {...}}`` (201 / 200). The
     company may be in the body or the query (missing: **422**, another: **403**). ``name``
-    is required to create and can never be blanked; text fields take strings (numbers are
-    turned to text, ``null``/blank clears, anything else ``is invalid``); ``active`` /
-    ``is_active`` must be booleans; unknown keys are ignored; ``origin_id`` unique per
-    company. Vendors also take ``business_register_attributes: {type, identifier}``.
+    is required to create and can never be blanked; text fields must be JSON strings,
+    dates, enums, integers and booleans are checked; unknown keys are refused; answers
+    are exactly the documented views; ``origin_id`` unique per company. ``origin_code``
+    of a project is written through ``PATCH /projects/{id}``.
   - ``POST /rest/v1.0/vendors/{id}/business_register?company_id=`` with
-    ``{"business_register": {"type": "ein"|"abn", "identifier"}}`` answers **201** with the
-    register and sets (or replaces) the vendor's ``business_register`` (``null`` until set).
-    The identifier's format is not checked.
+    ``{"business_register": {"type": "ein"|"abn", "identifier"}}`` answers **201** with
+    ``{id, type, identifier, verified_at, verification_status}``; a second POST answers
+    **409** ("A Business Register is already associated with the Vendor."); ``PATCH`` the
+    same path changes it (**404** when the vendor has none).
   - Webhooks: each project create/update fires ``Projects`` with ``project_id`` = the
     project's own id (the resource is company scoped; Procore payloads are seen both ways,
     this one lets a receiver GET the project straight away); each vendor create/update and

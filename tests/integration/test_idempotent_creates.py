@@ -180,8 +180,8 @@ def test_an_adopted_vendor_gets_the_tax_id_its_lost_attempt_never_set(env: Env) 
     assert made["business_register"] is None
     status, answer = env.call(VENDOR)
     assert status == 201, answer
-    assert env.sandbox.state.vendors[made["id"]]["business_register"] == {
-        "type": "ein", "identifier": "12-3456789"}
+    register = env.sandbox.state.vendors[made["id"]]["business_register"]
+    assert (register["type"], register["identifier"]) == ("ein", "12-3456789")
 
 
 def test_a_lost_tax_id_answer_is_not_sent_again(env: Env) -> None:
@@ -189,7 +189,8 @@ def test_a_lost_tax_id_answer_is_not_sent_again(env: Env) -> None:
                              after_handling=True)
     assert env.call(VENDOR)[0] == 502  # the vendor was made, the tax id set, answer lost
     [made] = env.made(VENDOR)
-    assert made["business_register"] == {"type": "ein", "identifier": "12-3456789"}
+    register = made["business_register"]
+    assert (register["type"], register["identifier"]) == ("ein", "12-3456789")
     status, answer = env.call(VENDOR)
     assert status == 201, answer
     assert [r["id"] for r in env.made(VENDOR)] == [made["id"]]

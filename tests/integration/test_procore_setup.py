@@ -91,11 +91,10 @@ def test_project_create_update_shapes_filters_and_webhooks(
                 "address": "1 Harbor Way",
                 "city": "Stockton",
                 "state_code": "CA",
-                "zip": 95202,  # a number becomes text
+                "zip": "95202",
                 "origin_id": "2025010",
                 "origin_code": "2025-010",
                 "origin_data": "job:2025010",
-                "erp_flavour": "ignored",  # unknown keys are ignored
             },
         },
     )
@@ -115,7 +114,7 @@ def test_project_create_update_shapes_filters_and_webhooks(
         "origin_code": "2025-010",
         "origin_data": "job:2025010",
     }
-    assert isinstance(project["id"], int) and "erp_flavour" not in project
+    assert isinstance(project["id"], int)
     assert created.headers["X-Rate-Limit-Limit"] == "3600"
 
     filtered = _call(
@@ -214,9 +213,14 @@ def test_project_validation_and_scope_errors(
         "city": ["is invalid"],
         "origin_id": ["has already been taken"],
     }
-    assert _errors(post("not an object")) == {"project": ["can't be blank"]}
-    assert post({"name": "A"}, company=None).status == 422
+    # missing parameters answer 400 (Rails' ParameterMissing); the company is in the body
+    assert _errors(post("not an object")) == "param is missing or the value is empty: project"
+    assert post({"name": "A"}, company=None).status == 400
     assert post({"name": "A"}, company=999).status == 403
+    assert _errors(post({"name": "A", "zip": 95202, "is_active": True})) == {
+        "zip": ["is invalid"],  # a string in the schema: numbers are refused
+        "is_active": ["is not a permitted attribute"],  # a vendor field, not a project's
+    }
 
     unknown = _call(
         sandbox, token, "PATCH", f"{path}/999999", {"company_id": COMPANY_ID, "project": {}}
@@ -318,7 +322,8 @@ def test_vendor_webhook_v4_has_no_project(
     (received,) = webhook_receiver.received
     assert received.payload["resource_type"] == "Company Vendors"
     assert received.payload["resource_id"] == str(created.body["id"])
-    assert received.payload["project_id"] is None
+    # v4.0 schema: project_id is a required string; a company-level event names none
+    assert received.payload["project_id"] == ""
     assert received.payload["user_id"] == str(SERVICE_ACCOUNT_USER_ID)
 
 
@@ -329,28 +334,28 @@ def test_vendor_validation_errors(
         body = {"company_id": COMPANY_ID, "vendor": vendor}
         return _call(sandbox, token, "POST", "/rest/v1.0/vendors", body)
 
-    assert _errors(post({"abbreviated_name": "X"})) == {"name": ["can't be blank"]}
+    nameless = post({"abbreviated_name": "X"})  # vendors document 400, no 422
+    assert (nameless.status, _errors(nameless)) == (400, {"name": ["can't be blank"]})
     assert _errors(post({"name": "X", "is_active": 1})) == {"is_active": ["must be true or false"]}
     sandbox.add_vendor("Held", origin_id="4001")
-    assert _errors(post({"name": "X", "origin_id": 4001})) == {
+    assert _errors(post({"name": "X", "origin_id": "4001"})) == {
         "origin_id": ["has already been taken"]
     }
-    bad_register = post({"name": "X", "business_register_attributes": {"type": "ssn"}})
-    assert _errors(bad_register) == {
-        "business_register.type": ["is not included in the list"],
-        "business_register.identifier": ["can't be blank"],
-    }
+    assert _errors(post({"name": "X", "origin_id": 4002})) == {"origin_id": ["is invalid"]}
+    # the tax id is not part of a vendor body (only of a sync update: business register)
     with_register = post(
-        {"name": "Y", "business_register_attributes": {"type": "ABN", "identifier": 51824753556}}
+        {"name": "Y", "business_register_attributes": {"type": "abn", "identifier": "51824753556"}}
     )
-    assert with_register.status == 201
-    assert with_register.body["business_register"] == {"type": "abn", "identifier": "51824753556"}
+    assert (with_register.status, _errors(with_register)) == (
+        400,
+        {"business_register_attributes": ["is not a permitted attribute"]},
+    )
     wrong_company = _call(
         sandbox,
         token,
         "PATCH",
-        f"/rest/v1.0/vendors/{demo['vendor_ids']['steel']}?company_id=999",
-        {"vendor": {"name": "Z"}},
+        f"/rest/v1.0/vendors/{demo['vendor_ids']['steel']}",
+        {"company_id": 999, "vendor": {"name": "Z"}},
     )
     assert wrong_company.status == 403
     assert (
@@ -370,7 +375,11 @@ def test_business_register_round_trip(
 ) -> None:
     concrete, steel = demo["vendor_ids"]["concrete"], demo["vendor_ids"]["steel"]
     seeded = _call(sandbox, token, "GET", f"/rest/v1.0/vendors/{concrete}?company_id={COMPANY_ID}")
-    assert seeded.body["business_register"] == {"type": "ein", "identifier": "94-1234567"}
+    assert seeded.body["business_register"] == {
+        **seeded.body["business_register"],
+        "type": "ein",
+        "identifier": "94-1234567",
+    }
     before = _call(sandbox, token, "GET", f"/rest/v1.0/vendors/{steel}?company_id={COMPANY_ID}")
     assert before.body["business_register"] is None
 
@@ -378,31 +387,47 @@ def test_business_register_round_trip(
     path = f"/rest/v1.0/vendors/{steel}/business_register?company_id={COMPANY_ID}"
     body = {"business_register": {"type": "ein", "identifier": "68-0000001"}}
     answer = _call(sandbox, token, "POST", path, body)
-    assert (answer.status, answer.body) == (201, {"type": "ein", "identifier": "68-0000001"})
+    assert answer.status == 201
+    register = answer.body
+    assert register == {
+        "id": register["id"],
+        "type": "ein",
+        "identifier": "68-0000001",
+        "verified_at": None,
+        "verification_status": None,
+    }
     after = _call(sandbox, token, "GET", f"/rest/v1.0/vendors/{steel}?company_id={COMPANY_ID}")
-    assert after.body["business_register"] == {"type": "ein", "identifier": "68-0000001"}
+    assert after.body["business_register"] == register
+    # a second POST is refused (409); PATCH changes the register, keeping its id
+    again = _call(sandbox, token, "POST", path, body)
+    assert (again.status, _errors(again)) == (
+        409,
+        "A Business Register is already associated with the Vendor.",
+    )
     replaced = _call(
         sandbox,
         token,
-        "POST",
+        "PATCH",
         path,
         {"business_register": {"type": "abn", "identifier": "51 824 753 556"}},
     )
-    assert replaced.status == 201
+    assert replaced.status == 200
+    assert replaced.body == {**register, "type": "abn", "identifier": "51 824 753 556"}
     assert sandbox.state.vendors[steel]["business_register"]["type"] == "abn"
     assert [
         (r.payload["event_type"], r.payload["resource_name"], r.payload["resource_id"])
         for r in webhook_receiver.received
     ] == [("update", "Company Vendors", steel)] * 2
 
-    bad = _call(sandbox, token, "POST", path, {"business_register": {"type": "vat"}})
-    assert (bad.status, _errors(bad)) == (
-        422,
-        {"type": ["is not included in the list"], "identifier": ["can't be blank"]},
+    bad = _call(sandbox, token, "PATCH", path, {"business_register": {"type": "vat"}})
+    assert (bad.status, _errors(bad)) == (422, {"type": ["is not included in the list"]})
+    blank = _call(sandbox, token, "PATCH", path, {"business_register": {"identifier": " "}})
+    assert (blank.status, _errors(blank)) == (422, {"identifier": ["can't be blank"]})
+    missing = _call(sandbox, token, "PATCH", path, {})
+    assert (missing.status, _errors(missing)) == (
+        400,
+        "param is missing or the value is empty: business_register",
     )
-    assert _errors(_call(sandbox, token, "POST", path, {})) == {
-        "business_register": ["can't be blank"]
-    }
     unknown = _call(
         sandbox,
         token,
@@ -411,9 +436,18 @@ def test_business_register_round_trip(
         body,
     )
     assert unknown.status == 404
+    none_yet = demo["vendor_ids"]["electrical"]
+    no_register = _call(
+        sandbox,
+        token,
+        "PATCH",
+        f"/rest/v1.0/vendors/{none_yet}/business_register?company_id={COMPANY_ID}",
+        body,
+    )
+    assert no_register.status == 404  # PATCH changes a register, never makes one
     assert (
         _call(sandbox, token, "POST", f"/rest/v1.0/vendors/{steel}/business_register", body).status
-        == 422
+        == 400  # company_id is a required query parameter
     )
     assert len(webhook_receiver.received) == 2
 
@@ -436,6 +470,7 @@ def test_seed_demo_keys_and_opt_in_matching_vendors(sandbox: ProcoreSandbox, tok
             "id": plain["standard_cost_code_list_id"],
             "name": "Sage 100 Contractor",
             "is_erp_list": True,
+            "available_to_use_on_new_projects": True,
         }
     ]
 
@@ -478,29 +513,32 @@ def test_sub_jobs_create_list_and_validate(
         "name": "Phase 1 - Shell",
         "code": "1",
         "origin_id": "24001-1",
-        "project_id": main_id,
     }
+    assert "project_id" not in created.body  # not in Procore's sub job answer
     other = post({"project_id": second_id, "sub_job": {"name": "Phase 1", "code": "1"}})
     assert other.status == 201  # codes are unique per project only
 
     listed = _call(sandbox, token, "GET", f"/rest/v1.0/sub_jobs?project_id={main_id}")
     assert [s["id"] for s in listed.body] == [created.body["id"]]
+    # the list documents no filters: filters[origin_id] is ignored (the client compares)
     filtered = _call(
         sandbox, token, "GET", f"/rest/v1.0/sub_jobs?project_id={second_id}&filters[origin_id]=x"
     )
-    assert filtered.body == []
+    assert [s["id"] for s in filtered.body] == [other.body["id"]]
 
-    assert _errors(post({"project_id": main_id, "sub_job": {"code": "2"}})) == {
-        "name": ["can't be blank"]
-    }
+    nameless = post({"project_id": main_id, "sub_job": {"code": "2"}})
+    assert (nameless.status, _errors(nameless)) == (400, {"name": ["can't be blank"]})
     dup = post(
-        {"project_id": main_id, "sub_job": {"name": "Again", "code": 1, "origin_id": "24001-1"}}
+        {"project_id": main_id, "sub_job": {"name": "Again", "code": "1", "origin_id": "24001-1"}}
     )
     assert _errors(dup) == {
         "code": ["has already been taken"],
         "origin_id": ["has already been taken"],
     }
-    assert post({"sub_job": {"name": "X"}}).status == 422
+    assert _errors(post({"project_id": main_id, "sub_job": {"name": "X", "code": 2}})) == {
+        "code": ["is invalid"]  # a string in the schema
+    }
+    assert post({"sub_job": {"name": "X"}}).status == 400
     assert post({"project_id": 999999, "sub_job": {"name": "X"}}).status == 404
     assert _call(sandbox, token, "GET", "/rest/v1.0/sub_jobs").status == 400
     assert _call(sandbox, token, "GET", "/rest/v1.0/sub_jobs?project_id=999999").status == 404
@@ -518,6 +556,7 @@ def test_sub_job_sync_updates_and_creates_by_origin_id(
         "PATCH",
         f"/rest/v1.0/sub_jobs/sync?project_id={main_id}",
         {
+            "project_id": main_id,
             "updates": [
                 {"id": existing["id"], "name": "Phase 1 - Shell", "origin_id": "24001-1"},
                 {"origin_id": "24001-2", "name": "Phase 2 - Interiors", "code": "2"},
@@ -526,8 +565,8 @@ def test_sub_job_sync_updates_and_creates_by_origin_id(
                 {"id": 999999, "name": "ghost"},
                 {"origin_id": "24002-9", "name": "Not mine"},  # held in another project
                 {"id": existing["id"], "code": "2"},  # taken by the new sub job
-                {"name": "no key"},
-            ]
+                {"name": "no key"},  # neither id nor origin_id: created without an origin id
+            ],
         },
     )
     assert answer.status == 200, answer.body
@@ -536,29 +575,31 @@ def test_sub_job_sync_updates_and_creates_by_origin_id(
         ("Phase 1 - Shell", "1", "24001-1"),
         ("Phase 2 - Interiors", "2", "24001-2"),
         ("Phase 2 - Interior fit-out", "2", "24001-2"),
+        ("no key", None, None),
     ]
-    assert entities[1]["id"] == entities[2]["id"] and entities[1]["project_id"] == main_id
+    assert entities[1]["id"] == entities[2]["id"]
+    assert sandbox.state.sub_jobs[entities[1]["id"]]["project_id"] == main_id
     assert [e["errors"] for e in errors] == [
         {"name": ["can't be blank"]},
-        {"id": ["not found"]},
+        {"id": ["Entity with this ID not found"]},
         {"origin_id": ["has already been taken"]},
         {"code": ["has already been taken"]},
-        {"id": ["can't be blank"]},
     ]
     assert errors[0]["origin_id"] == "24001-3"  # the update as sent comes back
     listed = _call(sandbox, token, "GET", f"/rest/v1.0/sub_jobs?project_id={main_id}").body
-    assert len(listed) == 2
+    assert len(listed) == 3
 
+    # whole-request refusals answer 400, the sync schema's only refusal
     too_many = _call(
         sandbox,
         token,
         "PATCH",
-        "/rest/v1.0/sub_jobs/sync",
+        f"/rest/v1.0/sub_jobs/sync?project_id={main_id}",
         {"project_id": main_id, "updates": [{"origin_id": str(i)} for i in range(1001)]},
     )
-    assert too_many.status == 422
+    assert too_many.status == 400
     no_project = _call(sandbox, token, "PATCH", "/rest/v1.0/sub_jobs/sync", {"updates": []})
-    assert no_project.status == 422
+    assert no_project.status == 400
 
 
 # --- project cost codes -----------------------------------------------------------------------
@@ -578,12 +619,13 @@ def test_cost_code_create_with_parent_and_sub_job(
         "code": "31",
         "full_code": "31",
         "name": "Earthwork",
-        "parent_id": None,
-        "sub_job_id": None,
+        "parent": None,  # Procore names the parent as parent: {id}, the biller as biller_*
         "origin_id": None,
+        "biller": "Riverside Medical Office Building",
         "biller_type": "Project",
         "biller_id": main_id,
     }
+    assert not {"parent_id", "sub_job_id", "project_id"} & set(division.body)
     child = post(
         {
             "project_id": main_id,
@@ -596,6 +638,7 @@ def test_cost_code_create_with_parent_and_sub_job(
         }
     )
     assert child.body["full_code"] == "31-200" and child.body["origin_id"] == "31-200"
+    assert child.body["parent"] == {"id": division.body["id"]}
     on_sub_job = post(
         {
             "project_id": main_id,
@@ -604,13 +647,13 @@ def test_cost_code_create_with_parent_and_sub_job(
         }
     )
     assert on_sub_job.status == 201, on_sub_job.body  # another biller: code and origin free
-    assert (on_sub_job.body["biller_type"], on_sub_job.body["sub_job_id"]) == (
+    assert (on_sub_job.body["biller_type"], on_sub_job.body["biller_id"]) == (
         "SubJob",
         sub_job["id"],
     )
 
     listed = _call(sandbox, token, "GET", f"/rest/v1.0/cost_codes?project_id={main_id}").body
-    assert all("origin_id" in c and "sub_job_id" in c for c in listed)
+    assert all("origin_id" in c and "biller_origin_id" in c for c in listed)
     assert len(listed) == 8  # 5 seeded + 3 here
     only_sub_job = _call(
         sandbox,
@@ -644,7 +687,7 @@ def test_cost_code_create_with_parent_and_sub_job(
     assert _errors(post({**code, "cost_code": other_biller_parent})) == {"parent": ["must exist"]}
     assert _errors(post({**code, "sub_job_id": 999999})) == {"sub_job": ["must exist"]}
     assert post({**code, "project_id": 999999}).status == 404
-    assert post({"cost_code": {"code": "1", "name": "x"}}).status == 422
+    assert post({"cost_code": {"code": "1", "name": "x"}}).status == 400  # documented: 400
 
 
 def test_cost_code_sync_by_origin_id_per_biller(
@@ -679,7 +722,7 @@ def test_cost_code_sync_by_origin_id_per_biller(
     assert [e["errors"] for e in answer.body["errors"]] == [
         {"code": ["can't be blank"]},
         {"code": ["has already been taken"]},
-        {"id": ["not found"]},
+        {"id": ["Entity with this ID not found"]},  # Procore's sync guide
     ]
 
     # the same ERP codes on another project: origin ids are unique per biller
@@ -733,7 +776,7 @@ def test_cost_code_sync_on_a_sub_job(
         {"updates": [{"origin_id": "01-100", "code": "01-100", "name": "General Conditions"}]},
     )
     (entity,) = answer.body["entities"]
-    assert (entity["sub_job_id"], entity["biller_type"], entity["full_code"]) == (
+    assert (entity["biller_id"], entity["biller_type"], entity["full_code"]) == (
         sub_job["id"],
         "SubJob",
         "01-100",
@@ -755,13 +798,14 @@ def test_standard_cost_code_lists_and_sync(
     list_id = demo["standard_cost_code_list_id"]
     codes_path = f"/rest/v1.0/standard_cost_codes?standard_cost_code_list_id={list_id}"
     assert _call(sandbox, token, "GET", codes_path).body == []
-    sync = "/rest/v1.0/standard_cost_codes/sync"
+    # the whole record: the default view answers only id and standard_cost_code_list_id
+    sync = "/rest/v1.0/standard_cost_codes/sync?view=extended"
     body = {
         "company_id": COMPANY_ID,
         "standard_cost_code_list_id": list_id,
         "updates": [
             {"origin_id": "01", "code": "01", "name": "General Requirements"},
-            {"origin_id": "01-100", "code": "01-100", "name": "Supervision"},
+            {"origin_id": "01-100", "code": "100", "name": "Supervision"},
             {"origin_id": "01-200", "name": "no code"},
             {"origin_id": "dup", "code": "01", "name": "Duplicate code"},
         ],
@@ -789,6 +833,8 @@ def test_standard_cost_code_lists_and_sync(
         **linked.body["entities"][0],
         "id": child["id"],
         "parent_id": parent["id"],
+        "code": "100",
+        "full_code": "01-100",  # code is one segment; full_code has the parent's prefix
         "name": "Supt.",
     }
     listed = _call(sandbox, token, "GET", codes_path + "&filters[origin_id]=01-100").body
@@ -799,7 +845,7 @@ def test_standard_cost_code_lists_and_sync(
         == 404
     )
     missing = {"company_id": COMPANY_ID, "updates": []}
-    assert _call(sandbox, token, "PATCH", sync, missing).status == 422
+    assert _call(sandbox, token, "PATCH", sync, missing).status == 400
     assert _call(sandbox, token, "PATCH", sync, {**body, "company_id": 999}).status == 403
     assert _call(sandbox, token, "GET", "/rest/v1.0/standard_cost_codes").status == 400
     assert (
@@ -961,7 +1007,13 @@ def test_client_vendor_create_update_and_tax_id(
     )
     assert vendor["business_register"] is None
     register = client.set_vendor_tax_id(vendor["id"], "EIN", "77-7777777")
-    assert register == {"type": "ein", "identifier": "77-7777777"}
+    assert register == {
+        "id": register["id"],
+        "type": "ein",
+        "identifier": "77-7777777",
+        "verified_at": None,
+        "verification_status": None,
+    }
     assert client.get_vendor(vendor["id"])["business_register"] == register
     (tax_call,) = _calls(sandbox, f"/rest/v1.0/vendors/{vendor['id']}/business_register")
     assert tax_call["query"] == f"company_id={COMPANY_ID}"
@@ -970,14 +1022,17 @@ def test_client_vendor_create_update_and_tax_id(
 
     with pytest.raises(ValueError, match="tax id type"):
         client.set_vendor_tax_id(vendor["id"], "ssn", "123")
-    with pytest.raises(FatalUpstreamError) as caught:
+    with pytest.raises(FatalUpstreamError) as caught:  # POST 409, then the PATCH refuses
         client.set_vendor_tax_id(vendor["id"], "abn", " ")
     assert caught.value.details["errors"] == {"identifier": ["can't be blank"]}
+    changed = client.set_vendor_tax_id(vendor["id"], "ein", "77-7777778")  # POST 409, PATCH
+    assert changed == {**register, "identifier": "77-7777778"}
     assert [
         (r.payload["event_type"], r.payload["resource_name"], r.payload["project_id"])
         for r in webhook_receiver.received
     ] == [
         ("create", "Company Vendors", None),
+        ("update", "Company Vendors", None),
         ("update", "Company Vendors", None),
         ("update", "Company Vendors", None),
     ]
@@ -1048,7 +1103,7 @@ def test_client_sub_jobs_and_cost_codes(
     on_phase = client.create_cost_code(
         main_id, {"code": "31", "name": "Earthwork", "origin_id": "31"}, sub_job_id=phase["id"]
     )
-    assert on_phase["sub_job_id"] == phase["id"]
+    assert (on_phase["biller_type"], on_phase["biller_id"]) == ("SubJob", phase["id"])
     synced = client.sync_cost_codes(
         main_id,
         [{"origin_id": "31", "name": "Earthwork (phase 1)"}, {"origin_id": "32", "code": "32"}],
@@ -1079,7 +1134,7 @@ def test_client_standard_cost_codes_and_cost_types(
         erp_list["id"],
         [
             {"origin_id": "01", "code": "01", "name": "General Requirements"},
-            {"origin_id": "01-100", "code": "01-100", "name": "Supervision"},
+            {"origin_id": "01-100", "code": "100", "name": "Supervision"},
         ],
     )
     assert outcome.ok

@@ -127,7 +127,7 @@ def test_unknown_id_and_taken_origin_id_are_per_entity_errors_others_still_apply
         (first["id"], "17", "SC-001A"),
     ]
     assert outcome.errors == [
-        {**updates[1], "errors": {"id": ["not found"]}},
+        {**updates[1], "errors": {"id": ["Entity with this ID not found"]}},
         {**updates[2], "errors": {"origin_id": ["has already been taken"]}},
     ]
     assert not outcome.ok
@@ -138,7 +138,7 @@ def test_unknown_id_and_taken_origin_id_are_per_entity_errors_others_still_apply
     # a commitment of another project is "not found" through this project's sync
     other = sandbox.create_commitment("work_order_contract", demo["project_ids"]["second"])
     outcome = client.sync_commitment_origin("work_order_contract", main_id, other["id"], "20", "X")
-    assert outcome.errors[0]["errors"] == {"id": ["not found"]}
+    assert outcome.errors[0]["errors"] == {"id": ["Entity with this ID not found"]}
     # commitments are never created through sync: an unknown origin_id without id is refused
     outcome = client.sync(WOC_SYNC, [{"origin_id": "21"}], scope={"project_id": main_id})
     assert outcome.entities == [] and outcome.errors[0]["errors"] == {"id": ["can't be blank"]}
@@ -186,7 +186,7 @@ def test_sandbox_refuses_more_than_1000_updates_as_a_whole(
         token=fetch_token(sandbox.url),
         json_body={"project_id": demo["project_ids"]["main"], "updates": updates},
     )
-    assert answer.status == 422
+    assert answer.status == 400  # the commitment syncs document 400, no 422
     assert "updates" in answer.body["errors"]
     assert sandbox.get_commitment("work_order_contract", contract["id"])["origin_id"] is None
     # request-level problems are real errors, raised by the client as fatal
