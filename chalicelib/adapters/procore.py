@@ -501,11 +501,16 @@ class ProcoreClient:
         return self.sync("/rest/v1.0/vendors/sync", updates, scope={"company_id": self.company_id})
 
     def sync_projects(self, updates: Sequence[Mapping[str, Any]]) -> SyncOutcome:
+        """Projects: each update is applied whole (not only its origin fields). The sync
+        schema has no ``origin_code``: a project's origin code is written by
+        ``update_project`` (``PATCH /projects/{id}``) instead."""
         return self.sync("/rest/v1.0/projects/sync", updates, scope={"company_id": self.company_id})
 
     def sync_sub_jobs(self, project_id: int, updates: Sequence[Mapping[str, Any]]) -> SyncOutcome:
-        """Sub jobs of one project: ``{id | origin_id, name, code, origin_id}`` each; an
-        unknown ``origin_id`` with a ``name`` creates the sub job."""
+        """Sub jobs of one project: ``{id | origin_id, name, code, origin_data}`` each (no
+        ``origin_code``: the sync schema has none); an unknown ``origin_id`` with a ``name``
+        creates the sub job. ``project_id`` goes in the body and the query: Procore's
+        schema requires both."""
         scope = {"project_id": int(project_id)}
         return self.sync("/rest/v1.0/sub_jobs/sync", updates, scope=scope, params=scope)
 
@@ -517,19 +522,25 @@ class ProcoreClient:
     ) -> SyncOutcome:
         """Cost codes of a project (or of one of its sub jobs): ``{id | origin_id, code,
         name, parent_id, origin_id}`` each; an unknown ``origin_id`` with ``code`` and
-        ``name`` creates the code."""
+        ``name`` creates the code. ``project_id`` and ``sub_job_id`` are query parameters
+        only: the documented body is ``{updates}`` alone (Procore API reference, PATCH
+        /rest/v1.0/cost_codes/sync)."""
         scope: dict[str, Any] = {"project_id": int(project_id)}
         if sub_job_id is not None:
             scope["sub_job_id"] = int(sub_job_id)
-        return self.sync("/rest/v1.0/cost_codes/sync", updates, scope=scope, params=scope)
+        return self.sync("/rest/v1.0/cost_codes/sync", updates, scope={}, params=scope)
 
     def sync_standard_cost_codes(
         self, list_id: int, updates: Sequence[Mapping[str, Any]]
     ) -> SyncOutcome:
-        """A company standard cost code list: ``{id | origin_id, code (with the parent's
-        prefix), name, parent_id, origin_id}`` each; unknown ``origin_id`` creates."""
+        """A company standard cost code list: ``{id | origin_id, code (one segment: the
+        parent's prefix is added by Procore), name, parent_id, origin_id}`` each; unknown
+        ``origin_id`` creates. The entities come in the ``extended`` view: Procore's
+        default view has only ``id`` and ``standard_cost_code_list_id``."""
         scope = {"company_id": self.company_id, "standard_cost_code_list_id": int(list_id)}
-        return self.sync("/rest/v1.0/standard_cost_codes/sync", updates, scope=scope)
+        return self.sync(
+            "/rest/v1.0/standard_cost_codes/sync", updates, scope=scope, params={"view": "extended"}
+        )
 
     def sync_line_item_types(self, updates: Sequence[Mapping[str, Any]]) -> SyncOutcome:
         """Cost types: ``{id | origin_id, name, csv_import_code, base_type, origin_id}``."""
@@ -607,9 +618,13 @@ class ProcoreClient:
         return self._record(self.patch(path, body), "PATCH", path)
 
     def set_vendor_tax_id(self, vendor_id: int, type: str, identifier: str) -> dict[str, Any]:
-        """The vendor's tax id (``type`` ``ein`` or ``abn``); answers ``{type, identifier}``.
+        """The vendor's tax id (``type`` ``ein`` or ``abn``); answers the register
+        ``{id, type, identifier, verified_at, verification_status}``.
 
-        POST creates the register; when the vendor has one (409), PATCH changes it.
+        POST creates the register; when the vendor has one Procore answers 409 ("A Business
+        Register is already associated with the Vendor.") and PATCH changes it (PATCH alone
+        would 404 on a vendor without one). Procore API reference: POST and PATCH
+        /rest/v1.0/vendors/{id}/business_register.
 
         ``license_number`` is the licence, not the tax id: Procore keeps the tax id in the
         vendor's ``business_register``.
@@ -660,7 +675,14 @@ class ProcoreClient:
         return self.get_all("/rest/v1.0/standard_cost_code_lists", {"company_id": self.company_id})
 
     def list_standard_cost_codes(self, list_id: int) -> list[dict[str, Any]]:
-        params = {"company_id": self.company_id, "standard_cost_code_list_id": int(list_id)}
+        """The list's codes, whole (``view=extended``: Procore's default view answers only
+        ``id`` and ``standard_cost_code_list_id``; Procore API reference, GET
+        /rest/v1.0/standard_cost_codes)."""
+        params = {
+            "company_id": self.company_id,
+            "standard_cost_code_list_id": int(list_id),
+            "view": "extended",
+        }
         return self.get_all("/rest/v1.0/standard_cost_codes", params)
 
     @staticmethod

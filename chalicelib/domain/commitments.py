@@ -68,14 +68,12 @@ def build_snapshot(kind: CommitmentKind, commitment: dict[str, Any],
     project = commitment.get("project") or {}
     snapshot_lines = []
     for line in sorted(lines, key=lambda ln: (ln.get("position") or 0, ln.get("id") or 0)):
+        # Procore names a line's cost code and cost type only as objects (``cost_code``,
+        # ``line_item_type``; no flat ``cost_code_id``/``line_item_type_id`` in its answers:
+        # Procore API reference, GET .../work_order_contracts/{id}/line_items; see
+        # docs/decisions.md "Sandbox commitments and cost codes follow Procore's schemas").
         cost_code = _ref(line.get("cost_code"), "full_code", "name", "origin_id")
-        if cost_code is None and line.get("cost_code_id") is not None:
-            cost_code = {"id": line["cost_code_id"], "full_code": None, "name": None,
-                         "origin_id": None}
         line_type = _ref(line.get("line_item_type"), "code", "name", "origin_id")
-        if line_type is None and line.get("line_item_type_id") is not None:
-            line_type = {"id": line["line_item_type_id"], "code": None, "name": None,
-                         "origin_id": None}
         snapshot_lines.append({
             "id": line.get("id"),
             "description": line.get("description") or "",

@@ -145,7 +145,7 @@ class SeedingMixin:
                 name=name,
                 origin_id=origin_id,
             )
-            return copy.deepcopy(record)
+            return self._cost_code_answer(record)  # as POST /cost_codes answers
 
     def add_line_item_type(
         self, name: str, code: str, base_type: str = "other", *, origin_id: str | None = None
@@ -153,7 +153,7 @@ class SeedingMixin:
         with self.state.lock:
             record = self._new_line_item_type()
             record.update(name=name, code=code, base_type=base_type, origin_id=origin_id)
-            return copy.deepcopy(record)
+            return self._line_item_type_answer(record)
 
     def add_sub_job(
         self,
@@ -174,7 +174,12 @@ class SeedingMixin:
     ) -> dict[str, Any]:
         with self.state.lock:
             lid = self.state.next_id()
-            record = {"id": lid, "name": name, "is_erp_list": is_erp_list}
+            record = {  # openapi/RestV10StandardCostCodeListsGet.json
+                "id": lid,
+                "name": name,
+                "is_erp_list": is_erp_list,
+                "available_to_use_on_new_projects": True,
+            }
             self.state.standard_cost_code_lists[lid] = record
             return copy.deepcopy(record)
 
@@ -260,14 +265,19 @@ class SeedingMixin:
         )
 
     def get_commitment(self, kind: str, commitment_id: int) -> dict[str, Any]:
+        """The commitment as ``GET .../{id}`` answers it (with its line items)."""
         with self.state.lock:
-            return copy.deepcopy(self._commitment(self._kind(kind), commitment_id, None))
+            found = self._kind(kind)
+            record = self._commitment(found, commitment_id, None)
+            return self._commitment_answer(found, record, full=True)
 
     def list_line_items(self, kind: str, commitment_id: int) -> list[dict[str, Any]]:
+        """Its line items as ``GET .../line_items`` answers them."""
         with self.state.lock:
-            self._commitment(self._kind(kind), commitment_id, None)
+            found = self._kind(kind)
+            record = self._commitment(found, commitment_id, None)
             lines = self.state.line_items.get(commitment_id, {})
-            return [copy.deepcopy(lines[i]) for i in sorted(lines)]
+            return [self._line_answer(found, record, lines[i]) for i in sorted(lines)]
 
     def _helper(self, mutate: Callable[[list[_Outgoing]], Any]) -> Any:
         """Run a mutation under the lock, then deliver its webhooks after releasing it."""
