@@ -58,6 +58,9 @@ CLIENT_ID = "connector-client"
 CLIENT_SECRET = "connector-secret"
 WOC = "work_order_contract"
 POC = "purchase_order_contract"
+# Statuses before approval, per commitment type (Procore's purchase orders have their own).
+NOT_APPROVED = {WOC: ["Draft", "Out For Bid", "Out For Signature"],
+                POC: ["Draft", "Processing", "Submitted"]}
 WRITE_OPERATIONS = ("PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems",
                     "BatchWriteItem")
 COST_CODES = [("01-100", "General Conditions"), ("03-300", "Cast-in-Place Concrete"),
@@ -261,7 +264,7 @@ def _plan(config: LoadConfig, company: _Company, rng: random.Random) -> list[Pla
                            profile=profiles[n],
                            budget=budget, first_lines=min(rng.randint(1, 3), budget - 2))
         if plan.profile == "draft":
-            plan.final_status = rng.choice(["Draft", "Out For Bid", "Out For Signature"])
+            plan.final_status = rng.choice(NOT_APPROVED[plan.kind])
         plans.append(plan)
     return plans
 
@@ -326,8 +329,7 @@ class _Changes:
             current = sandbox.get_commitment(c.kind, c.procore_id)
             fields: dict[str, Any] = rng.choice([
                 {"title": f"{c.base_title} r{c.step}"},
-                {"status": rng.choice(["Draft", "Out For Bid", "Out For Signature",
-                                       "Approved"])},
+                {"status": rng.choice([*NOT_APPROVED[c.kind], "Approved"])},
                 {"vendor_id": rng.choice([*self.company.linked_vendors,
                                           self.company.unlinked_vendor])},
                 {"description": f"Revision {c.step}"},

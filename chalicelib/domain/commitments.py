@@ -22,8 +22,13 @@ SUBTYPE: dict[str, str] = {
 }
 KIND_FOR_SUBTYPE = {v: k for k, v in SUBTYPE.items()}
 APPROVED = "Approved"
-# Statuses a commitment may move to after it is in Sage; each is a header change.
-AFTER_SYNC_STATUSES = ("Approved", "Complete", "Terminated", "Void")
+# Statuses a commitment may move to after it is in Sage, per type; each is a header
+# change. Procore's purchase orders have their own statuses (Draft, Processing,
+# Submitted, Partially Received, Received, Approved, Closed), never Complete or Void.
+AFTER_SYNC_STATUSES: dict[str, tuple[str, ...]] = {
+    "subcontract": ("Approved", "Complete", "Terminated", "Void"),
+    "purchase_order": ("Approved", "Partially Received", "Received", "Closed"),
+}
 # Snapshot fields Sage holds on the header (subcon / pchord) and takes in place.
 HEADER_FIELDS = ("title", "status", "contract_date", "retainage_percent")
 CHANGE_ORDER_REASON = "Synced commitment: change amounts through a commitment change order."
@@ -125,17 +130,19 @@ def readiness_reasons(snapshot: dict[str, Any], *, project_link: Link | None,
                       known_cost_codes: Collection[str] | None = None) -> list[str]:
     """Every reason the commitment cannot go to Sage yet, worded for a project manager.
 
-    ``synced``: it is in Sage already, so it may also be Complete, Terminated or Void (a
-    status change is a header change Sage takes in place).
+    ``synced``: it is in Sage already, so it may also be in a later status of its type
+    (``AFTER_SYNC_STATUSES``: a status change is a header change Sage takes in place).
     ``cost_code_rule``, ``known_cost_codes``: how a line's cost code becomes a Sage code,
     and Sage's active codes when known (``cost_codes.to_sage``).
     """
     noun = _noun(snapshot)
     reasons: list[str] = []
     status = snapshot.get("status") or "(none)"
-    if synced and status not in AFTER_SYNC_STATUSES:
-        reasons.append(f"The {noun} is {status}. A commitment already in Sage can be "
-                       f"{', '.join(AFTER_SYNC_STATUSES[:-1])} or Void; change its status "
+    later = AFTER_SYNC_STATUSES.get(snapshot.get("commitment_type") or "subcontract",
+                                    AFTER_SYNC_STATUSES["subcontract"])
+    if synced and status not in later:
+        reasons.append(f"The {noun} is {status}. A {noun} already in Sage can be "
+                       f"{', '.join(later[:-1])} or {later[-1]}; change its status "
                        "in the Commitments tool.")
     elif not synced and status != APPROVED:
         reasons.append(f"The {noun} is {status}. Only Approved commitments can go to Sage; "

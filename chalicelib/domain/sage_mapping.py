@@ -47,7 +47,9 @@ def make_command_id(item: Item, version: int) -> str:
 # 5 Complete 6 Closed; pchord: 1 Open 2 Review 3 Dispute 4 Closed 5 Void 6 Master
 # (reference/sage100c.md). Approved -> 3 Contract is UNCONFIRMED (docs/decisions.md).
 SUBCONTRACT_STATUS = {"Approved": 3, "Complete": 5, "Terminated": 6, "Void": 6}
-PURCHASE_ORDER_STATUS = {"Approved": 1, "Complete": 4, "Terminated": 4, "Void": 5}
+# Procore's purchase order statuses: received goods keep the order open in Sage (its
+# invoices are still to come); Closed closes it (docs/decisions.md).
+PURCHASE_ORDER_STATUS = {"Approved": 1, "Partially Received": 1, "Received": 1, "Closed": 4}
 
 
 def sage_status(snapshot: Mapping[str, Any]) -> int:

@@ -754,14 +754,6 @@ def test_a_work_order_refuses_purchase_order_statuses(
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "known gap: purchase orders still take work order statuses (Complete, Void, ...) "
-        "because the connector's purchase order status rules and bench/intake_load.py use them; "
-        "docs/decisions.md, 'Sandbox commitments and cost codes follow Procore's schemas'"
-    ),
-)
 def test_a_purchase_order_refuses_work_order_statuses(
     sandbox: ProcoreSandbox, demo: dict[str, Any], token: str
 ) -> None:

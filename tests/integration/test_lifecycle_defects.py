@@ -212,7 +212,7 @@ def test_a_synced_purchase_order_status_change_is_a_modify(flow: Flow) -> None:
     cid = flow.commitment(POC, number="PO-7")
     flow.accept(cid)
     flow.settle()
-    flow.edit(cid, POC, status="Complete")
+    flow.edit(cid, POC, status="Closed")  # Procore's purchase order statuses
     assert flow.observe(cid, POC).status is Status.READY_TO_EXPORT
     flow.accept(cid)
     flow.settle()

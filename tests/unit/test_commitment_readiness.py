@@ -148,3 +148,28 @@ def test_a_synced_commitment_is_not_mapped_again() -> None:
                           [line(cost_code=procore_code("3-300"), amount=None)])
     assert readiness_reasons(snap, project_link=PROJECT, vendor_link=VENDOR, limits=Limits(),
                              synced=True, cost_code_rule="digits") == []
+
+
+@pytest.mark.parametrize(("status", "ready"), [
+    ("Partially Received", True), ("Received", True), ("Closed", True), ("Approved", True),
+    ("Complete", False), ("Void", False), ("Draft", False),
+])
+def test_a_synced_purchase_order_follows_procores_purchase_order_statuses(
+        status: str, ready: bool) -> None:
+    """Procore's purchase orders are Draft..Approved, Partially Received, Received, Closed
+    (openapi/RestV10PurchaseOrderContractsPost.json), never Complete or Void."""
+    from chalicelib.domain.sage_mapping import MappingError, sage_status
+
+    snap = {"commitment_type": "purchase_order", "status": status, "number": "PO-1",
+            "title": "Rebar", "vendor": {"id": 1, "name": "V"}, "project_id": 1,
+            "lines": [{"id": 1, "amount": "1.00", "description": "x",
+                       "cost_code": {"id": 1, "full_code": "03-300", "origin_id": "3300"},
+                       "line_item_type": {"id": 1, "code": "M"}}]}
+    reasons = readiness_reasons(snap, project_link=PROJECT, vendor_link=VENDOR,
+                                limits=Limits(), synced=True)
+    assert (not any("already in Sage can be" in r for r in reasons)) is ready
+    if ready:
+        assert sage_status(snap) in (1, 4)
+    else:
+        with pytest.raises(MappingError):
+            sage_status(snap)

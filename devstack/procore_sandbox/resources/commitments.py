@@ -23,7 +23,7 @@ given; ``_commitment_answer`` and ``_line_answer`` render them per endpoint:
   .json``, ``sdk/...IdDelete.json``: "void").
 * Purchase orders have their own statuses (``openapi/RestV10PurchaseOrderContractsPost
   .json``: Draft, Processing, Submitted, Partially Received, Received, Approved, Closed);
-  for now they also take the work order ones (``LEGACY_PURCHASE_ORDER_STATUSES``).
+  a work order status (Complete, Void, ...) on a purchase order is refused.
 """
 
 from __future__ import annotations
@@ -72,16 +72,9 @@ PURCHASE_ORDER_STATUSES = (
     "Approved",
     "Closed",
 )
-#: Work order statuses a purchase order still takes here, though Procore's do not include
-#: them: the connector (chalicelib/domain/commitments.py AFTER_SYNC_STATUSES,
-#: sage_mapping.PURCHASE_ORDER_STATUS) and bench/intake_load.py still give purchase orders
-#: these. To be removed once they use PURCHASE_ORDER_STATUSES (docs/decisions.md).
-LEGACY_PURCHASE_ORDER_STATUSES = tuple(
-    s for s in COMMITMENT_STATUSES if s not in PURCHASE_ORDER_STATUSES
-)
 STATUSES = {
     "work_order_contracts": COMMITMENT_STATUSES,
-    "purchase_order_contracts": PURCHASE_ORDER_STATUSES + LEGACY_PURCHASE_ORDER_STATUSES,
+    "purchase_order_contracts": PURCHASE_ORDER_STATUSES,
 }
 ACCOUNTING_METHODS = ("amount", "unit")
 EXTENDED_TYPES = ("manual", "calculated")
