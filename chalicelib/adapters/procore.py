@@ -430,7 +430,7 @@ class ProcoreClient:
         return _decode(body, "PATCH", path)
 
     def delete(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
-        """DELETE a resource; ``None`` for Procore's usual empty 204."""
+        """DELETE a resource; ``None`` for Procore's empty answer (documented 200, no body)."""
         _, _, body = self._call("DELETE", path, params=params)
         return _decode(body, "DELETE", path)
 
