@@ -96,6 +96,77 @@ SAGE_COLUMNS: dict[str, dict[str, tuple[str, bool]]] = {
         "csttyp": ("tinyint", False), "insdte": ("datetime", True),
         "insusr": ("nvarchar(128)", True),
     },
+    # The tables budgets, change orders, owner invoices and job cost reads need (the
+    # `needed` columns of real_schema.json's bdglin, prmchg, cstdiv, source, reccln, acrinv,
+    # arivln, acrpmt, plus _idnum/_idref and the audit columns); the same file, same rules.
+    "bdglin": {
+        "_idnum": ("uniqueidentifier", False), "recnum": ("bigint", False),
+        "phsnum": ("bigint", False), "linnum": ("~int", False),
+        "cstcde": ("decimal(15,3)", False), "untdsc": ("~string", False),
+        "hrsbdg": ("~decimal", False), "matbdg": ("~decimal", False),
+        "labbdg": ("~decimal", False), "eqpbdg": ("~decimal", False),
+        "subbdg": ("~decimal", False), "othbdg": ("~decimal", False),
+        "usrcs6": ("~decimal", False), "usrcs7": ("~decimal", False),
+        "usrcs8": ("~decimal", False), "usrcs9": ("~decimal", False),
+        "ttlbdg": ("~decimal", False), "estunt": ("~decimal", False),
+        "untcst": ("~decimal", False), "hrsorg": ("~decimal", False),
+        "matorg": ("~decimal", False), "laborg": ("~decimal", False),
+        "eqporg": ("~decimal", False), "suborg": ("~decimal", False),
+        "othorg": ("~decimal", False), "cs6org": ("~decimal", False),
+        "cs7org": ("~decimal", False), "cs8org": ("~decimal", False),
+        "cs9org": ("~decimal", False), "ttlorg": ("~decimal", False),
+        "insdte": ("datetime", True), "insusr": ("nvarchar(128)", True),
+    },
+    "prmchg": {
+        "_idnum": ("uniqueidentifier", False), "recnum": ("bigint", False),
+        "chgnum": ("nvarchar(20)", False), "chgdte": ("~date", False),
+        "jobnum": ("bigint", False), "phsnum": ("bigint", False),
+        "dscrpt": ("nvarchar(50)", False), "status": ("tinyint", False),
+        "reqamt": ("~decimal", False), "appamt": ("~decimal", False),
+        "cstamt": ("decimal(12,2)", False), "insdte": ("datetime", True),
+        "insusr": ("nvarchar(128)", True), "upddte": ("datetime", True),
+        "updusr": ("nvarchar(128)", True),
+    },
+    "cstdiv": {
+        "_idnum": ("uniqueidentifier", False), "recnum": ("bigint", False),
+        "divnme": ("~string", False), "insdte": ("datetime", True),
+    },
+    "source": {
+        "_idnum": ("uniqueidentifier", False), "recnum": ("bigint", False),
+        "srcnme": ("~string", False), "srcdsc": ("~string", False),
+        "insdte": ("datetime", True),
+    },
+    "reccln": {
+        "_idnum": ("uniqueidentifier", False), "recnum": ("bigint", False),
+        "clnnme": ("~string", False), "shtnme": ("nvarchar(30)", False),
+        "insdte": ("datetime", True),
+    },
+    "acrinv": {  # the EF scaffold: types and NULL / NOT NULL observed on a live company
+        "_idnum": ("uniqueidentifier", False), "recnum": ("bigint", False),
+        "invnum": ("nvarchar(20)", False), "jobnum": ("bigint", False),
+        "phsnum": ("bigint", False), "invdte": ("date", True), "duedte": ("date", True),
+        "dscrpt": ("nvarchar(50)", False), "invtyp": ("tinyint", False),
+        "status": ("tinyint", False), "invttl": ("decimal(12,2)", False),
+        "retain": ("decimal(12,2)", False), "amtpad": ("decimal(12,2)", False),
+        "invbal": ("decimal(12,2)", False), "invnet": ("decimal(12,2)", False),
+        "actper": ("tinyint", False), "postyr": ("smallint", False),
+        "insdte": ("datetime", True), "insusr": ("nvarchar(128)", True),
+        "upddte": ("datetime", True), "updusr": ("nvarchar(128)", True),
+    },
+    "arivln": {
+        "_idnum": ("uniqueidentifier", False), "_idref": ("uniqueidentifier", False),
+        "recnum": ("bigint", False), "linnum": ("~int", False),
+        "dscrpt": ("nvarchar(50)", False), "linqty": ("~decimal", False),
+        "linprc": ("~decimal", False), "extprc": ("~decimal", False),
+        "cstcde": ("decimal(15,3)", False), "insdte": ("datetime", True),
+    },
+    "acrpmt": {
+        "_idnum": ("uniqueidentifier", False), "_idref": ("uniqueidentifier", False),
+        "recnum": ("bigint", False), "chknum": ("nvarchar(20)", False),
+        "chkdte": ("date", False),
+        "amount": ("~decimal", False), "dsctkn": ("decimal(12,2)", False),
+        "aplcrd": ("~decimal", False), "insdte": ("datetime", True),
+    },
 }
 
 
@@ -210,3 +281,24 @@ def test_every_embedded_column_is_as_real_schema_json_knows_it(tmp_path: Path) -
                 if known["nullable"] is not None and known["nullable"] == not_null:
                     problems.append(f"{table}.{column} nullability differs")
     assert problems == []
+
+
+def test_sages_keys_and_required_columns_of_the_new_tables(tmp_path: Path) -> None:
+    # prmchg.chgdte is required; change numbers are unique per job + phase (Sage numbers
+    # each phase on its own); budget lines are keyed by job, phase and line number.
+    db = EmbeddedSage(tmp_path / "sage.db")
+    db.init()
+    insert_co = ("INSERT INTO prmchg (_idnum, recnum, chgnum, chgdte, jobnum, phsnum) "
+                 "VALUES (?, ?, ?, ?, 24001, ?)")
+    insert_line = ("INSERT INTO bdglin (_idnum, recnum, phsnum, linnum, cstcde) "
+                   "VALUES (?, 24001, 0, ?, ?)")
+    with sqlite3.connect(db.path) as conn:
+        conn.execute(insert_co, ("A", 1, "CO-1", "2025-03-01", 0))
+        conn.execute(insert_co, ("B", 2, "CO-1", "2025-03-01", 1))  # another phase
+        with pytest.raises(sqlite3.IntegrityError):
+            conn.execute(insert_co, ("C", 3, "co-1", "2025-03-01", 0))
+        with pytest.raises(sqlite3.IntegrityError):
+            conn.execute(insert_co, ("D", 4, "CO-2", None, 0))
+        conn.execute(insert_line, ("E", 1, 1000))
+        with pytest.raises(sqlite3.IntegrityError):
+            conn.execute(insert_line, ("F", 1, 2000))

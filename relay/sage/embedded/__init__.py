@@ -16,9 +16,10 @@ decimals are stored and compared as numbers and read back as ``Decimal`` with th
 scale, cost codes as the protocol's text ("3300.000").
 
 The package: ``schema`` (the DDL, schema.sql), ``rules`` (Sage's validation rules and
-error codes), ``database`` (connections and transactions), ``writes`` (the port's
-commands), ``reads`` (the paged list reads and the inspection helpers), ``demo_data``
-(seeding), composed into ``EmbeddedSage`` in ``company``.
+error codes), ``posting`` (posting periods, job cost distribution and change order
+numbers, for the writes to come), ``database`` (connections and transactions),
+``writes`` (the port's commands), ``reads`` (the paged list reads and the inspection
+helpers), ``demo_data`` (seeding), composed into ``EmbeddedSage`` in ``company``.
 """
 
 from relay.sage.embedded.company import EmbeddedSage

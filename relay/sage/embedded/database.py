@@ -132,7 +132,8 @@ class SageDatabase:
                 raise SageError(UNAVAILABLE, (
                     f"Company database {self.path} has an older layout of the embedded Sage "
                     f"(version {layout}; this version needs {LAYOUT_VERSION}: Sage's SQL "
-                    "types, cost codes as numbers, 0 for no phase); delete it and run "
+                    "types, cost codes as numbers, 0 for no phase, the receivable and budget "
+                    "tables); delete it and run "
                     "`python -m relay.sage seed` to recreate it"))
             conn.execute("PRAGMA journal_mode = WAL")
             # One transaction, one commit; a failure leaves the file as it was.

@@ -28,12 +28,44 @@
 
 -- ---- master data ------------------------------------------------------------------------
 
+CREATE TABLE IF NOT EXISTS reccln (              -- clients (owners): actrec.clnnum
+    _idnum  UNIQUEIDENTIFIER NOT NULL UNIQUE,
+    recnum  BIGINT NOT NULL PRIMARY KEY,         -- client number
+    clnnme  NVARCHAR(50) NOT NULL,               -- long name
+    shtnme  NVARCHAR(30) NOT NULL DEFAULT '',
+    insdte  DATETIME DEFAULT (strftime('%Y-%m-%d %H:%M:%f', 'now')),
+    insusr  NVARCHAR(128),
+    upddte  DATETIME,
+    updusr  NVARCHAR(128)
+);
+
+CREATE TABLE IF NOT EXISTS cstdiv (              -- cost divisions: cstcde.divnum
+    _idnum  UNIQUEIDENTIFIER NOT NULL UNIQUE,
+    recnum  BIGINT NOT NULL PRIMARY KEY,         -- division number
+    divnme  NVARCHAR(50) NOT NULL,
+    insdte  DATETIME DEFAULT (strftime('%Y-%m-%d %H:%M:%f', 'now')),
+    insusr  NVARCHAR(128),
+    upddte  DATETIME,
+    updusr  NVARCHAR(128)
+);
+
+CREATE TABLE IF NOT EXISTS source (              -- posting sources (journals): jobcst.srcnum
+    _idnum  UNIQUEIDENTIFIER NOT NULL UNIQUE,
+    recnum  BIGINT NOT NULL PRIMARY KEY,         -- source number
+    srcnme  NVARCHAR(50) NOT NULL,               -- journal name
+    srcdsc  NVARCHAR(50) NOT NULL DEFAULT '',
+    insdte  DATETIME DEFAULT (strftime('%Y-%m-%d %H:%M:%f', 'now')),
+    insusr  NVARCHAR(128),
+    upddte  DATETIME,
+    updusr  NVARCHAR(128)
+);
+
 CREATE TABLE IF NOT EXISTS actrec (              -- jobs
     _idnum  UNIQUEIDENTIFIER NOT NULL UNIQUE,
     recnum  BIGINT NOT NULL PRIMARY KEY,         -- job number
     jobnme  NVARCHAR(75) NOT NULL,
     shtnme  NVARCHAR(30) NOT NULL DEFAULT '',
-    clnnum  INT,                                 -- -> reccln (clients)
+    clnnum  INT REFERENCES reccln (recnum),      -- client; NULL = none
     status  TINYINT NOT NULL DEFAULT 4 CHECK (status BETWEEN 1 AND 6),
                                                  -- 1 Bid 2 Refused 3 Contract 4 Current
                                                  -- 5 Complete 6 Closed
@@ -72,7 +104,7 @@ CREATE TABLE IF NOT EXISTS cstcde (              -- cost codes, company-wide
     recnum  DECIMAL(15,3) NOT NULL PRIMARY KEY,  -- the code: 3300.000
     cdenme  NVARCHAR(50) NOT NULL,
     untdsc  NVARCHAR(10) NOT NULL DEFAULT '',    -- unit description
-    divnum  INT,                                 -- -> cstdiv
+    divnum  INT REFERENCES cstdiv (recnum),      -- division; NULL = none
     inactv  NVARCHAR(2) NOT NULL DEFAULT '',     -- 'T' = inactive
     insdte  DATETIME DEFAULT (strftime('%Y-%m-%d %H:%M:%f', 'now')),
     insusr  NVARCHAR(128),
@@ -210,7 +242,8 @@ CREATE TABLE IF NOT EXISTS pcorln (              -- purchase order lines
 CREATE TABLE IF NOT EXISTS prmchg (
     _idnum  UNIQUEIDENTIFIER NOT NULL UNIQUE,
     recnum  BIGINT NOT NULL PRIMARY KEY,
-    chgnum  NVARCHAR(20) NOT NULL,
+    chgnum  NVARCHAR(20) NOT NULL,               -- change number, unique per job + phase
+    chgdte  DATE NOT NULL,                       -- change order date (required)
     jobnum  BIGINT NOT NULL,
     phsnum  BIGINT NOT NULL DEFAULT 0,           -- 0 = no phase
     dscrpt  NVARCHAR(50) NOT NULL DEFAULT '',
@@ -220,11 +253,17 @@ CREATE TABLE IF NOT EXISTS prmchg (
                                                  -- 5 Void 6 Rejected
     reqamt  DECIMAL(12,2) NOT NULL DEFAULT 0,
     appamt  DECIMAL(12,2) NOT NULL DEFAULT 0,
+    cstamt  DECIMAL(12,2) NOT NULL DEFAULT 0,    -- cost amount
+    aprdte  DATE,                                -- approved date; NULL until approved
     insdte  DATETIME DEFAULT (strftime('%Y-%m-%d %H:%M:%f', 'now')),
     insusr  NVARCHAR(128),
     upddte  DATETIME,
     updusr  NVARCHAR(128)
 );
+-- Change numbers are per job and, within a job, per phase (Sage's help, About automatic
+-- numbering for change orders); rules.check_change_order_number refuses a taken one first.
+CREATE UNIQUE INDEX IF NOT EXISTS prmchg_job_phase_chgnum
+    ON prmchg (jobnum, phsnum, chgnum COLLATE NOCASE);
 
 CREATE TABLE IF NOT EXISTS pmcgln (              -- prime change order lines
     _idnum  UNIQUEIDENTIFIER NOT NULL PRIMARY KEY,
@@ -279,7 +318,9 @@ CREATE TABLE IF NOT EXISTS bdglin (              -- one line per job / phase / c
     _idref  UNIQUEIDENTIFIER REFERENCES budget (_idnum) ON DELETE CASCADE,
     recnum  BIGINT NOT NULL,                     -- job
     phsnum  BIGINT NOT NULL DEFAULT 0,           -- 0 = no phase
+    linnum  INT NOT NULL,                        -- line number within job + phase
     cstcde  DECIMAL(15,3) NOT NULL,
+    untdsc  NVARCHAR(10) NOT NULL DEFAULT '',    -- unit
     hrsbdg  DECIMAL(12,2) NOT NULL DEFAULT 0,
     matbdg  DECIMAL(12,2) NOT NULL DEFAULT 0,
     labbdg  DECIMAL(12,2) NOT NULL DEFAULT 0,
@@ -293,17 +334,24 @@ CREATE TABLE IF NOT EXISTS bdglin (              -- one line per job / phase / c
     ttlbdg  DECIMAL(12,2) NOT NULL DEFAULT 0,
     estunt  DECIMAL(14,4) NOT NULL DEFAULT 0,
     untcst  DECIMAL(14,4) NOT NULL DEFAULT 0,
-    matorg  DECIMAL(12,2) NOT NULL DEFAULT 0,    -- originals: never altered by change orders
+    hrsorg  DECIMAL(12,2) NOT NULL DEFAULT 0,    -- originals: never altered by change orders
+    matorg  DECIMAL(12,2) NOT NULL DEFAULT 0,
     laborg  DECIMAL(12,2) NOT NULL DEFAULT 0,
     eqporg  DECIMAL(12,2) NOT NULL DEFAULT 0,
     suborg  DECIMAL(12,2) NOT NULL DEFAULT 0,
     othorg  DECIMAL(12,2) NOT NULL DEFAULT 0,
+    cs6org  DECIMAL(12,2) NOT NULL DEFAULT 0,
+    cs7org  DECIMAL(12,2) NOT NULL DEFAULT 0,
+    cs8org  DECIMAL(12,2) NOT NULL DEFAULT 0,
+    cs9org  DECIMAL(12,2) NOT NULL DEFAULT 0,
+    ttlorg  DECIMAL(12,2) NOT NULL DEFAULT 0,
     insdte  DATETIME DEFAULT (strftime('%Y-%m-%d %H:%M:%f', 'now')),
     insusr  NVARCHAR(128),
     upddte  DATETIME,
     updusr  NVARCHAR(128)
 );
 CREATE UNIQUE INDEX IF NOT EXISTS bdglin_job_phase_code ON bdglin (recnum, phsnum, cstcde);
+CREATE UNIQUE INDEX IF NOT EXISTS bdglin_job_phase_line ON bdglin (recnum, phsnum, linnum);
 
 -- ---- accounts payable (types and NULLs as the EF scaffold of a live company shows) --------
 
@@ -393,6 +441,69 @@ CREATE TABLE IF NOT EXISTS jobcst (
     bllsts  TINYINT NOT NULL DEFAULT 0,
     acrinv  BIGINT NOT NULL DEFAULT 0,
     lgrrec  BIGINT NOT NULL DEFAULT 0,
+    insdte  DATETIME DEFAULT (strftime('%Y-%m-%d %H:%M:%f', 'now')),
+    insusr  NVARCHAR(128),
+    upddte  DATETIME,
+    updusr  NVARCHAR(128)
+);
+
+-- ---- accounts receivable (acrinv: types and NULLs as the EF scaffold shows) --------------
+
+CREATE TABLE IF NOT EXISTS acrinv (              -- receivable (owner) invoices
+    _idnum  UNIQUEIDENTIFIER NOT NULL UNIQUE,
+    recnum  BIGINT NOT NULL PRIMARY KEY,
+    invnum  NVARCHAR(20) NOT NULL,
+    jobnum  BIGINT NOT NULL REFERENCES actrec (recnum),
+    phsnum  BIGINT NOT NULL DEFAULT 0,           -- 0 = no phase
+    invdte  DATE,
+    duedte  DATE,
+    dscrpt  NVARCHAR(50) NOT NULL DEFAULT '',
+    pchord  NVARCHAR(20) NOT NULL DEFAULT '',    -- client's PO number; '' = none
+    invtyp  TINYINT NOT NULL DEFAULT 1,          -- 1 Contract 2 Memo
+    status  TINYINT NOT NULL DEFAULT 1 CHECK (status BETWEEN 1 AND 5),
+                                                 -- 1 Open 2 Review 3 Dispute 4 Paid 5 Void
+    invttl  DECIMAL(12,2) NOT NULL DEFAULT 0,
+    retain  DECIMAL(12,2) NOT NULL DEFAULT 0,
+    amtpad  DECIMAL(12,2) NOT NULL DEFAULT 0,
+    ttlpad  DECIMAL(12,2) NOT NULL DEFAULT 0,
+    invbal  DECIMAL(12,2) NOT NULL DEFAULT 0,
+    invnet  DECIMAL(12,2) NOT NULL DEFAULT 0,
+    actper  TINYINT NOT NULL DEFAULT 0,          -- posting period 0-12
+    postyr  SMALLINT NOT NULL DEFAULT 0,
+    lgrrec  BIGINT NOT NULL DEFAULT 0,
+    insdte  DATETIME DEFAULT (strftime('%Y-%m-%d %H:%M:%f', 'now')),
+    insusr  NVARCHAR(128),
+    upddte  DATETIME,
+    updusr  NVARCHAR(128)
+);
+
+CREATE TABLE IF NOT EXISTS arivln (              -- receivable invoice lines
+    _idnum  UNIQUEIDENTIFIER NOT NULL PRIMARY KEY,
+    _idref  UNIQUEIDENTIFIER NOT NULL REFERENCES acrinv (_idnum) ON DELETE CASCADE,
+    recnum  BIGINT NOT NULL,                     -- = acrinv.recnum
+    linnum  INT NOT NULL,
+    dscrpt  NVARCHAR(50) NOT NULL DEFAULT '',
+    linqty  DECIMAL(14,4) NOT NULL DEFAULT 0,
+    linprc  DECIMAL(14,4) NOT NULL DEFAULT 0,
+    extprc  DECIMAL(12,2) NOT NULL DEFAULT 0,
+    cstcde  DECIMAL(15,3) NOT NULL REFERENCES cstcde (recnum),
+    lgract  BIGINT,                              -- GL account; NULL = the default
+    insdte  DATETIME DEFAULT (strftime('%Y-%m-%d %H:%M:%f', 'now')),
+    insusr  NVARCHAR(128),
+    upddte  DATETIME,
+    updusr  NVARCHAR(128),
+    UNIQUE (recnum, linnum)
+);
+
+CREATE TABLE IF NOT EXISTS acrpmt (              -- cash receipts against receivable invoices
+    _idnum  UNIQUEIDENTIFIER NOT NULL PRIMARY KEY,
+    _idref  UNIQUEIDENTIFIER NOT NULL REFERENCES acrinv (_idnum) ON DELETE CASCADE,
+    recnum  BIGINT NOT NULL,                     -- = acrinv.recnum
+    chknum  NVARCHAR(20) NOT NULL DEFAULT '',
+    chkdte  DATE NOT NULL,                       -- receipt date (required)
+    amount  DECIMAL(12,2) NOT NULL DEFAULT 0,
+    dsctkn  DECIMAL(12,2) NOT NULL DEFAULT 0,    -- discount taken
+    aplcrd  DECIMAL(12,2) NOT NULL DEFAULT 0,    -- credit taken
     insdte  DATETIME DEFAULT (strftime('%Y-%m-%d %H:%M:%f', 'now')),
     insusr  NVARCHAR(128),
     upddte  DATETIME,
