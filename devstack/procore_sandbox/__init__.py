@@ -11,11 +11,21 @@ Choices where Procore's exact behaviour is not documented (keep tests honest abo
   ``company_id`` query parameter naming another company answers **403**.
 * A missing required query parameter (``company_id``, ``project_id``) answers **400**
   ``{"errors": "param is missing or the value is empty: project_id"}``; an unknown
-  project or record answers **404**; body validation answers **422**
-  ``{"errors": {field: [message]}}``; an undecodable JSON body answers **400**.
+  project or record answers **404**; body validation answers the endpoint's documented
+  status (422 or 400) ``{"errors": {field: [message]}}``; an undecodable JSON body
+  answers **400**.
 * Rate limit: one window (``rate_limit`` calls per ``rate_window`` seconds) for ``/rest/``
   calls; every answer (token and control endpoints too) carries the headers, only
   ``/rest/`` calls consume quota. An exhausted window answers a real 429.
+* Commitments and line items (HTTP bodies): each object takes only the keys its create or
+  update schema documents, each of its documented kind (text a JSON string; dates, enums,
+  integers, booleans checked; money and quantities, typed ``string``, a number as text or
+  a JSON number); refusals answer the endpoint's documented status (work orders 422,
+  purchase orders and line items 400) and write nothing. The Python helpers skip this
+  gate. ``DELETE`` of a commitment soft deletes it (``deleted_at`` set, record kept): lists
+  show it only with ``filters[include_deleted]=only|with``; show, update, delete, its line
+  items and sync by ``id`` answer as for an unknown record (404). Line item ``DELETE``
+  removes the line.
 * Webhooks fire for commitment and commitment line item writes (HTTP or the Python
   helpers) and for the HTTP project and company directory writes described below.
   ``metadata.source_application_id`` is the OAuth client id of the caller (or
@@ -66,33 +76,41 @@ Choices where Procore's exact behaviour is not documented (keep tests honest abo
   - Sub jobs: ``GET|POST /rest/v1.0/sub_jobs`` (``{project_id, sub_job: {name*, code,
     origin_id, origin_data}}``); ``code`` unique within the project.
   - Cost codes: ``POST /rest/v1.0/cost_codes`` ``{project_id, sub_job_id?, cost_code:
-    {code*, name*, parent_id, origin_id, origin_data}}``; ``code`` is one segment and
-    ``full_code`` is the parent's full code + ``-`` + ``code`` (just ``code`` without a
-    parent); ``full_code`` unique per biller (the project, or one sub job); the parent must
-    be a code of the same biller (``{"parent": ["must exist"]}``), and an unknown
-    ``sub_job_id`` answers ``{"sub_job": ["must exist"]}``. ``GET`` lists show
-    ``origin_id``, ``parent_id`` and ``sub_job_id`` (``sub_job_id`` filters).
-  - ``GET /rest/v1.0/standard_cost_code_lists?company_id=`` ``[{id, name, is_erp_list}]``;
-    ``GET /rest/v1.0/standard_cost_codes?standard_cost_code_list_id=`` (unknown list 404);
-    their ``code`` is sent whole (with the parent's prefix), unique per list.
+    {code*, name*, parent_id, position, standard_cost_code_id, origin_id, origin_data}}``;
+    ``code`` is one segment and ``full_code`` is the parent's full code + ``-`` + ``code``
+    (just ``code`` without a parent); ``full_code`` unique per biller (the project, or one
+    sub job); the parent must be a code of the same biller (``{"parent": ["must
+    exist"]}``), and an unknown ``sub_job_id`` answers ``{"sub_job": ["must exist"]}``.
+    Answers name the parent ``parent: {id}`` and the biller ``biller``/``biller_id``/
+    ``biller_type`` (lists and sync entities add ``biller_origin_id``); ``sub_job_id``
+    filters ``GET``.
+  - ``GET /rest/v1.0/standard_cost_code_lists?company_id=`` ``[{id, name, is_erp_list,
+    available_to_use_on_new_projects}]``; ``GET /rest/v1.0/standard_cost_codes?
+    standard_cost_code_list_id=`` (unknown list 404): codes answer ``{id,
+    standard_cost_code_list_id}`` unless ``view=compact`` (adds ``origin_id``) or
+    ``view=extended`` (the whole record); ``code`` is one segment and ``full_code`` has the
+    parents' prefixes, unique per list.
   - ``POST /rest/v1.0/line_item_types`` ``{company_id, line_item_type: {name*,
-    csv_import_code*, base_type, origin_id}}``: ``csv_import_code`` is shown as ``code``
-    and is unique per company; ``base_type`` one of ``LINE_ITEM_BASE_TYPES`` (default
-    ``other``).
+    csv_import_code*, base_type, origin_id, origin_data}}`` (no ``code`` key):
+    ``csv_import_code`` is shown as ``code`` and is unique per company; ``base_type`` one of
+    ``LINE_ITEM_BASE_TYPES`` (default ``other``).
   - Syncs of these (``PATCH .../sub_jobs/sync?project_id=``, ``.../cost_codes/sync?
     project_id=[&sub_job_id=]``, ``.../standard_cost_codes/sync`` with ``{company_id,
-    standard_cost_code_list_id, updates}``, ``.../line_item_types/sync`` with
-    ``{company_id, updates}``) follow the sync rules above, with two differences: they
-    also write the resource's own fields (same validation as the POST; a refused field
-    refuses the whole update), and an unmatched ``origin_id`` creates when the required
-    fields are there (sub job: ``name``; cost codes: ``code`` and ``name``; line item
-    types: ``name`` and ``csv_import_code``). They write ``origin_id``/``origin_data``
-    (no ``origin_code``). Scope ids may be in the body or the query; an unknown sub job or
-    list answers 404, a missing list id 422. ``origin_id`` is unique per company for sub
-    jobs, standard cost codes and line item types, but **per biller** for project cost
-    codes (each project carries its own copy of the company's codes, so the same ERP code
-    appears once per project and sub job). Creating through a sync is retry safe: a resent
-    update matches what the first attempt made by its ``origin_id``.
+    standard_cost_code_list_id, updates}``, ``.../line_item_types/sync`` with ``{company_id,
+    updates}``) follow the sync rules above, with two differences: they also write the
+    resource's own fields (the POST's value checks, a refused field refusing the whole
+    update; unlike the cost code and line item type POSTs, whose bodies are checked key by
+    key against their request schemas, these sync updates still take numbers as text and a
+    line item type's ``code`` for ``csv_import_code``), and an unmatched ``origin_id``
+    creates when the required fields are there (sub job: ``name``; cost codes: ``code`` and
+    ``name``; line item types: ``name`` and ``csv_import_code``). They write
+    ``origin_id``/``origin_data`` (no ``origin_code``). Scope ids may be in the body or the
+    query; an unknown sub job or list answers 404, a missing list id 400. ``origin_id`` is
+    unique per company for sub jobs, standard cost codes and line item types, but **per
+    biller** for project cost codes (each project carries its own copy of the company's
+    codes, so the same ERP code appears once per project and sub job). Creating through a
+    sync is retry safe: a resent update matches what the first attempt made by its
+    ``origin_id``.
 
 Modules. ``ProcoreSandbox`` (``server``) is assembled from mixins, one per concern and one
 per resource family; each mixin lists its own routes.
@@ -109,7 +127,8 @@ per resource family; each mixin lists its own routes.
 * ``seeding``: the Python helpers (``add_project``, ``add_vendor``, ``create_commitment``,
   ...) and ``seed_demo``.
 * ``resources/``: one module per resource family: ``projects``, ``vendors`` (with the
-  business register), ``commitments`` (with line items and their sync), ``cost_codes``
+  business register), ``commitments`` (with their sync), ``line_items`` (a commitment's
+  schedule of values), ``cost_codes``
   (project cost codes, standard cost code lists and codes, line item types), ``sub_jobs``;
   ``common`` holds what they share (list pages, the sync rules, validated writes).
 

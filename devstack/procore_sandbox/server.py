@@ -29,6 +29,7 @@ from devstack.procore_sandbox.auth import SERVICE_ACCOUNT_USER_ID, AuthMixin
 from devstack.procore_sandbox.faults import FaultsMixin
 from devstack.procore_sandbox.resources.commitments import CommitmentsMixin
 from devstack.procore_sandbox.resources.cost_codes import CostCodesMixin
+from devstack.procore_sandbox.resources.line_items import LineItemsMixin
 from devstack.procore_sandbox.resources.projects import ProjectsMixin
 from devstack.procore_sandbox.resources.sub_jobs import SubJobsMixin
 from devstack.procore_sandbox.resources.vendors import VendorsMixin
@@ -62,6 +63,7 @@ API_ROUTES: tuple[Route, ...] = (
     *ProjectsMixin.ROUTES,
     *VendorsMixin.ROUTES,
     *CommitmentsMixin.ROUTES,
+    *LineItemsMixin.ROUTES,
     *SubJobsMixin.ROUTES,
     *CostCodesMixin.ROUTES,
 )
@@ -80,6 +82,7 @@ class ProcoreSandbox(
     ProjectsMixin,
     VendorsMixin,
     CommitmentsMixin,
+    LineItemsMixin,
     SubJobsMixin,
     CostCodesMixin,
     AuthMixin,

@@ -998,7 +998,7 @@ def test_refusals_answer_each_endpoints_documented_status(
         refused = call(sandbox, token, "POST", base, bad)
         assert (refused.status, refused.body) == (
             REFUSAL_STATUS[segment],
-            {"errors": {"contract_date": ["is not a date"]}},
+            {"errors": {"contract_date": ["is not a valid date"]}},
         )
         made = call(sandbox, token, "POST", base, {"project_id": main_id, singular: {}})
         one = f"{base}/{made.body['id']}"
@@ -1037,6 +1037,195 @@ def test_refusals_answer_each_endpoints_documented_status(
     assert (
         call(sandbox, token, "PATCH", "/rest/v1.0/standard_cost_codes/sync", standard).status == 413
     )
+
+
+# --- strict request bodies (the documented request schemas, as for projects and vendors) ------
+NOT_PERMITTED = "is not a permitted attribute"
+#: a key of the other kind's schema (openapi/RestV10{WorkOrder,PurchaseOrder}ContractsPost.json)
+OTHER_KINDS_KEY = {"work_order_contracts": "ship_via", "purchase_order_contracts": "exclusions"}
+
+
+@pytest.mark.parametrize("segment", sorted(COMMITMENTS))
+def test_commitment_bodies_take_only_documented_keys_of_documented_types(
+    sandbox: ProcoreSandbox, demo: dict[str, Any], token: str, segment: str
+) -> None:
+    singular = COMMITMENTS[segment][0]
+    main_id = demo["project_ids"]["main"]
+    base = f"/rest/v1.0/{segment}"
+    bad = {
+        "bogus": 1,
+        OTHER_KINDS_KEY[segment]: "x",
+        "title": 5,
+        "executed": "yes",
+        "contract_date": "2025-13-01",
+        "vendor_id": str(demo["vendor_ids"]["steel"]),
+        "accounting_method": "lump",
+        "retainage_percent": True,
+        "invoice_contact_user_ids": [1],
+        "origin_id": 17,
+    }
+    expected = {
+        "bogus": [NOT_PERMITTED],
+        OTHER_KINDS_KEY[segment]: [NOT_PERMITTED],
+        "title": ["is invalid"],
+        "executed": ["must be true or false"],
+        "contract_date": ["is not a valid date"],
+        "vendor_id": ["is not a number"],
+        "accounting_method": ["is not included in the list"],
+        "retainage_percent": ["is invalid"],
+        "invoice_contact_users": ["must exist"],
+        "origin_id": ["is invalid"],
+    }
+    refused = call(sandbox, token, "POST", base, {"project_id": main_id, singular: bad})
+    assert (refused.status, refused.body) == (REFUSAL_STATUS[segment], {"errors": expected})
+    listed = call(sandbox, token, "GET", f"{base}?project_id={main_id}")
+    assert listed.body == []  # nothing written
+
+    made = call(sandbox, token, "POST", base, {"project_id": main_id, singular: {"title": "T"}})
+    assert made.status == 201, made.body
+    one = f"{base}/{made.body['id']}"
+    refused = call(sandbox, token, "PATCH", one, {"project_id": main_id, singular: bad})
+    assert (refused.status, refused.body) == (REFUSAL_STATUS[segment], {"errors": expected})
+    custom = {"project_id": main_id, singular: {"custom_field_12": "x"}}
+    refused = call(sandbox, token, "PATCH", one, custom)
+    assert (refused.status, refused.body) == (
+        REFUSAL_STATUS[segment], {"errors": {"custom_field_12": ["must exist"]}})
+    got = call(sandbox, token, "GET", f"{one}?project_id={main_id}")
+    assert (got.body["title"], got.body["executed"]) == ("T", False)  # untouched
+
+    good = {
+        "title": "Shell",
+        "executed": True,
+        "contract_date": "2025-03-01",
+        "retainage_percent": 5,  # typed string; a JSON number is the same decimal
+        "vendor_id": demo["vendor_ids"]["steel"],
+        "invoice_contact_user_ids": [],
+        "currency_iso_code": "USD",
+        "origin_id": None,
+    }
+    patched = call(sandbox, token, "PATCH", one, {"project_id": main_id, singular: good})
+    assert patched.status == 200, patched.body
+    assert (patched.body["title"], patched.body["retainage_percent"]) == ("Shell", "5.00")
+
+
+@pytest.mark.parametrize("segment", sorted(COMMITMENTS))
+def test_line_item_bodies_take_only_documented_keys_of_documented_types(
+    sandbox: ProcoreSandbox, demo: dict[str, Any], token: str, segment: str
+) -> None:
+    main_id = demo["project_ids"]["main"]
+    made = call(sandbox, token, "POST", f"/rest/v1.0/{segment}",
+                {"project_id": main_id, COMMITMENTS[segment][0]: {}})
+    lines = f"/rest/v1.0/{segment}/{made.body['id']}/line_items"
+    bad = {
+        "amount": [100],
+        "quantity": "many",
+        "cost_code_id": str(demo["cost_code_ids"]["main"]["05-120"]),
+        "extended_type": "auto",
+        "uom": 3,
+        "description": ["x"],
+        "cost_code": {"id": 1},
+        "total_amount": "100",
+    }
+    expected = {
+        "amount": ["is invalid"],
+        "quantity": ["is not a number"],
+        "cost_code_id": ["is not a number"],
+        "extended_type": ["is not included in the list"],
+        "uom": ["is invalid"],
+        "description": ["is invalid"],
+        "cost_code": [NOT_PERMITTED],
+        "total_amount": [NOT_PERMITTED],
+    }
+    refused = call(sandbox, token, "POST", lines, {"project_id": main_id, "line_item": bad})
+    assert (refused.status, refused.body) == (400, {"errors": expected})
+    assert call(sandbox, token, "GET", f"{lines}?project_id={main_id}").body == []
+    line = call(sandbox, token, "POST", lines,
+                {"project_id": main_id, "line_item": {"amount": "10", "description": "D"}})
+    assert line.status == 201, line.body
+    one = f"{lines}/{line.body['id']}"
+    refused = call(sandbox, token, "PATCH", one, {"project_id": main_id, "line_item": bad})
+    assert (refused.status, refused.body) == (400, {"errors": expected})
+    got = call(sandbox, token, "GET", f"{one}?project_id={main_id}")
+    assert (got.body["amount"], got.body["description"]) == ("10.00", "D")
+
+
+def test_cost_code_and_line_item_type_bodies_take_only_documented_keys(
+    sandbox: ProcoreSandbox, demo: dict[str, Any], token: str
+) -> None:
+    main_id = demo["project_ids"]["main"]
+    codes = "/rest/v1.0/cost_codes"
+    bad_code = {"code": 31, "name": "E", "parent_id": "3", "position": "1", "full_code": "31",
+                "origin_id": 31}
+    refused = call(sandbox, token, "POST", codes, {"project_id": main_id, "cost_code": bad_code})
+    assert (refused.status, refused.body) == (400, {"errors": {
+        "code": ["is invalid"],
+        "parent_id": ["is not a number"],
+        "position": ["is not a number"],
+        "full_code": [NOT_PERMITTED],
+        "origin_id": ["is invalid"],
+    }})
+    made = call(sandbox, token, "POST", codes, {"project_id": main_id, "cost_code": {
+        "code": "31", "name": "E", "position": 2, "origin_id": "31"}})
+    assert made.status == 201, made.body
+    assert (made.body["full_code"], made.body["position"]) == ("31", 2)
+
+    types = "/rest/v1.0/line_item_types"
+    bad_type = {"name": "Permits", "code": "P", "base_type": "fees", "origin_data": {"a": 1}}
+    refused = call(sandbox, token, "POST", types,
+                   {"company_id": COMPANY_ID, "line_item_type": bad_type})
+    assert (refused.status, refused.body) == (400, {"errors": {
+        "code": [NOT_PERMITTED],
+        "base_type": ["is not included in the list"],
+        "origin_data": ["is invalid"],
+    }})
+    numeric = {"name": "Permits", "csv_import_code": 7}
+    refused = call(sandbox, token, "POST", types,
+                   {"company_id": COMPANY_ID, "line_item_type": numeric})
+    assert (refused.status, refused.body) == (400, {"errors": {"csv_import_code": ["is invalid"]}})
+
+
+# --- soft delete (filters[include_deleted] on the commitment lists) --------------------------
+@pytest.mark.parametrize("segment", sorted(COMMITMENTS))
+def test_a_deleted_commitment_is_kept_and_listed_only_when_asked(
+    sandbox: ProcoreSandbox, demo: dict[str, Any], token: str, segment: str
+) -> None:
+    singular, compact, _ = COMMITMENTS[segment]
+    main_id = demo["project_ids"]["main"]
+    base = f"/rest/v1.0/{segment}"
+    q = f"?project_id={main_id}"
+    kept, gone = (
+        call(sandbox, token, "POST", base, {"project_id": main_id, singular: {"title": t}}).body
+        for t in ("Kept", "Gone")
+    )
+    one = f"{base}/{gone['id']}"
+    line = call(sandbox, token, "POST", f"{one}/line_items",
+                {"project_id": main_id, "line_item": {"amount": "5"}})
+    assert line.status == 201
+    assert call(sandbox, token, "DELETE", one + q).status == 200
+
+    def ids(query: str) -> list[int]:
+        answer = call(sandbox, token, "GET", base + q + query)
+        assert answer.status == 200, answer.body
+        assert_shape(answer.body, [compact], f"GET {base}{query}")
+        return [c["id"] for c in answer.body]
+
+    assert ids("") == [kept["id"]]
+    assert ids("&filters[include_deleted]=only") == [gone["id"]]
+    assert ids("&filters[include_deleted]=with") == [kept["id"], gone["id"]]
+    listed = call(sandbox, token, "GET", base + q + "&filters[include_deleted]=with").body
+    stamps = {c["id"]: c["deleted_at"] for c in listed}
+    assert stamps[kept["id"]] is None and _datetime(stamps[gone["id"]])
+    assert call(sandbox, token, "GET", base + q + "&filters[include_deleted]=all").status == 400
+
+    # the show, update, delete and line item endpoints document no include_deleted: 404
+    assert call(sandbox, token, "GET", one + q).status == 404
+    assert call(sandbox, token, "PATCH", one, {"project_id": main_id, singular: {}}).status == 404
+    assert call(sandbox, token, "DELETE", one + q).status == 404
+    assert call(sandbox, token, "GET", f"{one}/line_items{q}").status == 404
+    synced = call(sandbox, token, "PATCH", f"{base}/sync",
+                  {"project_id": main_id, "updates": [{"id": gone["id"], "origin_id": "G"}]})
+    assert synced.body["entities"] == []
+    assert synced.body["errors"][0]["errors"] == {"id": ["Entity with this ID not found"]}
 
 
 # --- the connector's requests ----------------------------------------------------------------

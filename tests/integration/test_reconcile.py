@@ -308,6 +308,25 @@ def test_line_item_changes_bump_the_commitment_so_the_poll_sees_them(world: Worl
     assert [ln["id"] for ln in world.item(record["id"]).snapshot["lines"]] == [first["id"]]
 
 
+def test_a_deletion_whose_webhook_was_lost_withdraws_the_item_through_the_poll(
+        world: World) -> None:
+    record = world.commitment()
+    world.poll()
+    world.run_intake()
+    assert world.item(record["id"]).status is Status.READY_TO_EXPORT
+    seen = world.sandbox.get_commitment(WOC, record["id"])["updated_at"]
+    next_second(seen)  # the deletion stamps a later second
+    world.sandbox.delete_commitment(WOC, record["id"])  # its webhook is lost
+    assert world.receiver.received == []
+    report = world.poll()
+    assert (report.records_seen, report.events_queued) == (1, 1)
+    assert world.run_intake() == (1, 0)
+    held = world.item(record["id"])
+    assert held.status is Status.WITHDRAWN and held.deleted_in_procore
+    # the next poll's overlap lists it again: already withdrawn, nothing queued
+    assert world.poll().events_queued == 0
+
+
 # --- which projects, deletions, the lookback cap (a stand-in Procore client) ----------------
 class FakeProcore:
     def __init__(self, records: dict[tuple[str, int], list[dict[str, Any]]]) -> None:

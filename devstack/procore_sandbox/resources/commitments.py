@@ -1,26 +1,30 @@
-"""Commitments (work order and purchase order contracts), their line items and their sync.
+"""Commitments (work order and purchase order contracts) and their sync.
 
 Every write fires a webhook attributed to the caller: the HTTP handlers and the Python
-helpers in ``seeding`` share ``_create_commitment`` ... ``_delete_line``.
+helpers in ``seeding`` share ``_create_commitment`` ... ``_delete_commitment``. Line items
+are in ``line_items``.
 
 Answers have the keys and types of Procore's schemas (docs/decisions.md, "Sandbox
 commitments and cost codes follow Procore's schemas"; files named ``procore-spec/...`` are
 the reference excerpts listed in its SOURCES.md). Records are stored with what they were
-given; ``_commitment_answer`` and ``_line_answer`` render them per endpoint:
+given; ``_commitment_answer`` renders them per endpoint:
 
 * lists and sync entities: the compact view (``procore-spec/sdk/RestV10WorkOrderContractsGet
   .json``, ``openapi/RestV10PurchaseOrderContractsGet.json``); show, POST and PATCH: the
   full record with its ``line_items`` (``openapi/RestV10WorkOrderContractsIdGet.json``,
   ``RestV10PurchaseOrderContractsIdGet.json``). Amounts that need change orders, invoices
   or payments (none here) are ``"0.00"``; revised and remaining amounts equal the total.
-* line items (``sdk/RestV10WorkOrderContractsWorkOrderContractIdLineItemsGet.json``,
-  ``openapi/...LineItemsPost.json``): ``cost_code``, ``line_item_type`` and ``wbs_code``
-  objects, never flat ids; the request still takes ``cost_code_id``, ``line_item_type_id``
-  and ``wbs_code_id`` (``openapi/...LineItemsPost.json``, request body). ``quantity``,
-  ``unit_cost``, ``total_amount`` and ``extended_amount`` are decimal text (the OpenAPI
-  file's ``string``/``float``; the SDK says number).
+* Requests over HTTP: the ``work_order_contract`` / ``purchase_order_contract`` object takes
+  only the keys of its kind's create/update schema (``REQUEST_FIELDS``), each of its
+  documented kind (text a JSON string; dates, enums, integers, booleans checked); anything
+  else is refused (``NOT_PERMITTED``) with the endpoint's documented status
+  (``REFUSAL_STATUS``) before anything is written. The Python helpers skip that gate.
 * DELETE answers **200** with an empty body (``openapi/RestV10WorkOrderContractsIdDelete
-  .json``, ``sdk/...IdDelete.json``: "void").
+  .json``, ``sdk/...IdDelete.json``: "void") and soft deletes: the record (and its line
+  items) stays with ``deleted_at`` set. The lists leave it out unless
+  ``filters[include_deleted]`` is ``only`` or ``with`` (another value: 400); show, update,
+  delete, line items and sync by ``id`` (which document no such filter) do not find it
+  (404, "Entity with this ID not found"). It keeps its ``number`` and ``origin_id``.
 * Purchase orders have their own statuses (``openapi/RestV10PurchaseOrderContractsPost
   .json``: Draft, Processing, Submitted, Partially Received, Received, Approved, Closed);
   a work order status (Complete, Void, ...) on a purchase order is refused.
@@ -35,7 +39,19 @@ from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
 
-from devstack.procore_sandbox.resources.common import ResourceBase, _sync_updates
+from devstack.procore_sandbox.resources.common import (
+    BOOL,
+    DATE,
+    INT,
+    MUST_EXIST,
+    NUMERIC_TEXT,
+    REFS,
+    TEXT,
+    FieldSpec,
+    ResourceBase,
+    _check_body,
+    _sync_updates,
+)
 from devstack.procore_sandbox.resources.cost_codes import refusals_as
 from devstack.procore_sandbox.state import (
     KINDS,
@@ -77,14 +93,11 @@ STATUSES = {
     "purchase_order_contracts": PURCHASE_ORDER_STATUSES,
 }
 ACCOUNTING_METHODS = ("amount", "unit")
-EXTENDED_TYPES = ("manual", "calculated")
+#: ``filters[include_deleted]`` of the lists (openapi/RestV10WorkOrderContractsGet.json)
+INCLUDE_DELETED = ("only", "with")
 #: the status of a refused body (openapi/...Post.json, ...IdPatch.json ``responses``): work
 #: order create/update document 422, purchase orders, line items and syncs only 400
 REFUSAL_STATUS = {"work_order_contracts": 422, "purchase_order_contracts": 400}
-HOLDER_TYPES = {
-    "work_order_contracts": "WorkOrderContract",
-    "purchase_order_contracts": "PurchaseOrderContract",
-}
 CURRENCY = {"currency_iso_code": "USD"}
 _CENT = Decimal("0.01")
 _KIND_PATTERN = "(?P<kind>work_order_contracts|purchase_order_contracts)"
@@ -114,6 +127,62 @@ _KIND_DATES = {
     "purchase_order_contracts": ("delivery_date",),
 }
 _BOOLS = ("executed", "private")
+
+# --- request schemas: the object of a create or update body (openapi/RestV10{WorkOrder,
+# PurchaseOrder}Contracts{Post,IdPatch}.json; create and update list the same fields) ------
+_NO_EFFECT_NUMBER = FieldSpec("number", stored=())
+_REQUEST_COMMON: Mapping[str, FieldSpec] = {
+    "accounting_method": FieldSpec("enum", ACCOUNTING_METHODS),
+    "approval_letter_date": TEXT,  # typed string, no format, in the schema
+    "contract_date": DATE,
+    "description": TEXT,
+    "executed": BOOL,
+    "execution_date": DATE,
+    "invoice_contact_user_ids": REFS,  # the sandbox keeps no users: only []
+    "issued_on_date": DATE,
+    "letter_of_intent_date": DATE,
+    "origin_code": TEXT,
+    "origin_data": TEXT,
+    "origin_id": TEXT,
+    "number": TEXT,
+    "private": BOOL,
+    "retainage_percent": NUMERIC_TEXT,
+    "returned_date": DATE,
+    "signed_contract_received_date": DATE,
+    "title": TEXT,
+    "vendor_id": INT,
+    "drawing_revision_ids": REFS,  # attachments of kinds the sandbox does not keep: only []
+    "file_version_ids": REFS,
+    "form_ids": REFS,
+    "image_ids": REFS,
+    "upload_ids": REFS,
+    "currency_exchange_rate": _NO_EFFECT_NUMBER,  # answers stay in USD
+    "currency_iso_code": FieldSpec("text", stored=()),
+}
+REQUEST_FIELDS: Mapping[str, Mapping[str, FieldSpec]] = {
+    "work_order_contracts": {
+        **_REQUEST_COMMON,
+        "status": FieldSpec("enum", COMMITMENT_STATUSES),
+        "actual_completion_date": DATE,
+        "contract_estimated_completion_date": DATE,
+        "contract_start_date": DATE,
+        "exclusions": TEXT,
+        "inclusions": TEXT,
+    },
+    "purchase_order_contracts": {
+        **_REQUEST_COMMON,
+        "status": FieldSpec("enum", PURCHASE_ORDER_STATUSES),
+        "assignee_id": INT,
+        "bill_to_address": TEXT,
+        "delivery_date": DATE,
+        "payment_terms": TEXT,
+        "ship_to_address": TEXT,
+        "ship_via": TEXT,
+    },
+}
+#: ``custom_field_%{custom_field_definition_id}``: documented, but the sandbox keeps no
+#: custom field definitions, so each is refused with ``MUST_EXIST``
+_CUSTOM_FIELD = re.compile(r"custom_field_\d+")
 # Answer amounts without change orders, invoices or payments; the others equal the total.
 _ZERO_AMOUNTS = (
     "approved_change_orders",
@@ -187,16 +256,6 @@ def _money(value: Decimal) -> str:
     return str(value.quantize(_CENT))
 
 
-def _plain(value: Decimal) -> str:
-    """Quantities like Procore shows them: "10.0", "2.5"."""
-    text = format(value.normalize(), "f")
-    return text if "." in text else text + ".0"
-
-
-def _maybe_decimal(value: object) -> Decimal | None:
-    return None if value is None else Decimal(str(value))
-
-
 def _list_view(req: _Request, name: str, modelled: str, known: tuple[str, ...]) -> None:
     """A documented ``view`` other than the one the sandbox models answers 400, saying so."""
     view = req.param("view")
@@ -205,6 +264,17 @@ def _list_view(req: _Request, name: str, modelled: str, known: tuple[str, ...]) 
     if view in known:
         raise SandboxError(400, f"the sandbox models only view={modelled} of {name}")
     raise SandboxError(400, f"view must be one of {', '.join(known)}")
+
+
+def _check_commitment_body(kind: CommitmentKind, fields: Mapping[str, Any]) -> None:
+    """The documented keys and value kinds of a create or update (``REQUEST_FIELDS``)."""
+    custom = [name for name in fields if _CUSTOM_FIELD.fullmatch(name)]
+    _check_body(
+        fields,
+        REQUEST_FIELDS[kind.segment],
+        handled=custom,
+        errors={name: [MUST_EXIST] for name in custom},
+    )
 
 
 class CommitmentsMixin(ResourceBase):
@@ -217,11 +287,6 @@ class CommitmentsMixin(ResourceBase):
         ("PATCH", _ONE, "_h_update_commitment", True),
         ("DELETE", _ONE, "_h_delete_commitment", True),
         ("PATCH", rf"/rest/v1\.0/{_KIND_PATTERN}/sync", "_h_sync_commitments", True),
-        ("GET", _ONE + "/line_items", "_h_list_lines", True),
-        ("POST", _ONE + "/line_items", "_h_create_line", True),
-        ("GET", _ONE + r"/line_items/(?P<line_id>\d+)", "_h_get_line", True),
-        ("PATCH", _ONE + r"/line_items/(?P<line_id>\d+)", "_h_update_line", True),
-        ("DELETE", _ONE + r"/line_items/(?P<line_id>\d+)", "_h_delete_line", True),
     )
 
     @staticmethod
@@ -234,8 +299,11 @@ class CommitmentsMixin(ResourceBase):
     def _commitment(
         self, kind: CommitmentKind, commitment_id: int | str, project_id: int | None
     ) -> dict[str, Any]:
+        """A live commitment; a deleted one is not found (only the lists show it)."""
         record = self.state.commitments[kind.segment].get(int(commitment_id))
-        if record is None or (project_id is not None and record["project"]["id"] != project_id):
+        if record is None or record.get("deleted_at") or (
+            project_id is not None and record["project"]["id"] != project_id
+        ):
             raise SandboxError(404, f"{kind.resource_name[:-1]} {commitment_id} not found")
         return record
 
@@ -376,8 +444,8 @@ class CommitmentsMixin(ResourceBase):
     ) -> None:
         kind = self._kind(kind_name)
         record = self._commitment(kind, commitment_id, project_id)
-        del self.state.commitments[kind.segment][record["id"]]
-        self.state.line_items.pop(record["id"], None)
+        # Soft delete: the record (and its line items) stays, stamped; see _h_list_commitments.
+        record["deleted_at"] = record["updated_at"] = _now_iso()
         self._event("delete", kind.resource_name, record["id"], record["project"]["id"], actor, out)
 
     def _commitment_answer(
@@ -427,12 +495,19 @@ class CommitmentsMixin(ResourceBase):
 
         kind = KINDS[m["kind"]]
         _list_view(req, kind.resource_name, "compact", ("compact", "extended"))
-        # Nothing is ever soft deleted here: "only" finds none, "with" changes nothing.
-        deleted_only = req.param("filters[include_deleted]") == "only"
+        # Deleted records are left out unless asked: "only" lists just them, "with" both.
+        include_deleted = req.param("filters[include_deleted]")
+        if include_deleted not in (None, "", *INCLUDE_DELETED):
+            raise SandboxError(
+                400, f"filters[include_deleted] must be one of {', '.join(INCLUDE_DELETED)}"
+            )
+        wanted = {"only": (True,), "with": (False, True)}.get(include_deleted or "", (False,))
         records = {
             cid: c
             for cid, c in self.state.commitments[m["kind"]].items()
-            if c["project"]["id"] == pid and updated_within(c) and not deleted_only
+            if c["project"]["id"] == pid
+            and updated_within(c)
+            and bool(c.get("deleted_at")) in wanted
         }
         answer = self._page(req, records)  # filtered and paged as stored, then shown
         answer.body = [self._commitment_answer(kind, c, full=False) for c in answer.body]
@@ -480,6 +555,7 @@ class CommitmentsMixin(ResourceBase):
             body = _json_body(req)
             pid = self._body_project(req, body)
             fields = _wrapped(body, kind.singular)
+            _check_commitment_body(kind, fields)
             assert req.actor is not None
             return _Response(
                 201, self._create_commitment(kind.segment, pid, fields, req.actor, req.events)
@@ -491,6 +567,7 @@ class CommitmentsMixin(ResourceBase):
             body = _json_body(req)
             pid = self._body_project(req, body)
             fields = _wrapped(body, kind.singular)
+            _check_commitment_body(kind, fields)
             assert req.actor is not None
             record = self._update_commitment(
                 kind.segment, int(m["id"]), pid, fields, req.actor, req.events
@@ -503,249 +580,6 @@ class CommitmentsMixin(ResourceBase):
         self._delete_commitment(m["kind"], int(m["id"]), pid, req.actor, req.events)
         return _Response(200)  # documented 200, empty body (sdk/...IdDelete.json: void)
 
-    # --- line items -----------------------------------------------------------------------
-    def _line(self, commitment_id: int, line_id: int | str) -> dict[str, Any]:
-        record = self.state.line_items.get(commitment_id, {}).get(int(line_id))
-        if record is None:
-            raise SandboxError(404, f"Line item {line_id} not found")
-        return record
-
-    def _apply_line_fields(
-        self, project_id: int, record: dict[str, Any], fields: Mapping[str, Any]
-    ) -> None:
-        """Validate then write; amount defaults to quantity x unit_cost when not given."""
-        changes: dict[str, Any] = {}
-        errors: dict[str, list[str]] = {}
-        numbers: dict[str, Decimal | None] = {}
-        for name in ("amount", "quantity", "unit_cost"):
-            if name in fields:
-                if fields[name] is None or fields[name] == "":
-                    numbers[name] = None
-                    continue
-                try:
-                    numbers[name] = _decimal(fields[name], name)
-                except SandboxError:
-                    errors[name] = ["is not a number"]
-        # Written as ids (the request schema's names), answered as objects (_line_answer).
-        for name, pool, error in (
-            ("cost_code_id", self.state.cost_codes.get(project_id, {}), "cost_code"),
-            ("line_item_type_id", self.state.line_item_types, "line_item_type"),
-        ):
-            if name in fields:
-                raw = fields[name]
-                found = None if raw is None else pool.get(_as_int(raw, name))
-                if raw is not None and found is None:
-                    errors[error] = ["must exist"]
-                changes[name] = None if found is None else found["id"]
-        if fields.get("wbs_code_id") is not None:  # names a cost code and a cost type
-            pair = self._wbs_pair(project_id, _as_int(fields["wbs_code_id"], "wbs_code_id"))
-            if pair is None:
-                errors["wbs_code"] = ["must exist"]
-            else:
-                changes["cost_code_id"], changes["line_item_type_id"] = pair
-        if fields.get("tax_code_id") is not None:
-            errors["tax_code"] = ["must exist"]  # the sandbox has no tax codes
-        if "extended_type" in fields:
-            if fields["extended_type"] not in EXTENDED_TYPES:
-                errors["extended_type"] = ["is not included in the list"]
-            changes["extended_type"] = fields["extended_type"]
-        for name in ("description", "uom", "origin_id", "origin_data"):
-            if name in fields:
-                changes[name] = None if fields[name] is None else str(fields[name])
-        if "quantity" in numbers:
-            q = numbers["quantity"]
-            changes["quantity"] = None if q is None else _plain(q)
-        if "unit_cost" in numbers:
-            u = numbers["unit_cost"]
-            changes["unit_cost"] = None if u is None else _money(u)
-        amount = numbers.get("amount")
-        if amount is not None:
-            changes["amount"] = _money(amount)
-        elif "amount" not in errors:
-            q = numbers.get("quantity", _maybe_decimal(record.get("quantity")))
-            u = numbers.get("unit_cost", _maybe_decimal(record.get("unit_cost")))
-            if q is not None and u is not None and ("quantity" in fields or "unit_cost" in fields):
-                changes["amount"] = _money(q * u)
-            elif record.get("amount") is None or ("amount" in fields):
-                errors["amount"] = ["can't be blank"]
-        if errors:
-            raise SandboxError(422, errors)
-        record.update(changes)
-        code = self.state.cost_codes.get(project_id, {}).get(record["cost_code_id"])
-        if code is not None:  # its WBS code gets its id now, in write order
-            self._wbs_code_id(code, record["line_item_type_id"])
-
-    def _line_answer(
-        self, kind: CommitmentKind, commitment: Mapping[str, Any], line: Mapping[str, Any]
-    ) -> dict[str, Any]:
-        """A line item as Procore answers it (sdk/...LineItemsGet.json), with the current
-        cost code, cost type, WBS code and project (Procore joins them on read)."""
-        project_id = commitment["project"]["id"]
-        project = self.state.projects.get(project_id, commitment["project"])
-        code = self.state.cost_codes.get(project_id, {}).get(line["cost_code_id"])
-        cost_type = self.state.line_item_types.get(line["line_item_type_id"])
-        quantity, unit_cost = _maybe_decimal(line["quantity"]), _maybe_decimal(line["unit_cost"])
-        unit_based = quantity is not None and unit_cost is not None
-        return {
-            "id": line["id"],
-            "amount": line["amount"],
-            "company": {"id": self.company_id, "name": self.company_name},
-            "cost_code": None if code is None else self._cost_code_answer(code),
-            "created_at": line["created_at"],
-            "description": line["description"],
-            "extended_type": line["extended_type"],
-            "holder": {"id": commitment["id"], "holder_type": HOLDER_TYPES[kind.segment]},
-            "line_item_type": None if cost_type is None else self._line_item_type_answer(cost_type),
-            "origin_data": line["origin_data"],
-            "origin_id": line["origin_id"],
-            "position": line["position"],
-            "project": {"id": project["id"], "name": project["name"]},
-            "quantity": line["quantity"],
-            "tax_code_id": line["tax_code_id"],
-            "total_amount": line["amount"],  # no tax here
-            "extended_amount": _money(quantity * unit_cost) if unit_based else line["amount"],
-            "unit_cost": line["unit_cost"],
-            "uom": line["uom"],
-            "wbs_code": None if code is None else self._wbs_code_answer(code, cost_type),
-            "updated_at": line["updated_at"],
-            "change_event_line_item": None,
-            "currency_configuration": dict(CURRENCY),
-        }
-
-    def _recompute_total(self, commitment: dict[str, Any]) -> None:
-        lines = self.state.line_items.get(commitment["id"], {}).values()
-        total = sum((Decimal(line["amount"]) for line in lines), Decimal(0))
-        commitment["grand_total"] = _money(total)
-        commitment["updated_at"] = _now_iso()
-
-    def _line_event(
-        self,
-        action: str,
-        kind: CommitmentKind,
-        commitment: dict[str, Any],
-        line_id: int,
-        actor: Actor,
-        out: list[_Outgoing],
-    ) -> None:
-        related = [{"id": commitment["id"], "name": kind.resource_name}]
-        project_id = commitment["project"]["id"]
-        self._event(action, kind.line_resource_name, line_id, project_id, actor, out, related)
-
-    def _create_line(
-        self,
-        kind_name: str,
-        commitment_id: int,
-        project_id: int | None,
-        fields: Mapping[str, Any],
-        actor: Actor,
-        out: list[_Outgoing],
-    ) -> dict[str, Any]:
-        kind = self._kind(kind_name)
-        commitment = self._commitment(kind, commitment_id, project_id)
-        lines = self.state.line_items.setdefault(commitment["id"], {})
-        now = _now_iso()
-        record: dict[str, Any] = {
-            "id": 0,
-            "position": len(lines) + 1,
-            "description": None,
-            "amount": None,
-            "quantity": None,
-            "unit_cost": None,
-            "uom": None,
-            "cost_code_id": None,
-            "line_item_type_id": None,
-            "extended_type": "manual",
-            "tax_code_id": None,
-            "origin_id": None,
-            "origin_data": None,
-            "created_at": now,
-            "updated_at": now,
-        }
-        self._apply_line_fields(commitment["project"]["id"], record, fields)
-        record["id"] = self.state.next_id()
-        lines[record["id"]] = record
-        self._recompute_total(commitment)
-        self._line_event("create", kind, commitment, record["id"], actor, out)
-        return self._line_answer(kind, commitment, record)
-
-    def _update_line(
-        self,
-        kind_name: str,
-        commitment_id: int,
-        line_id: int,
-        project_id: int | None,
-        fields: Mapping[str, Any],
-        actor: Actor,
-        out: list[_Outgoing],
-    ) -> dict[str, Any]:
-        kind = self._kind(kind_name)
-        commitment = self._commitment(kind, commitment_id, project_id)
-        record = self._line(commitment["id"], line_id)
-        self._apply_line_fields(commitment["project"]["id"], record, fields)
-        record["updated_at"] = _now_iso()
-        self._recompute_total(commitment)
-        self._line_event("update", kind, commitment, record["id"], actor, out)
-        return self._line_answer(kind, commitment, record)
-
-    def _delete_line(
-        self,
-        kind_name: str,
-        commitment_id: int,
-        line_id: int,
-        project_id: int | None,
-        actor: Actor,
-        out: list[_Outgoing],
-    ) -> None:
-        kind = self._kind(kind_name)
-        commitment = self._commitment(kind, commitment_id, project_id)
-        record = self._line(commitment["id"], line_id)
-        del self.state.line_items[commitment["id"]][record["id"]]
-        self._recompute_total(commitment)
-        self._line_event("delete", kind, commitment, record["id"], actor, out)
-
-    def _h_list_lines(self, req: _Request, m: re.Match[str]) -> _Response:
-        pid = self._project_param(req)
-        kind = KINDS[m["kind"]]
-        _list_view(req, kind.line_resource_name, "default", ("default", "ssov_source_lines"))
-        commitment = self._commitment(kind, m["id"], pid)
-        answer = self._page(req, self.state.line_items.get(commitment["id"], {}))
-        answer.body = [self._line_answer(kind, commitment, line) for line in answer.body]
-        return answer
-
-    def _h_get_line(self, req: _Request, m: re.Match[str]) -> _Response:
-        pid = self._project_param(req)
-        kind = KINDS[m["kind"]]
-        _list_view(req, kind.line_resource_name, "default", ("default", "ssov_source_lines"))
-        commitment = self._commitment(kind, m["id"], pid)
-        line = self._line(commitment["id"], m["line_id"])
-        return _Response(200, self._line_answer(kind, commitment, line))
-
-    def _h_create_line(self, req: _Request, m: re.Match[str]) -> _Response:
-        with refusals_as(400):
-            body = _json_body(req)
-            pid = self._body_project(req, body)
-            fields = _wrapped(body, "line_item")
-            assert req.actor is not None
-            record = self._create_line(m["kind"], int(m["id"]), pid, fields, req.actor, req.events)
-            return _Response(201, record)
-
-    def _h_update_line(self, req: _Request, m: re.Match[str]) -> _Response:
-        with refusals_as(400):
-            body = _json_body(req)
-            pid = self._body_project(req, body)
-            fields = _wrapped(body, "line_item")
-            assert req.actor is not None
-            record = self._update_line(
-                m["kind"], int(m["id"]), int(m["line_id"]), pid, fields, req.actor, req.events
-            )
-            return _Response(200, record)
-
-    def _h_delete_line(self, req: _Request, m: re.Match[str]) -> _Response:
-        pid = self._project_param(req)
-        assert req.actor is not None
-        self._delete_line(m["kind"], int(m["id"]), int(m["line_id"]), pid, req.actor, req.events)
-        return _Response(200)  # documented 200, empty body
-
     # --- sync (origin_id / origin_code / origin_data) -------------------------------------
     def _h_sync_commitments(self, req: _Request, m: re.Match[str]) -> _Response:
         with refusals_as(400):
@@ -754,7 +588,11 @@ class CommitmentsMixin(ResourceBase):
             pid = self._body_project(req, body)
             updates = _sync_updates(body)
             pool = self.state.commitments[kind.segment]
-            in_project = {cid: c for cid, c in pool.items() if c["project"]["id"] == pid}
+            in_project = {  # a deleted commitment is not found by id; it keeps its origin_id
+                cid: c
+                for cid, c in pool.items()
+                if c["project"]["id"] == pid and not c.get("deleted_at")
+            }
             actor = req.actor
             assert actor is not None
 

@@ -49,7 +49,10 @@ class FieldSpec:
     """One documented request field: its kind and where the record keeps it.
 
     Kinds: ``text`` (a JSON string), ``bool``, ``int``, ``number`` (kept as a number),
-    ``decimal`` (a number, kept and shown as text, as Procore shows money), ``date``
+    ``decimal`` (a number, kept and shown as text, as Procore shows money),
+    ``numeric_text`` (money and quantities the request schema types ``string``: a JSON
+    string holding a number, or the JSON number itself; kept as sent, the resource
+    converts it), ``date``
     (``YYYY-MM-DD``), ``enum`` (one of ``choices``), ``ref`` (the id of a record kind the
     sandbox does not keep: only ``null`` is accepted), ``refs`` (a list of such ids: only
     ``[]``), ``ids`` (a list of integer ids the resource checks itself), ``object`` (a JSON
@@ -76,6 +79,7 @@ REF = FieldSpec("ref")
 REFS = FieldSpec("refs")
 WRITE_ONLY_BOOL = FieldSpec("bool", stored=())
 WRITE_ONLY_DATE = FieldSpec("date", stored=())
+NUMERIC_TEXT = FieldSpec("numeric_text")
 
 
 def _text_changes(
@@ -154,6 +158,16 @@ def _field_value(spec: FieldSpec, value: object, name: str) -> tuple[Any, dict[s
             return None, {name: ["is not a number"]}
         assert isinstance(value, int | float)
         return (str(float(value)) if kind == "decimal" else value), {}
+    if kind == "numeric_text":
+        if number:
+            return value, {}
+        if not isinstance(value, str):
+            return None, {name: ["is invalid"]}
+        try:
+            float(value.strip() or "nan")
+        except ValueError:
+            return None, {name: ["is not a number"]}
+        return (value if value.strip() else None), {}
     if kind == "date":
         try:
             if isinstance(value, str) and len(value) == 10:
@@ -228,6 +242,26 @@ def _schema_changes(
             continue
         for key in (name,) if spec.stored is None else spec.stored:
             changes[key] = converted
+
+
+def _check_body(
+    fields: Mapping[str, Any],
+    schema: Mapping[str, FieldSpec],
+    *,
+    handled: Iterable[str] = (),
+    errors: dict[str, list[str]] | None = None,
+) -> None:
+    """Refuse a request body's object (422; the handler answers the endpoint's documented
+    status) unless every key is in ``schema`` (or ``handled``) with a value of its kind.
+
+    For resources whose writes convert values themselves (commitments, line items) or
+    share their validator with a sync (cost codes, line item types): this gate runs first,
+    so nothing is written when it refuses. ``errors``: problems the caller found already.
+    """
+    problems = dict(errors or {})
+    _schema_changes(fields, schema, {}, problems, handled=handled)
+    if problems:
+        raise SandboxError(422, problems)
 
 
 def _view(

@@ -17,6 +17,9 @@ reference excerpts listed in its SOURCES.md):
   cost codes.
 * line item types: ``base_type`` ``labor`` is taken by POST (its request enum lists it)
   but not by sync (``openapi/RestV10LineItemTypesSyncPatch.json`` leaves it out).
+* the POST bodies of cost codes and line item types are checked key by key against their
+  request schemas (``COST_CODE_REQUEST_FIELDS``, ``LINE_ITEM_TYPE_REQUEST_FIELDS``) before
+  the shared validators run; the syncs use the validators alone.
 """
 
 from __future__ import annotations
@@ -27,9 +30,13 @@ from contextlib import contextmanager
 from typing import Any, ClassVar
 
 from devstack.procore_sandbox.resources.common import (
+    INT,
     ORIGIN_ID_DATA,
     SYNC_LIMIT,
+    TEXT,
+    FieldSpec,
     ResourceBase,
+    _check_body,
     _require_text,
     _sync_id,
     _sync_updates,
@@ -75,6 +82,25 @@ STANDARD_COST_CODE_VIEWS = {
         "origin_data",
         "origin_id",
     ),
+}
+#: the ``cost_code`` of ``POST /rest/v1.0/cost_codes`` (openapi/RestV10CostCodesPost.json)
+COST_CODE_REQUEST_FIELDS: Mapping[str, FieldSpec] = {
+    "position": INT,
+    "code": TEXT,
+    "name": TEXT,
+    "origin_data": TEXT,
+    "origin_id": TEXT,
+    "parent_id": INT,
+    "standard_cost_code_id": INT,
+}
+#: the ``line_item_type`` of ``POST /rest/v1.0/line_item_types``
+#: (openapi/RestV10LineItemTypesPost.json)
+LINE_ITEM_TYPE_REQUEST_FIELDS: Mapping[str, FieldSpec] = {
+    "name": TEXT,
+    "csv_import_code": TEXT,
+    "base_type": FieldSpec("enum", LINE_ITEM_BASE_TYPES),
+    "origin_data": TEXT,
+    "origin_id": TEXT,
 }
 _LINE_ITEM_TYPE_KEYS = ("id", "name", "code", "base_type", "origin_data", "origin_id")
 
@@ -387,6 +413,7 @@ class CostCodesMixin(ResourceBase):
                 except SandboxError:
                     raise SandboxError(422, {"sub_job": ["must exist"]}) from None
             fields = _wrapped(body, "cost_code")
+            _check_body(fields, COST_CODE_REQUEST_FIELDS)
             record = self._write_record(
                 fields,
                 None,
@@ -533,6 +560,7 @@ class CostCodesMixin(ResourceBase):
             body = _json_body(req)
             self._check_company_body(req, body)
             fields = _wrapped(body, "line_item_type")
+            _check_body(fields, LINE_ITEM_TYPE_REQUEST_FIELDS)
             record = self._write_record(
                 fields,
                 None,
