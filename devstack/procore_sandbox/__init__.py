@@ -35,7 +35,7 @@ Choices where Procore's exact behaviour is not documented (keep tests honest abo
   Delivery follows Procore's policy (a queue per endpoint, every attempt recorded in
   ``deliveries``; a failure pauses the endpoint and is retried with exponential backoff;
   after ``discard_after`` of failing the queue is flushed into ``discarded``): see
-  ``webhooks``.
+  ``webhook_delivery``.
 * ``/_sandbox/*`` control endpoints need no auth and consume no quota.
 * Sync (``PATCH /rest/v1.0/{resource}/sync`` with ``{scope, "updates"}``) follows
   Procore's sync table (procore-spec/docs/conventions.json): each update is applied in
@@ -122,8 +122,12 @@ per resource family; each mixin lists its own routes.
 * ``auth``: OAuth clients and tokens, the bearer and company checks, the rate-limit window
   and its headers.
 * ``faults``: ``Fault``, ``inject_fault`` and ``/_sandbox/faults``.
-* ``webhooks``: payloads per version, sync or async delivery, the delivery thread and log,
-  Procore's delivery policy (pause, backoff, discard) and its controls.
+* ``webhook_payloads``: the payload Procore would send, per version (v2.0/v3.0/v4.0), its
+  ids and ULIDs.
+* ``webhook_delivery``: Procore's delivery policy (a queue per endpoint, pause, backoff,
+  discard), sync or async delivery, the delivery thread and log.
+* ``webhooks``: ``WebhooksMixin`` (payloads plus delivery): configuration, inspection and
+  the control endpoints; re-exports the names of the two above.
 * ``seeding``: the Python helpers (``add_project``, ``add_vendor``, ``create_commitment``,
   ...) and ``seed_demo``.
 * ``resources/``: one module per resource family: ``projects``, ``vendors`` (with the
@@ -171,12 +175,11 @@ from devstack.procore_sandbox.state import (
     SandboxState,
     Validator,
 )
-from devstack.procore_sandbox.webhooks import (
-    DELIVERY_MODES,
+from devstack.procore_sandbox.webhook_delivery import DELIVERY_MODES, WEBHOOK_TIMEOUT
+from devstack.procore_sandbox.webhook_payloads import (
     PAYLOAD_VERSIONS,
     WEB_APPLICATION_ID,
     WEB_USER_ID,
-    WEBHOOK_TIMEOUT,
     new_ulid,
 )
 

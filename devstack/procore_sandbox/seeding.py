@@ -25,7 +25,7 @@ from devstack.procore_sandbox.state import (
     _Request,
     _Response,
 )
-from devstack.procore_sandbox.webhooks import WEB_APPLICATION_ID, WEB_USER_ID, _Outgoing
+from devstack.procore_sandbox.webhook_payloads import WEB_APPLICATION_ID, WEB_USER_ID, _Outgoing
 
 if TYPE_CHECKING:
     from devstack.procore_sandbox.server import ProcoreSandbox

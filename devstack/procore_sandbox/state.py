@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from devstack.procore_sandbox.faults import Fault
-    from devstack.procore_sandbox.webhooks import _Outgoing
+    from devstack.procore_sandbox.webhook_payloads import _Outgoing
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 

@@ -66,7 +66,7 @@ from devstack.procore_sandbox.state import (
     _Response,
     _wrapped,
 )
-from devstack.procore_sandbox.webhooks import _Outgoing
+from devstack.procore_sandbox.webhook_payloads import _Outgoing
 
 #: work order contract statuses (openapi/RestV10WorkOrderContractsPost.json)
 COMMITMENT_STATUSES = (

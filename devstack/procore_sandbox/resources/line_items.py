@@ -48,7 +48,7 @@ from devstack.procore_sandbox.state import (
     _Response,
     _wrapped,
 )
-from devstack.procore_sandbox.webhooks import _Outgoing
+from devstack.procore_sandbox.webhook_payloads import _Outgoing
 
 EXTENDED_TYPES = ("manual", "calculated")
 #: the ``line_item`` of a create or update body (openapi/...LineItemsPost.json and
