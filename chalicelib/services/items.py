@@ -156,7 +156,7 @@ class ItemService:
     def accept(self, user: User, item_id: str, params: dict[str, Any] | None = None) -> Item:
         """Accept for export. A project needs its Sage job number (Procore's project number
         is proposed); a company may get its Sage vendor number (else Sage's next one)."""
-        item = self._load_for(user, item_id, Permission.ACCEPT_OR_REJECT)
+        item = self.load_for(user, item_id, Permission.ACCEPT_OR_REJECT)
         accepted = _accepted(self._accept_params(item, params or {}))
         return self.enqueue_export(self._act(user, item, Action.ACCEPT, mutate=accepted))
 
@@ -196,22 +196,22 @@ class ItemService:
         return {}
 
     def reject(self, user: User, item_id: str, reason: str) -> Item:
-        item = self._load_for(user, item_id, Permission.ACCEPT_OR_REJECT)
+        item = self.load_for(user, item_id, Permission.ACCEPT_OR_REJECT)
         return self._act(user, item, Action.REJECT, reason=reason)
 
     def retrieve(self, user: User, item_id: str) -> Item:
-        item = self._load_for(user, item_id, Permission.SEND_RETRIEVE_RESEND)
+        item = self.load_for(user, item_id, Permission.SEND_RETRIEVE_RESEND)
         return self._act(user, item, Action.RETRIEVE)
 
     def resend(self, user: User, item_id: str) -> Item:
-        item = self._load_for(user, item_id, Permission.SEND_RETRIEVE_RESEND)
+        item = self.load_for(user, item_id, Permission.SEND_RETRIEVE_RESEND)
         if item.status in _WITH_SENDER and item.reasons:
             raise Conflict(f"cannot resend item {item_id}: it is not ready: "
                            + " ".join(item.reasons), status=item.status.value,
                            reasons=item.reasons)
         return self._act(user, item, Action.RESEND)
 
-    def _load_for(self, user: User, item_id: str, permission: Permission) -> Item:
+    def load_for(self, user: User, item_id: str, permission: Permission) -> Item:
         """The item, once the caller may act on its kind (403 before 404: a denied
         caller learns nothing about which items exist)."""
         try:

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.adapters.store import ItemStore
-from chalicelib.domain.models import Item, parse_item_id, utc_now
+from chalicelib.domain.models import Item, utc_now
 from chalicelib.domain.permissions import Permission, User, require
 from chalicelib.domain.state_machine import Action, Status, TransitionNotAllowed, next_status
 from chalicelib.errors import Conflict, FatalUpstreamError, NotFound
@@ -40,17 +40,12 @@ class UnlinkService:
 
     def unlink_item(self, user: User, item_id: str) -> Item:
         """POST /items/{id}/unlink: a synced item (409 naming any other status)."""
-        try:
-            kind, procore_id = parse_item_id(item_id)
-        except ValueError as exc:
-            raise NotFound(f"no item {item_id!r}: {exc}") from exc
-        require(user, Permission.UNLINK, kind)
-        item = self.items.get(user.company_id, item_id)
+        item = self.items.load_for(user, item_id, Permission.UNLINK)
         try:
             next_status(item.status, Action.UNLINK)
         except TransitionNotAllowed as exc:
             raise Conflict(f"{exc} (item {item_id})", status=item.status.value) from exc
-        self._unlink(user, kind, procore_id, item)
+        self._unlink(user, item.kind, item.procore_id, item)
         return self.items.get(user.company_id, item_id)
 
     def unlink_record(self, user: User, kind: str, procore_id: int) -> dict[str, Any]:
