@@ -4,6 +4,12 @@ Standard library HTTP only (``urllib.request``): no ``requests`` import keeps th
 cold start low. The HTTP call itself goes through an injectable ``transport`` so tests can
 wrap or replace it; the default ``UrllibTransport`` talks real HTTP.
 
+Split by concern: the transport, typed errors and answer parsing live in
+``chalicelib.adapters.procore_http``; company setup and domain helpers in
+``chalicelib.adapters.procore_resources`` (``ProcoreResources``, a base class of
+``ProcoreClient``). Their public names are re-exported here. This module keeps the
+OAuth token provider and the client: verbs, sync, the retry loop and pacing.
+
 Error mapping (the one place Procore answers become domain errors):
 
 * 2xx/3xx -> parsed JSON (``None`` for an empty body).
@@ -30,32 +36,47 @@ holder is the record itself, and no second webhook since nothing changes). Even 
 that creates (unknown ``origin_id``) is safe to resend: the resend matches the record the
 first attempt made by that ``origin_id``. A POST create has no such key, hence the split.
 
-Company setup (projects, directory vendors and their tax id, sub jobs, cost codes,
-standard cost codes, cost types) follows the same split: ``create_*`` and
-``set_vendor_tax_id`` POST (never resent after a 5xx or a lost connection: look the record
-up by ``origin_id`` before creating again, with ``find_projects``, ``find_vendors`` or
-``find_sub_jobs``), ``update_*`` PATCH and ``sync_*`` are retried.
+Company setup (``chalicelib.adapters.procore_resources``) follows the same split:
+creates POST and are never resent after a 5xx or a lost connection; updates PATCH and
+syncs are retried.
 """
 
 from __future__ import annotations
 
-import email.utils
 import http.client
 import json
 import random
 import threading
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
 from aws_lambda_powertools import Logger
 
 from chalicelib import deadline
+from chalicelib.adapters.procore_http import (
+    ProcoreAuthError,
+    ProcoreConflict,
+    ProcoreConnectionError,
+    ProcoreRateLimited,
+    Transport,
+    UrllibTransport,
+    _decode,
+    _error_details,
+    _header_int,
+    _query_items,
+    _request_not_sent,
+    _retry_after_seconds,
+    _truncate,
+)
+from chalicelib.adapters.procore_resources import (
+    COMMITMENT_PATHS,
+    TAX_ID_TYPES,
+    CommitmentKind,
+    ProcoreResources,
+)
 from chalicelib.errors import (
     FatalUpstreamError,
     RetriableUpstreamError,
@@ -64,105 +85,33 @@ from chalicelib.errors import (
 
 logger = Logger(service="connector", child=True)
 
-#: ``(method, url, headers, body, timeout) -> (status, headers, body)``
-Transport = Callable[
-    [str, str, Mapping[str, str], bytes | None, float], tuple[int, Mapping[str, str], bytes]
-]
 Clock = Callable[[], float]
 Sleep = Callable[[float], None]
 
-CommitmentKind = Literal["work_order_contract", "purchase_order_contract"]
-#: commitment kind -> REST path segment
-COMMITMENT_PATHS: Mapping[str, str] = {
-    "work_order_contract": "work_order_contracts",
-    "purchase_order_contract": "purchase_order_contracts",
-}
-
-_ERROR_BODY_LIMIT = 500
 _RATE_LIMIT_JITTER = 0.25  # seconds added after Reset so we do not arrive exactly on it
 _MAX_PAGES = 10_000  # a runaway-pagination guard, far above any real list
 _CALL_MARGIN = 3.0  # seconds kept free at the invocation's end (write what was read)
 SYNC_CHUNK = 1000  # Procore refuses a sync call with more updates (422, whole request)
-TAX_ID_TYPES = ("ein", "abn")  # Procore business_register types
 
-
-# --- typed errors --------------------------------------------------------------------
-class ProcoreConnectionError(RetriableUpstreamError):
-    """No HTTP answer (refused, reset, timeout). ``request_sent`` False = safe to resend."""
-
-    def __init__(self, message: str, *, request_sent: bool = True, **details: object) -> None:
-        super().__init__(message, **details)
-        self.request_sent = request_sent
-
-
-class ProcoreRateLimited(RetriableUpstreamError):
-    """Still rate limited after every attempt; ``details['retry_after']`` says how long."""
-
-    code = "upstream_rate_limited"
-
-
-class ProcoreConflict(RetriableUpstreamError):
-    """409: a concurrent write in Procore; trying again later usually works."""
-
-    code = "upstream_conflict"
-
-
-class ProcoreAuthError(FatalUpstreamError):
-    """Procore rejected our client credentials or a fresh token: a configuration problem."""
-
-    code = "upstream_auth_failed"
-
-
-# --- transport -----------------------------------------------------------------------
-class UrllibTransport:
-    """Default transport. urllib raises ``HTTPError`` for 4xx/5xx: we return its status.
-
-    ``use_env_proxies=False`` ignores ``HTTP(S)_PROXY`` (tests against loopback servers).
-    """
-
-    def __init__(self, *, use_env_proxies: bool = True) -> None:
-        handlers: list[urllib.request.BaseHandler] = []
-        if not use_env_proxies:
-            handlers.append(urllib.request.ProxyHandler({}))
-        self._opener = urllib.request.build_opener(*handlers)
-
-    def __call__(
-        self,
-        method: str,
-        url: str,
-        headers: Mapping[str, str],
-        body: bytes | None,
-        timeout: float,
-    ) -> tuple[int, Mapping[str, str], bytes]:
-        request = urllib.request.Request(url, data=body, headers=dict(headers), method=method)
-        try:
-            with self._opener.open(request, timeout=timeout) as response:
-                return response.status, dict(response.headers.items()), response.read()
-        except urllib.error.HTTPError as exc:
-            try:
-                payload = exc.read() if exc.fp is not None else b""
-            except (OSError, ValueError, http.client.HTTPException):
-                payload = b""  # the status alone still tells us what happened
-            finally:
-                exc.close()
-            return exc.code, dict(exc.headers.items()) if exc.headers else {}, payload
-        except urllib.error.URLError as exc:
-            refused = isinstance(exc.reason, ConnectionRefusedError)
-            raise ProcoreConnectionError(
-                f"Could not reach Procore ({type(exc.reason).__name__})",
-                request_sent=not refused,
-            ) from exc
-        except (OSError, http.client.HTTPException) as exc:
-            raise ProcoreConnectionError(
-                f"Connection to Procore failed ({type(exc).__name__})"
-            ) from exc
-
-
-def _request_not_sent(exc: BaseException) -> bool:
-    """True when the server certainly never saw the request (safe to resend a POST)."""
-    if isinstance(exc, ProcoreConnectionError):
-        return not exc.request_sent
-    return isinstance(exc, ConnectionRefusedError)
+__all__ = [
+    "COMMITMENT_PATHS",
+    "SYNC_CHUNK",
+    "TAX_ID_TYPES",
+    "Clock",
+    "CommitmentKind",
+    "ProcoreAuthError",
+    "ProcoreClient",
+    "ProcoreConflict",
+    "ProcoreConnectionError",
+    "ProcoreRateLimited",
+    "ProcoreResources",
+    "ProcoreTokenProvider",
+    "RateLimit",
+    "Sleep",
+    "SyncOutcome",
+    "Transport",
+    "UrllibTransport",
+]
 
 
 # --- OAuth ---------------------------------------------------------------------------
@@ -286,48 +235,7 @@ class RateLimit:
     reset: float | None
 
 
-def _header_int(headers: Mapping[str, str], name: str) -> int | None:
-    value = headers.get(name)
-    if value is None:
-        return None
-    try:
-        return int(float(value))
-    except ValueError:
-        return None
-
-
-def _retry_after_seconds(value: str | None, now: float) -> float | None:
-    """``Retry-After`` is either delta-seconds or an HTTP date."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - now)
-
-
-def _truncate(body: bytes) -> str:
-    text = body.decode("utf-8", errors="replace")
-    return text if len(text) <= _ERROR_BODY_LIMIT else text[:_ERROR_BODY_LIMIT] + "..."
-
-
-def _error_details(body: bytes) -> object:
-    """Procore's ``errors`` value when the body is JSON (422 field map), else None."""
-    try:
-        parsed = json.loads(body)
-    except ValueError:
-        return None
-    if isinstance(parsed, dict):
-        return parsed.get("errors", parsed.get("error"))
-    return None
-
-
-class ProcoreClient:
+class ProcoreClient(ProcoreResources):
     """Procore REST v1.0 client for one company.
 
     Sends ``Authorization``, ``Procore-Company-Id`` and ``Accept`` on every call. Paces
@@ -479,273 +387,6 @@ class ProcoreClient:
                 applied=len(entities),
             )
         return SyncOutcome(entities, errors)
-
-    def sync_commitment_origin(
-        self,
-        kind: CommitmentKind,
-        project_id: int,
-        commitment_id: int,
-        origin_id: str | None,
-        origin_code: str | None,
-    ) -> SyncOutcome:
-        """Link one commitment to its Sage record (``None`` clears a value), matched by id."""
-        path = f"/rest/v1.0/{_commitment_segment(kind)}/sync"
-        update = {
-            "id": int(commitment_id),
-            "origin_id": None if origin_id is None else str(origin_id),
-            "origin_code": None if origin_code is None else str(origin_code),
-        }
-        return self.sync(path, [update], scope={"project_id": int(project_id)})
-
-    def sync_vendors(self, updates: Sequence[Mapping[str, Any]]) -> SyncOutcome:
-        return self.sync("/rest/v1.0/vendors/sync", updates, scope={"company_id": self.company_id})
-
-    def sync_projects(self, updates: Sequence[Mapping[str, Any]]) -> SyncOutcome:
-        """Projects: each update is applied whole (not only its origin fields). The sync
-        schema has no ``origin_code``: a project's origin code is written by
-        ``update_project`` (``PATCH /projects/{id}``) instead."""
-        return self.sync("/rest/v1.0/projects/sync", updates, scope={"company_id": self.company_id})
-
-    def sync_sub_jobs(self, project_id: int, updates: Sequence[Mapping[str, Any]]) -> SyncOutcome:
-        """Sub jobs of one project: ``{id | origin_id, name, code, origin_data}`` each (no
-        ``origin_code``: the sync schema has none); an unknown ``origin_id`` with a ``name``
-        creates the sub job. ``project_id`` goes in the body and the query: Procore's
-        schema requires both."""
-        scope = {"project_id": int(project_id)}
-        return self.sync("/rest/v1.0/sub_jobs/sync", updates, scope=scope, params=scope)
-
-    def sync_cost_codes(
-        self,
-        project_id: int,
-        updates: Sequence[Mapping[str, Any]],
-        sub_job_id: int | None = None,
-    ) -> SyncOutcome:
-        """Cost codes of a project (or of one of its sub jobs): ``{id | origin_id, code,
-        name, parent_id, origin_id}`` each; an unknown ``origin_id`` with ``code`` and
-        ``name`` creates the code. ``project_id`` and ``sub_job_id`` are query parameters
-        only: the documented body is ``{updates}`` alone (Procore API reference, PATCH
-        /rest/v1.0/cost_codes/sync)."""
-        scope: dict[str, Any] = {"project_id": int(project_id)}
-        if sub_job_id is not None:
-            scope["sub_job_id"] = int(sub_job_id)
-        return self.sync("/rest/v1.0/cost_codes/sync", updates, scope={}, params=scope)
-
-    def sync_standard_cost_codes(
-        self, list_id: int, updates: Sequence[Mapping[str, Any]]
-    ) -> SyncOutcome:
-        """A company standard cost code list: ``{id | origin_id, code (one segment: the
-        parent's prefix is added by Procore), name, parent_id, origin_id}`` each; unknown
-        ``origin_id`` creates. The entities come in the ``extended`` view: Procore's
-        default view has only ``id`` and ``standard_cost_code_list_id``."""
-        scope = {"company_id": self.company_id, "standard_cost_code_list_id": int(list_id)}
-        return self.sync(
-            "/rest/v1.0/standard_cost_codes/sync", updates, scope=scope, params={"view": "extended"}
-        )
-
-    def sync_line_item_types(self, updates: Sequence[Mapping[str, Any]]) -> SyncOutcome:
-        """Cost types: ``{id | origin_id, name, csv_import_code, base_type, origin_id}``."""
-        return self.sync(
-            "/rest/v1.0/line_item_types/sync", updates, scope={"company_id": self.company_id}
-        )
-
-    # --- domain helpers ------------------------------------------------------------------
-    def list_projects(self) -> list[dict[str, Any]]:
-        return self.get_all("/rest/v1.0/projects", {"company_id": self.company_id})
-
-    def get_project(self, project_id: int) -> dict[str, Any]:
-        return self.get(f"/rest/v1.0/projects/{int(project_id)}", {"company_id": self.company_id})
-
-    def get_vendor(self, vendor_id: int) -> dict[str, Any]:
-        return self.get(f"/rest/v1.0/vendors/{int(vendor_id)}", {"company_id": self.company_id})
-
-    def list_vendors(self) -> list[dict[str, Any]]:
-        return self.get_all("/rest/v1.0/vendors", {"company_id": self.company_id})
-
-    def list_cost_codes(self, project_id: int) -> list[dict[str, Any]]:
-        return self.get_all("/rest/v1.0/cost_codes", {"project_id": int(project_id)})
-
-    def list_line_item_types(self) -> list[dict[str, Any]]:
-        return self.get_all("/rest/v1.0/line_item_types", {"company_id": self.company_id})
-
-    # --- company setup -------------------------------------------------------------------
-    def create_project(self, fields: Mapping[str, Any]) -> dict[str, Any]:
-        """POST a project (``name`` required; ``project_number``, ``origin_id``, ...).
-
-        Not resent after a 5xx or a lost connection: ``find_projects(origin_id=...)``
-        tells whether it was made before trying again.
-        """
-        body = {"company_id": self.company_id, "project": dict(fields)}
-        return self._record(self.post("/rest/v1.0/projects", body), "POST", "/rest/v1.0/projects")
-
-    def update_project(self, project_id: int, fields: Mapping[str, Any]) -> dict[str, Any]:
-        path = f"/rest/v1.0/projects/{int(project_id)}"
-        body = {"company_id": self.company_id, "project": dict(fields)}
-        return self._record(self.patch(path, body), "PATCH", path)
-
-    def find_projects(
-        self, origin_id: str | None = None, project_number: str | None = None
-    ) -> list[dict[str, Any]]:
-        """Projects by ``origin_id`` (Procore's filter) and/or ``project_number`` (compared
-        here: v1.0 has no such filter). Neither given: every project."""
-        params: dict[str, Any] = {"company_id": self.company_id}
-        if origin_id is not None:
-            params["filters[origin_id]"] = str(origin_id)
-        projects = self.get_all("/rest/v1.0/projects", params)
-        if origin_id is not None:  # a server ignoring the filter must not fool us
-            projects = [p for p in projects if p.get("origin_id") == str(origin_id)]
-        if project_number is not None:
-            wanted = str(project_number).strip()
-            projects = [p for p in projects if str(p.get("project_number") or "").strip() == wanted]
-        return projects
-
-    def find_vendors(self, origin_id: str) -> list[dict[str, Any]]:
-        """Company directory vendors carrying ``origin_id`` (Procore's filter, checked here
-        too: a server ignoring the filter must not fool us)."""
-        params = {"company_id": self.company_id, "filters[origin_id]": str(origin_id)}
-        vendors = self.get_all("/rest/v1.0/vendors", params)
-        return [v for v in vendors if v.get("origin_id") == str(origin_id)]
-
-    def create_vendor(self, fields: Mapping[str, Any]) -> dict[str, Any]:
-        """POST a company directory vendor (``name`` required). Not resent after a 5xx:
-        ``find_vendors(origin_id=...)`` tells whether it was made."""
-        body = {"company_id": self.company_id, "vendor": dict(fields)}
-        return self._record(self.post("/rest/v1.0/vendors", body), "POST", "/rest/v1.0/vendors")
-
-    def update_vendor(self, vendor_id: int, fields: Mapping[str, Any]) -> dict[str, Any]:
-        """PATCH a vendor; ``{"is_active": False}`` makes it inactive."""
-        path = f"/rest/v1.0/vendors/{int(vendor_id)}"
-        body = {"company_id": self.company_id, "vendor": dict(fields)}
-        return self._record(self.patch(path, body), "PATCH", path)
-
-    def set_vendor_tax_id(self, vendor_id: int, type: str, identifier: str) -> dict[str, Any]:
-        """The vendor's tax id (``type`` ``ein`` or ``abn``); answers the register
-        ``{id, type, identifier, verified_at, verification_status}``.
-
-        POST creates the register; when the vendor has one Procore answers 409 ("A Business
-        Register is already associated with the Vendor.") and PATCH changes it (PATCH alone
-        would 404 on a vendor without one). Procore API reference: POST and PATCH
-        /rest/v1.0/vendors/{id}/business_register.
-
-        ``license_number`` is the licence, not the tax id: Procore keeps the tax id in the
-        vendor's ``business_register``.
-        """
-        kind = str(type).strip().lower()
-        if kind not in TAX_ID_TYPES:
-            raise ValueError(f"tax id type must be one of {TAX_ID_TYPES}, got {type!r}")
-        path = f"/rest/v1.0/vendors/{int(vendor_id)}/business_register"
-        body = {"business_register": {"type": kind, "identifier": str(identifier)}}
-        params = {"company_id": self.company_id}
-        try:
-            answer = self.post(path, body, params)
-        except ProcoreConflict:
-            # 409: the vendor has a register already; Procore changes one only by PATCH.
-            return self._record(self.patch(path, body, params), "PATCH", path)
-        return self._record(answer, "POST", path)
-
-    def list_sub_jobs(self, project_id: int) -> list[dict[str, Any]]:
-        return self.get_all("/rest/v1.0/sub_jobs", {"project_id": int(project_id)})
-
-    def find_sub_jobs(self, project_id: int, origin_id: str) -> list[dict[str, Any]]:
-        """The project's sub jobs carrying ``origin_id``. v1.0 documents no filter on this
-        list: ``filters[origin_id]`` is sent all the same and the answer compared here."""
-        params = {"project_id": int(project_id), "filters[origin_id]": str(origin_id)}
-        sub_jobs = self.get_all("/rest/v1.0/sub_jobs", params)
-        return [s for s in sub_jobs if s.get("origin_id") == str(origin_id)]
-
-    def create_sub_job(self, project_id: int, fields: Mapping[str, Any]) -> dict[str, Any]:
-        """POST a sub job (``name`` required; ``code``, ``origin_id``). Not resent after 5xx:
-        ``find_sub_jobs(project_id, origin_id=...)`` tells whether it was made."""
-        body = {"project_id": int(project_id), "sub_job": dict(fields)}
-        return self._record(self.post("/rest/v1.0/sub_jobs", body), "POST", "/rest/v1.0/sub_jobs")
-
-    def create_cost_code(
-        self, project_id: int, fields: Mapping[str, Any], sub_job_id: int | None = None
-    ) -> dict[str, Any]:
-        """POST a cost code (``code`` = one segment, ``name``; ``parent_id``, ``origin_id``)
-        on the project, or on one of its sub jobs. Not resent after a 5xx."""
-        body: dict[str, Any] = {"project_id": int(project_id), "cost_code": dict(fields)}
-        if sub_job_id is not None:
-            body["sub_job_id"] = int(sub_job_id)
-        return self._record(
-            self.post("/rest/v1.0/cost_codes", body), "POST", "/rest/v1.0/cost_codes"
-        )
-
-    def list_standard_cost_code_lists(self) -> list[dict[str, Any]]:
-        """``[{id, name, is_erp_list}]``: the company's standard cost code lists."""
-        return self.get_all("/rest/v1.0/standard_cost_code_lists", {"company_id": self.company_id})
-
-    def list_standard_cost_codes(self, list_id: int) -> list[dict[str, Any]]:
-        """The list's codes, whole (``view=extended``: Procore's default view answers only
-        ``id`` and ``standard_cost_code_list_id``; Procore API reference, GET
-        /rest/v1.0/standard_cost_codes)."""
-        params = {
-            "company_id": self.company_id,
-            "standard_cost_code_list_id": int(list_id),
-            "view": "extended",
-        }
-        return self.get_all("/rest/v1.0/standard_cost_codes", params)
-
-    @staticmethod
-    def _record(answer: Any, method: str, path: str) -> dict[str, Any]:
-        if not isinstance(answer, dict):
-            raise FatalUpstreamError(
-                f"Procore {method} {path} did not answer a record",
-                body=_truncate(json.dumps(answer, default=str).encode()),
-            )
-        return answer
-
-    def get_commitment(
-        self, kind: CommitmentKind, project_id: int, commitment_id: int
-    ) -> dict[str, Any]:
-        """A subcontract (``work_order_contract``) or purchase order."""
-        path = f"/rest/v1.0/{_commitment_segment(kind)}/{int(commitment_id)}"
-        return self.get(path, {"project_id": int(project_id)})
-
-    def list_commitment_line_items(
-        self, kind: CommitmentKind, project_id: int, commitment_id: int
-    ) -> list[dict[str, Any]]:
-        """The commitment's schedule of values."""
-        path = f"/rest/v1.0/{_commitment_segment(kind)}/{int(commitment_id)}/line_items"
-        return self.get_all(path, {"project_id": int(project_id)})
-
-    def list_commitments_updated(
-        self,
-        kind: CommitmentKind,
-        project_id: int,
-        since: datetime,
-        until: datetime,
-        *,
-        include_deleted: bool = True,
-    ) -> list[dict[str, Any]]:
-        """The project's commitments whose ``updated_at`` is in ``[since, until]``.
-
-        Procore's ``filters[updated_at]`` is an inclusive ISO 8601 range to the second
-        (fractions are dropped from both ends; a naive datetime is UTC). Deleted ones come
-        along (``filters[include_deleted]=with``; they carry ``deleted_at``). Records
-        outside the range are dropped here too, so a server ignoring the filter cannot
-        fool us; a record without a readable ``updated_at`` is kept.
-        """
-
-        def second(moment: datetime) -> datetime:
-            moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-            return moment.astimezone(UTC).replace(microsecond=0)
-
-        def within(value: object) -> bool:
-            try:
-                moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-            except ValueError:
-                return True
-            return low <= second(moment) <= high
-
-        low, high = second(since), second(until)
-        params: dict[str, Any] = {
-            "project_id": int(project_id),
-            "filters[updated_at]": f"{low:%Y-%m-%dT%H:%M:%SZ}...{high:%Y-%m-%dT%H:%M:%SZ}",
-        }
-        if include_deleted:
-            params["filters[include_deleted]"] = "with"
-        records = self.get_all(f"/rest/v1.0/{_commitment_segment(kind)}", params)
-        return [r for r in records if within(r.get("updated_at"))]
 
     # --- the retry loop -----------------------------------------------------------------
     def _call(
@@ -932,39 +573,3 @@ class ProcoreClient:
     def _pause(self, seconds: float) -> None:
         if seconds > 0:
             self._sleep(seconds)
-
-
-def _commitment_segment(kind: str) -> str:
-    try:
-        return COMMITMENT_PATHS[kind]
-    except KeyError:
-        raise ValueError(
-            f"unknown commitment kind {kind!r}; expected one of {sorted(COMMITMENT_PATHS)}"
-        ) from None
-
-
-def _query_items(params: Mapping[str, Any]) -> list[tuple[str, Any]]:
-    """Flatten params for urlencode: lists repeat the key, None values are dropped."""
-    items: list[tuple[str, Any]] = []
-    for key, value in params.items():
-        if value is None:
-            continue
-        if isinstance(value, list | tuple | set | frozenset):
-            items.extend((key, v) for v in value)
-        elif isinstance(value, bool):
-            items.append((key, "true" if value else "false"))
-        else:
-            items.append((key, value))
-    return items
-
-
-def _decode(body: bytes, method: str, path: str) -> Any:
-    if not body or not body.strip():
-        return None
-    try:
-        return json.loads(body)
-    except ValueError as exc:
-        raise FatalUpstreamError(
-            f"Procore {method} {path} answered something that is not JSON",
-            body=_truncate(body),
-        ) from exc
