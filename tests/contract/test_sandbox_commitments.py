@@ -19,128 +19,40 @@ schemas".
 
 from __future__ import annotations
 
-import json
-import re
-import urllib.parse
-from collections.abc import Callable, Mapping
-from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from functools import partial
 from typing import Any
 
 import pytest
 
-from chalicelib.adapters.procore import ProcoreClient, ProcoreTokenProvider, UrllibTransport
 from chalicelib.domain.commitments import build_snapshot
 from devstack.procore_sandbox import ProcoreSandbox
+from tests.contract import shapes
+from tests.contract.shapes import (  # noqa: F401 - token_fixture registers the fixture
+    BOOL,
+    DATE,
+    DATETIME,
+    DECIMAL,
+    INT,
+    OBJECT,
+    STR,
+    SYNC_ERROR,
+    Recorder,
+    Shape,
+    assert_shape,
+    call,
+    client_for,
+    shape_problems,
+    sync_answer,
+    token_fixture,
+)
 from tests.fixtures_sandbox import (  # noqa: F401 - the *_fixture imports register fixtures
-    CLIENT_ID,
-    CLIENT_SECRET,
     COMPANY_ID,
     demo_fixture,
-    fetch_token,
-    http_call,
     sandbox_fixture,
 )
 
-
-# --- value kinds -----------------------------------------------------------------------------
-class Kind:
-    """A documented scalar: ``name`` as the reference writes it, ``check`` on the value."""
-
-    def __init__(self, name: str, check: Callable[[Any], bool]) -> None:
-        self.name, self.check = name, check
-
-    def __repr__(self) -> str:
-        return self.name
-
-
-def _date(value: Any) -> bool:
-    return isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value) is not None
-
-
-def _datetime(value: Any) -> bool:
-    if not isinstance(value, str) or "T" not in value:
-        return False
-    try:
-        datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return False
-    return True
-
-
-def _decimal_text(value: Any) -> bool:
-    if not isinstance(value, str):
-        return False
-    try:
-        return Decimal(value).is_finite()
-    except InvalidOperation:
-        return False
-
-
-INT = Kind("integer", lambda v: isinstance(v, int) and not isinstance(v, bool))
-STR = Kind("string", lambda v: isinstance(v, str))
-BOOL = Kind("boolean", lambda v: isinstance(v, bool))
-DATE = Kind("string/date", _date)
-DATETIME = Kind("string/date-time", _datetime)
-# "type": "string", "format": "float" in the OpenAPI files (the SDK says number): text
-DECIMAL = Kind("string/float", _decimal_text)
-OBJECT = Kind("object (properties not documented)", lambda v: isinstance(v, dict))
-
-Shape = Any  # Kind | dict[str, Shape] | list[Shape] (one item shape)
-
-
-def shape_problems(value: Any, shape: Shape, path: str = "$") -> list[str]:
-    """Where ``value`` departs from ``shape``: keys missing or extra, wrong types."""
-    if value is None:
-        return []
-    if isinstance(shape, Kind):
-        return [] if shape.check(value) else [f"{path}: {value!r} is not {shape!r}"]
-    if isinstance(shape, list):
-        if not isinstance(value, list):
-            return [f"{path}: {type(value).__name__} is not an array"]
-        return [
-            p
-            for i, item in enumerate(value)
-            for p in shape_problems(item, shape[0], f"{path}[{i}]")
-        ]
-    if not isinstance(value, dict):
-        return [f"{path}: {type(value).__name__} is not an object"]
-    problems = [f"{path}: undocumented key {k!r}" for k in sorted(set(value) - set(shape))]
-    problems += [f"{path}: missing key {k!r}" for k in sorted(set(shape) - set(value))]
-    for key in sorted(set(shape) & set(value)):
-        problems += shape_problems(value[key], shape[key], f"{path}.{key}")
-    return problems
-
-
-def assert_shape(value: Any, shape: Shape, what: str) -> None:
-    problems = shape_problems(value, shape)
-    assert not problems, f"{what}:\n" + "\n".join(problems)
-
-
-def request_problems(
-    value: Any, shape: Shape, required: Mapping[str, Any] | None = None, path: str = "$"
-) -> list[str]:
-    """A request body against its schema: documented keys only (a subset), their types,
-    and ``required`` (key -> the required map of its value, or None) present, not null."""
-    if isinstance(shape, Kind):
-        return shape_problems(value, shape, path)
-    if isinstance(shape, list):
-        if not isinstance(value, list):
-            return [f"{path}: {type(value).__name__} is not an array"]
-        return [
-            p
-            for i, item in enumerate(value)
-            for p in request_problems(item, shape[0], required, f"{path}[{i}]")
-        ]
-    if not isinstance(value, dict):
-        return [f"{path}: {type(value).__name__} is not an object"]
-    required = required or {}
-    problems = [f"{path}: undocumented key {k!r}" for k in sorted(set(value) - set(shape))]
-    problems += [f"{path}: required key {k!r} missing" for k in required if value.get(k) is None]
-    for key in sorted(set(shape) & set(value)):
-        if value[key] is not None:  # null clears an optional value
-            problems += request_problems(value[key], shape[key], required.get(key), f"{path}.{key}")
-    return problems
+#: a null array item where a scalar is documented passes in these bodies
+request_problems = partial(shapes.request_problems, null_scalars=True)
 
 
 # --- documented shapes: line item types, cost codes ----------------------------------------
@@ -385,28 +297,11 @@ STATUSES = {
 }
 
 
-def _sync_error(value: Any) -> bool:
-    """An ``errors[]`` item: an object with ``errors: {field: [message, ...]}`` (the SDK's
-    cost code errors: the record plus ``errors.field_name: [string]``; the sandbox echoes
-    the update sent instead of the record, docs/decisions.md)."""
-    problems = value.get("errors") if isinstance(value, dict) else None
-    return isinstance(problems, dict) and all(
-        isinstance(messages, list) and all(isinstance(m, str) for m in messages)
-        for messages in problems.values()
-    )
-
-
 # The status of a refused body, from each operation's documented ``responses``: work
 # order create/update list 422 (openapi/RestV10WorkOrderContractsPost.json, ...IdPatch.json);
 # purchase orders, line items, cost codes, line item types and the syncs list 400 and no
 # 422; the standard cost codes sync lists only 413 (Payload Too Large) among refusals.
 REFUSAL_STATUS = {"work_order_contracts": 422, "purchase_order_contracts": 400}
-SYNC_ERROR = Kind("object with errors{field: [string]}", _sync_error)
-
-
-def sync_answer(entity: Shape) -> dict[str, Shape]:
-    """``{entities: [...], errors: [...]}`` (procore-spec/docs/conventions.json, sync)."""
-    return {"entities": [entity], "errors": [SYNC_ERROR]}
 
 
 # --- documented request schemas --------------------------------------------------------------
@@ -552,47 +447,6 @@ LINE_ITEM_TYPE_SYNC_REQUEST = {
         }
     ],
 }
-
-
-# --- helpers -------------------------------------------------------------------------------
-@pytest.fixture(name="token")
-def token_fixture(sandbox: ProcoreSandbox) -> str:
-    return fetch_token(sandbox.url)
-
-
-def call(box: ProcoreSandbox, token: str, method: str, path: str, body: Any = None) -> Any:
-    return http_call(box.url, method, path, token=token, json_body=body)
-
-
-def _query(params: dict[str, list[str]]) -> dict[str, Any]:
-    """Query values as numbers where they are digits (the schema's integers)."""
-    return {k: int(v[0]) if v[0].isdigit() else v[0] for k, v in params.items()}
-
-
-class Recorder:
-    """A transport that remembers every request the connector sends."""
-
-    def __init__(self) -> None:
-        self.inner = UrllibTransport(use_env_proxies=False)
-        self.sent: list[tuple[str, str, dict[str, Any], Any]] = []
-
-    def __call__(
-        self, method: str, url: str, headers: Mapping[str, str], body: bytes | None, timeout: float
-    ) -> tuple[int, Mapping[str, str], bytes]:
-        parts = urllib.parse.urlsplit(url)
-        query = _query(urllib.parse.parse_qs(parts.query))
-        self.sent.append((method, parts.path, query, json.loads(body) if body else None))
-        return self.inner(method, url, headers, body, timeout)
-
-    def only(self, method: str, path: str) -> list[tuple[dict[str, Any], Any]]:
-        return [(q, b) for m, p, q, b in self.sent if (m, p) == (method, path)]
-
-
-def client_for(box: ProcoreSandbox, recorder: Recorder) -> ProcoreClient:
-    tokens = ProcoreTokenProvider(
-        box.url, CLIENT_ID, CLIENT_SECRET, transport=UrllibTransport(use_env_proxies=False)
-    )
-    return ProcoreClient(box.url, tokens, COMPANY_ID, transport=recorder, sleep=lambda _: None)
 
 
 # --- commitments and line items ------------------------------------------------------------
@@ -1214,7 +1068,7 @@ def test_a_deleted_commitment_is_kept_and_listed_only_when_asked(
     assert ids("&filters[include_deleted]=with") == [kept["id"], gone["id"]]
     listed = call(sandbox, token, "GET", base + q + "&filters[include_deleted]=with").body
     stamps = {c["id"]: c["deleted_at"] for c in listed}
-    assert stamps[kept["id"]] is None and _datetime(stamps[gone["id"]])
+    assert stamps[kept["id"]] is None and DATETIME.check(stamps[gone["id"]])
     assert call(sandbox, token, "GET", base + q + "&filters[include_deleted]=all").status == 400
 
     # the show, update, delete and line item endpoints document no include_deleted: 404

@@ -23,146 +23,45 @@ from __future__ import annotations
 
 import json
 import re
-import urllib.parse
-from collections.abc import Callable, Iterator, Mapping
-from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from collections.abc import Iterator, Mapping
+from functools import partial
 from typing import Any
 
 import pytest
 
 from chalicelib.adapters import procore as procore_adapter
-from chalicelib.adapters.procore import ProcoreClient, ProcoreTokenProvider, UrllibTransport
+from chalicelib.adapters.procore import UrllibTransport
 from chalicelib.services.origins import ORIGIN_WRITERS
 from devstack.procore_sandbox import ProcoreSandbox
+from tests.contract import shapes
+from tests.contract.shapes import (  # noqa: F401 - token_fixture registers the fixture
+    BOOL,
+    DATE,
+    DATETIME,
+    DECIMAL,
+    INT,
+    NUM,
+    OBJECT,
+    STR,
+    Recorder,
+    Shape,
+    call,
+    client_for,
+    request_problems,
+    sync_answer,
+    token_fixture,
+)
 from tests.fixtures_sandbox import (  # noqa: F401 - the *_fixture imports register fixtures
-    CLIENT_ID,
-    CLIENT_SECRET,
     COMPANY_ID,
     HttpAnswer,
     demo_fixture,
-    fetch_token,
-    http_call,
     sandbox_fixture,
 )
 
-
-# --- value kinds -----------------------------------------------------------------------------
-class Kind:
-    """A documented scalar: ``name`` as the reference writes it, ``check`` on the value."""
-
-    def __init__(self, name: str, check: Callable[[Any], bool]) -> None:
-        self.name, self.check = name, check
-
-    def __repr__(self) -> str:
-        return self.name
-
-
-def _date(value: Any) -> bool:
-    return isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value) is not None
-
-
-def _datetime(value: Any) -> bool:
-    if not isinstance(value, str) or "T" not in value:
-        return False
-    try:
-        datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return False
-    return True
-
-
-def _decimal_text(value: Any) -> bool:
-    if not isinstance(value, str):
-        return False
-    try:
-        return Decimal(value).is_finite()
-    except InvalidOperation:
-        return False
-
-
-INT = Kind("integer", lambda v: isinstance(v, int) and not isinstance(v, bool))
-STR = Kind("string", lambda v: isinstance(v, str))
-BOOL = Kind("boolean", lambda v: isinstance(v, bool))
-NUM = Kind("number", lambda v: isinstance(v, int | float) and not isinstance(v, bool))
-DATE = Kind("string/date", _date)
-DATETIME = Kind("string/date-time", _datetime)
-# "type": "string", "format": "float" in the OpenAPI files (the SDK says number): text
-DECIMAL = Kind("string/float", _decimal_text)
-OBJECT = Kind("object (properties not documented)", lambda v: isinstance(v, dict))
 #: keys never null in an answer: a record always has them
 NEVER_NULL = frozenset({"id", "created_at", "updated_at"})
-
-Shape = Any  # Kind | dict[str, Shape] | list[Shape] (one item shape)
-
-
-def shape_problems(value: Any, shape: Shape, path: str = "$") -> list[str]:
-    """Where ``value`` departs from ``shape``: keys missing or extra, wrong types."""
-    if value is None:
-        key = path.rsplit(".", 1)[-1]
-        return [f"{path}: null"] if key in NEVER_NULL else []
-    if isinstance(shape, Kind):
-        return [] if shape.check(value) else [f"{path}: {value!r} is not {shape!r}"]
-    if isinstance(shape, list):
-        if not isinstance(value, list):
-            return [f"{path}: {type(value).__name__} is not an array"]
-        return [p for i, item in enumerate(value)
-                for p in shape_problems(item, shape[0], f"{path}[{i}]")]
-    if not isinstance(value, dict):
-        return [f"{path}: {type(value).__name__} is not an object"]
-    problems = [f"{path}: undocumented key {k!r}" for k in sorted(set(value) - set(shape))]
-    problems += [f"{path}: missing key {k!r}" for k in sorted(set(shape) - set(value))]
-    for key in sorted(set(shape) & set(value)):
-        problems += shape_problems(value[key], shape[key], f"{path}.{key}")
-    return problems
-
-
-def assert_shape(value: Any, shape: Shape, what: str) -> None:
-    problems = shape_problems(value, shape)
-    assert not problems, f"{what}:\n" + "\n".join(problems)
-
-
-def request_problems(
-    value: Any, shape: Shape, required: Mapping[str, Any] | None = None, path: str = "$"
-) -> list[str]:
-    """A request body against its schema: documented keys only (a subset), their types,
-    and ``required`` (key -> the required map of its value, or None) present, not null."""
-    if isinstance(shape, Kind):
-        return [] if shape.check(value) else [f"{path}: {value!r} is not {shape!r}"]
-    if isinstance(shape, list):
-        if not isinstance(value, list):
-            return [f"{path}: {type(value).__name__} is not an array"]
-        return [p for i, item in enumerate(value)
-                for p in request_problems(item, shape[0], required, f"{path}[{i}]")]
-    if not isinstance(value, dict):
-        return [f"{path}: {type(value).__name__} is not an object"]
-    required = required or {}
-    problems = [f"{path}: undocumented key {k!r}" for k in sorted(set(value) - set(shape))]
-    problems += [f"{path}: required key {k!r} missing" for k in required if value.get(k) is None]
-    for key in sorted(set(shape) & set(value)):
-        if value[key] is not None:  # null clears an optional value
-            problems += request_problems(value[key], shape[key], required.get(key),
-                                         f"{path}.{key}")
-    return problems
-
-
-def _sync_error(value: Any) -> bool:
-    """An ``errors[]`` item: the update as sent plus ``errors: {field: [message, ...]}``
-    (procore-spec/docs/conventions.json, sync: "the attributes supplied by the caller are
-    present in the errors list, along with an additional errors attribute")."""
-    problems = value.get("errors") if isinstance(value, dict) else None
-    return isinstance(problems, dict) and all(
-        isinstance(messages, list) and all(isinstance(m, str) for m in messages)
-        for messages in problems.values()
-    )
-
-
-SYNC_ERROR = Kind("object with errors{field: [string]}", _sync_error)
-
-
-def sync_answer(entity: Shape) -> dict[str, Shape]:
-    """``{entities: [...], errors: [...]}`` (procore-spec/docs/conventions.json, sync)."""
-    return {"entities": [entity], "errors": [SYNC_ERROR]}
+shape_problems = partial(shapes.shape_problems, never_null=NEVER_NULL)
+assert_shape = partial(shapes.assert_shape, never_null=NEVER_NULL)
 
 
 # --- documented answers ----------------------------------------------------------------------
@@ -384,6 +283,15 @@ PROJECT_SYNC_ENTITY = {
     "project_sector_id": INT,
 }
 
+# openapi/RestV10VendorsIdBusinessRegisterPost.json (201) = ...Patch.json (200)
+REGISTER = {
+    "id": INT,
+    "type": STR,
+    "identifier": STR,
+    "verified_at": DATETIME,
+    "verification_status": STR,
+}
+
 # sdk/RestV10VendorsGet.json (items: RestV10VendorsGet200ResponseInner); the same model
 # answers sdk/RestV10VendorsPost.json (201), ...IdPatch.json (200) and ...SyncPatch.json
 # (entities). The OpenAPI files give no answer schema for vendors.
@@ -396,13 +304,7 @@ VENDOR = {
     "authorized_bidder": BOOL,
     "business_id": STR,
     "business_phone": STR,
-    "business_register": {
-        "id": INT,
-        "type": STR,
-        "identifier": STR,
-        "verified_at": DATETIME,
-        "verification_status": STR,
-    },
+    "business_register": REGISTER,
     "city": STR,
     "contact_count": INT,
     "company": STR,
@@ -462,65 +364,13 @@ VENDOR = {
     "trades": [{"id": INT, "name": STR, "active": BOOL, "updated_at": DATETIME}],
 }
 
-# sdk/RestV10VendorsIdGet.json
+# sdk/RestV10VendorsIdGet.json: the list's keys, but ``business_id`` an integer and a fuller
+# ``bidding_distribution``, and more
 VENDOR_SHOW = {
-    "id": INT,
-    "name": STR,
-    "abbreviated_name": STR,
-    "address": STR,
-    "attachments": [{"id": INT, "url": STR, "name": STR, "filename": STR}],
-    "authorized_bidder": BOOL,
+    **VENDOR,
     "business_id": INT,
-    "business_phone": STR,
-    "business_register": {
-        "id": INT,
-        "type": STR,
-        "identifier": STR,
-        "verified_at": DATETIME,
-        "verification_status": STR,
-    },
-    "city": STR,
-    "contact_count": INT,
-    "company": STR,
-    "country_code": STR,
-    "created_at": DATETIME,
-    "email_address": STR,
-    "fax_number": STR,
-    "is_active": BOOL,
-    "is_connected": BOOL,
-    "labor_union": STR,
-    "license_number": STR,
-    "logo": STR,
-    "mobile_phone": STR,
-    "non_union_prevailing_wage": BOOL,
-    "notes": STR,
-    "origin_code": STR,
-    "origin_data": STR,
-    "origin_id": STR,
-    "prequalified": BOOL,
-    "primary_contact": {
-        "id": INT,
-        "first_name": STR,
-        "last_name": STR,
-        "business_phone": STR,
-        "business_phone_extension": INT,
-        "fax_number": STR,
-        "mobile_phone": STR,
-        "email_address": STR,
-        "created_at": DATETIME,
-        "updated_at": DATETIME,
-    },
-    "state_code": STR,
-    "synced_to_erp": BOOL,
-    "trade_name": STR,
-    "union_member": BOOL,
-    "updated_at": DATETIME,
-    "vendor_group": {"id": INT, "name": STR},
-    "website": STR,
-    "zip": STR,
     "origin_custom_fields": [STR],
     "erp_custom_fields": [STR],
-    "bidding": BIDDING,
     "bidding_distribution": [{
         "company_name": STR,
         "contact_id": INT,
@@ -529,22 +379,6 @@ VENDOR_SHOW = {
         "is_active": BOOL,
         "name": STR,
     }],
-    "children_count": INT,
-    "company_vendor": BOOL,
-    "legal_name": STR,
-    "parent": {"id": INT, "name": STR},
-    "project_ids": [INT],
-    "standard_cost_codes": [{
-        "id": INT,
-        "standard_cost_code_list_id": INT,
-        "parent_id": INT,
-        "code": STR,
-        "full_code": STR,
-        "name": STR,
-        "origin_data": STR,
-        "origin_id": STR,
-    }],
-    "trades": [{"id": INT, "name": STR, "active": BOOL, "updated_at": DATETIME}],
     "business": {
         "id": STR,
         "name": STR,
@@ -572,15 +406,6 @@ VENDOR_SHOW = {
     "bids_count": INT,
     "open_bids_count": INT,
     "projects_count": INT,
-}
-
-# openapi/RestV10VendorsIdBusinessRegisterPost.json (201) = ...Patch.json (200)
-REGISTER = {
-    "id": INT,
-    "type": STR,
-    "identifier": STR,
-    "verified_at": DATETIME,
-    "verification_status": STR,
 }
 
 # sdk/RestV10SubJobsGet.json (items); the same model answers ...IdGet.json, ...Post.json (201),
@@ -878,52 +703,6 @@ REGISTER_TAKEN = "A Business Register is already associated with the Vendor."
 #: RestV10SubJobsGet.json response headers), Link when there is another page
 #: (procore-spec/docs/conventions.json, pagination)
 LIST_HEADERS = ("Total", "Per-Page")
-
-
-@pytest.fixture(name="token")
-def token_fixture(sandbox: ProcoreSandbox) -> str:
-    return fetch_token(sandbox.url)
-
-
-def call(box: ProcoreSandbox, token: str, method: str, path: str, body: Any = None) -> HttpAnswer:
-    return http_call(box.url, method, path, token=token, json_body=body)
-
-
-def _query(params: dict[str, list[str]]) -> dict[str, Any]:
-    """Query values as numbers where they are digits (the schema's integers)."""
-    return {k: int(v[0]) if v[0].isdigit() else v[0] for k, v in params.items()}
-
-
-class Recorder:
-    """A transport that remembers every request the connector sends, and its status."""
-
-    def __init__(self) -> None:
-        self.inner = UrllibTransport(use_env_proxies=False)
-        self.sent: list[tuple[str, str, dict[str, Any], Any, int]] = []
-
-    def __call__(self, method: str, url: str, headers: Mapping[str, str], body: bytes | None,
-                 timeout: float) -> tuple[int, Mapping[str, str], bytes]:
-        status, answer_headers, payload = self.inner(method, url, headers, body, timeout)
-        parts = urllib.parse.urlsplit(url)
-        query = _query(urllib.parse.parse_qs(parts.query))
-        try:
-            sent = json.loads(body) if body else None
-        except ValueError:  # the token request is a form
-            sent = body
-        self.sent.append((method, parts.path, query, sent, status))
-        return status, answer_headers, payload
-
-    def only(self, method: str, path: str) -> list[tuple[dict[str, Any], Any]]:
-        return [(q, b) for m, p, q, b, _ in self.sent if (m, p) == (method, path)]
-
-    def calls(self, path: str) -> list[tuple[str, int]]:
-        return [(m, status) for m, p, _, _, status in self.sent if p == path]
-
-
-def client_for(box: ProcoreSandbox, recorder: Recorder) -> ProcoreClient:
-    tokens = ProcoreTokenProvider(box.url, CLIENT_ID, CLIENT_SECRET,
-                                  transport=UrllibTransport(use_env_proxies=False))
-    return ProcoreClient(box.url, tokens, COMPANY_ID, transport=recorder, sleep=lambda _: None)
 
 
 def _list(box: ProcoreSandbox, token: str, path: str) -> HttpAnswer:
