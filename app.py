@@ -19,12 +19,14 @@ from chalicelib.api import (
     parse_model,
     query_int,
 )
+from chalicelib.budget_routes import budget_routes
 from chalicelib.observability import flush_metrics, logger
 from chalicelib.setup_routes import setup_routes
 
 app = Chalice(app_name="procore-sage-connector")
 app.experimental_feature_flags.update(["BLUEPRINTS"])
 app.register_blueprint(setup_routes)
+app.register_blueprint(budget_routes)
 
 WEBHOOK_CONTENT_TYPES = ["application/json", "text/plain", "application/octet-stream"]
 
@@ -309,10 +311,13 @@ def replay_quarantined(entry_id: str) -> Any:
 def scheduled_pulls(event: Any) -> dict[str, list[str]]:
     """Ask the relay agent for the Sage lists whose sync schedule is due."""
     from chalicelib.settings import get_settings
-    from chalicelib.wiring import get_erp_lists
+    from chalicelib.wiring import get_budget_import, get_erp_lists
 
-    due = get_erp_lists().request_due(get_settings().procore_company_id)
+    company_id = get_settings().procore_company_id
+    due = get_erp_lists().request_due(company_id)
     logger.info("scheduled pulls requested", lists=due)
+    # Imports whose pull completed but whose run failed (e.g. Procore was away) go again.
+    get_budget_import().resume(company_id)
     return {"requested": due}
 
 

@@ -29,17 +29,22 @@ class CommandType(StrEnum):
     # A synced commitment's header changed in Procore: update the Sage record in place.
     MODIFY_SUBCONTRACT = "modify_subcontract"
     MODIFY_PURCHASE_ORDER = "modify_purchase_order"
+    # Budgets: the first export writes the job's budget; later change sets write only the
+    # lines that changed (current columns; Sage's originals stay as they are).
+    ADD_BUDGET = "add_budget"
+    CHANGE_BUDGET = "change_budget"
     # Pulls: read-only, answered with one Result per page (page 1.., more=False on the last).
     PULL_JOBS = "pull_jobs"
     PULL_VENDORS = "pull_vendors"
     PULL_COST_CODES = "pull_cost_codes"
     PULL_COST_TYPES = "pull_cost_types"
     PULL_PHASES = "pull_phases"
+    PULL_BUDGETS = "pull_budgets"
 
 
 PULLS = frozenset({CommandType.PULL_JOBS, CommandType.PULL_VENDORS,
                    CommandType.PULL_COST_CODES, CommandType.PULL_COST_TYPES,
-                   CommandType.PULL_PHASES})
+                   CommandType.PULL_PHASES, CommandType.PULL_BUDGETS})
 
 
 class _Model(BaseModel):
@@ -150,8 +155,49 @@ class VendorPayload(_Model):
     tax_id: str | None = Field(default=None, max_length=20)  # column name UNCONFIRMED
 
 
+class BudgetLine(_Model):
+    """One bdglin row: a job (and phase) and cost code, with one budget column per type.
+
+    ``amounts`` are the current budget columns by cost type (1 matbdg, 2 labbdg, 3 eqpbdg,
+    4 subbdg, 5 othbdg, 6-9 usrcs6..9); ttlbdg is their sum, computed by the writer.
+    ``originals`` are the *org columns; they are written only when the row is new in Sage
+    (Sage keeps a budget's originals when it changes). Amounts are absolute values, never
+    deltas, so applying a command twice leaves Sage as applying it once.
+    """
+
+    phase: int | None = Field(default=None, ge=1)  # bdglin.phsnum; None = no phase (0)
+    cost_code: CostCode  # bdglin.cstcde
+    unit: str | None = Field(default=None, max_length=10)  # bdglin.untdsc
+    amounts: dict[CostType, Decimal] = Field(min_length=1)
+    originals: dict[CostType, Decimal] = Field(default_factory=dict)
+
+
+class BudgetPayload(_Model):
+    """budget + bdglin: a Procore budget exported to a Sage job that has no budget lines.
+
+    Sage refuses it when the job already has budget lines (a budget is set up in one
+    system, never in both) or its budget is locked.
+    """
+
+    job: int  # budget.recnum = bdglin.recnum -> actrec.recnum
+    lines: list[BudgetLine] = Field(min_length=1)
+
+
+class BudgetChangePayload(_Model):
+    """A change set of an exported budget: only the rows that changed.
+
+    A row of the job that exists gets the named current columns set (the others and every
+    original stay); a row that does not exist is added with its originals. A line deleted
+    in Procore arrives as its amounts set to 0 (Sage keeps the row: its originals and job
+    cost history refer to it).
+    """
+
+    job: int
+    lines: list[BudgetLine] = Field(min_length=1)
+
+
 class PullPayload(_Model):
-    """Read a Sage list in pages; ``job`` narrows phases to one job."""
+    """Read a Sage list in pages; ``job`` narrows phases or budget lines to one job."""
 
     page_size: int = Field(default=200, ge=1, le=1000)
     job: int | None = None
@@ -164,6 +210,8 @@ PAYLOADS: dict[CommandType, type[_Model]] = {
     CommandType.ADD_VENDOR: VendorPayload,
     CommandType.MODIFY_SUBCONTRACT: SubcontractHeaderPayload,
     CommandType.MODIFY_PURCHASE_ORDER: PurchaseOrderHeaderPayload,
+    CommandType.ADD_BUDGET: BudgetPayload,
+    CommandType.CHANGE_BUDGET: BudgetChangePayload,
     **{pull: PullPayload for pull in PULLS},
 }
 
@@ -175,6 +223,10 @@ PAYLOADS: dict[CommandType, type[_Model]] = {
 #   pull_cost_codes  {"code": "3300.000", "name", "unit", "inactive": bool}
 #   pull_cost_types  {"type": 1, "name": "Material"}
 #   pull_phases      {"job": 24001, "phase": 1, "name"}
+#   pull_budgets     {"job": 24001, "phase": None | 1, "line": 1, "cost_code": "3300.000",
+#                     "unit": "", "amounts": {"1": "1200.00", ...},
+#                     "originals": {"1": "1000.00", ...}, "total": "1200.00",
+#                     "locked": bool}  (amounts/originals: every non-zero type, as strings)
 
 
 # ---- envelopes ------------------------------------------------------------------------------

@@ -22,17 +22,27 @@ class RejectBody(BaseModel):
 
 class SendBody(BaseModel):
     """Send a Procore record for accounting acceptance (what Procore's "Send to ERP" does):
-    a commitment (with its type and project), a project, or a company (vendor)."""
+    a commitment (with its type and project), a project, a company (vendor), or a
+    project's budget (``project_id`` alone: one budget per project)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    kind: Literal["commitment", "project", "vendor"]
+    kind: Literal["commitment", "project", "vendor", "budget"]
     commitment_type: Literal["subcontract", "purchase_order"] | None = None
-    procore_id: int = Field(gt=0)
+    procore_id: int | None = Field(default=None, gt=0)
     project_id: int | None = Field(default=None, gt=0)
 
     @model_validator(mode="after")
-    def _commitments_name_type_and_project(self) -> SendBody:
+    def _each_kind_names_its_record(self) -> SendBody:
+        if self.kind == "budget":
+            if self.project_id is None:
+                raise ValueError("a budget needs 'project_id'")
+            if self.procore_id not in (None, self.project_id):
+                raise ValueError("a budget's 'procore_id' is its project id; send "
+                                 "'project_id' alone")
+            return self
+        if self.procore_id is None:
+            raise ValueError(f"a {self.kind} needs 'procore_id'")
         if self.kind == "commitment" and (self.commitment_type is None or
                                           self.project_id is None):
             missing = "commitment_type" if self.commitment_type is None else "project_id"

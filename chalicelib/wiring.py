@@ -18,11 +18,13 @@ if TYPE_CHECKING:
     from chalicelib.adapters.queues import FifoQueue
     from chalicelib.adapters.store import ItemStore
     from chalicelib.auth import TokenVerifier
+    from chalicelib.services.budget_import import BudgetImportService
     from chalicelib.services.company_settings import CompanySettingsService
     from chalicelib.services.erp_lists import ErpLists
     from chalicelib.services.exporter import ExporterService
     from chalicelib.services.intake import IntakeService
     from chalicelib.services.items import ItemService
+    from chalicelib.services.preview import ExportPreview
     from chalicelib.services.quarantine import QuarantineService
     from chalicelib.services.results import ResultsService
     from chalicelib.services.setup import SetupService
@@ -85,14 +87,33 @@ def get_sweeper() -> SweeperService:
 def get_results() -> ResultsService:
     from chalicelib.services.results import ResultsService
 
-    return ResultsService(get_store(), get_item_service(), get_procore, get_erp_lists())
+    return ResultsService(get_store(), get_item_service(), get_procore, get_erp_lists(),
+                          context_for=get_exporter().export_context)
 
 
 @lru_cache(maxsize=1)
 def get_erp_lists() -> ErpLists:
     from chalicelib.services.erp_lists import ErpLists
 
-    return ErpLists(get_store(), get_relay_commands_queue())
+    lists = ErpLists(get_store(), get_relay_commands_queue())
+    # A budget import waits for Sage's budget lines: it runs when their pull completes.
+    lists.on_complete["budgets"] = lambda company_id: get_budget_import().resume(company_id)
+    return lists
+
+
+@lru_cache(maxsize=1)
+def get_export_preview() -> ExportPreview:
+    from chalicelib.services.preview import ExportPreview
+
+    return ExportPreview(get_store(), get_item_service(), get_exporter())
+
+
+@lru_cache(maxsize=1)
+def get_budget_import() -> BudgetImportService:
+    from chalicelib.services.budget_import import BudgetImportService
+
+    return BudgetImportService(get_store(), get_erp_lists(), get_procore,
+                               get_settings().cost_type_map)
 
 
 @lru_cache(maxsize=1)
@@ -146,7 +167,8 @@ def get_intake() -> IntakeService:
     settings = get_settings()
     return IntakeService(get_store(), get_item_service(), get_procore,
                          Limits(number_max=settings.commitment_number_max,
-                                title_max=settings.commitment_title_max))
+                                title_max=settings.commitment_title_max),
+                         cost_types=settings.cost_type_map)
 
 
 @lru_cache(maxsize=1)

@@ -56,6 +56,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from chalicelib import deadline
+from chalicelib.adapters.procore_budgets import ProcoreBudgets
 from chalicelib.adapters.procore_http import (
     ProcoreAuthError,
     ProcoreConflict,
@@ -235,7 +236,7 @@ class RateLimit:
     reset: float | None
 
 
-class ProcoreClient(ProcoreResources):
+class ProcoreClient(ProcoreResources, ProcoreBudgets):
     """Procore REST v1.0 client for one company.
 
     Sends ``Authorization``, ``Procore-Company-Id`` and ``Accept`` on every call. Paces

@@ -20,6 +20,7 @@ Key layout (all scoped by company):
     CURSOR#{company}                    RECONCILE        the reconciliation poll's cursor
     QUARANTINE#{company}                {at}-{digest}    an unreadable webhook delivery
     INTENT#{company}#{kind}             {sage_key}       a Procore create about to be sent
+    IMPORT#{company}                    budget#{project} a budget import from Sage (versioned)
 
 Index ``inbox``: GSI1PK = "{company}#{status}", GSI1SK = "{updated_at}#{item_id}".
 Index ``company_items``: GSI2PK = "COMPANY#{company}#ITEMS", same sort key.

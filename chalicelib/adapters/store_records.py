@@ -106,6 +106,32 @@ class TableRecords(TableAdapter):
             **_version_condition(expected_version))
         return expected_version + 1
 
+    # ---- budget imports from Sage (one record per project, versioned) -------------------
+    def get_budget_import(self, company_id: int, project_id: int) -> dict[str, Any]:
+        """The project's budget import, with its ``version`` (0: never asked for)."""
+        answer = self._call("get_item", TableName=self.table_name, ConsistentRead=True, Key={
+            "PK": _s(f"IMPORT#{company_id}"), "SK": _s(f"budget#{project_id}")})
+        raw = answer.get("Item")
+        return {**json.loads(raw["doc"]["S"]), "version": _version(raw)} if raw else {
+            "version": 0}
+
+    def put_budget_import(self, company_id: int, project_id: int, doc: dict[str, Any], *,
+                          expected_version: int) -> int:
+        """Write over the version read (StaleItem when it changed meanwhile)."""
+        body = {k: v for k, v in doc.items() if k != "version"}
+        self._call("put_item", _conditional=True, TableName=self.table_name, Item={
+            "PK": _s(f"IMPORT#{company_id}"), "SK": _s(f"budget#{project_id}"),
+            "version": _n(expected_version + 1), "doc": _s(json.dumps(body, default=str))},
+            **_version_condition(expected_version))
+        return expected_version + 1
+
+    def list_budget_imports(self, company_id: int) -> list[dict[str, Any]]:
+        answer = self._call("query", TableName=self.table_name, ConsistentRead=True,
+                            KeyConditionExpression="PK = :pk AND begins_with(SK, :sk)",
+                            ExpressionAttributeValues={":pk": _s(f"IMPORT#{company_id}"),
+                                                       ":sk": _s("budget#")})
+        return [{**json.loads(r["doc"]["S"]), "version": _version(r)} for r in answer["Items"]]
+
     # ---- line items -> their commitment (webhook payload v2.0 does not say) -------------
     def put_line_parents(self, company_id: int, parents: dict[int, int]) -> None:
         """Remember which commitment holds each line (idempotent; kept after a delete)."""
@@ -255,7 +281,8 @@ class TableRecords(TableAdapter):
 
 
 ERP_KEYS = {"jobs": ("job",), "vendors": ("vendor",), "cost_codes": ("code",),
-            "cost_types": ("type",), "phases": ("job", "phase")}
+            "cost_types": ("type",), "phases": ("job", "phase"),
+            "budgets": ("job", "phase", "cost_code")}
 
 
 def erp_key(list_name: str, row: dict[str, Any]) -> str:

@@ -11,7 +11,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.domain.state_machine import Status
 
-ItemKind = Literal["commitment"]  # budget, cco, vendor, project... arrive with later issues
 SYSTEM_INTAKE = "system:intake"
 SYSTEM_EXPORTER = "system:exporter"
 SYSTEM_DIRECT_EXPORT = "system:direct-export"
@@ -131,7 +130,9 @@ class Link(BaseModel):
     """A Procore record joined to its Sage 100 Contractor record (both directions stored)."""
 
     company_id: int
-    kind: Literal["project", "vendor", "commitment", "sub_job"]
+    kind: Literal["project", "vendor", "commitment", "sub_job", "budget"]
+    # budget: which system the budget was created in ("procore": exported, "sage": imported)
+    origin: Literal["procore", "sage"] | None = None
     procore_id: int
     sage_key: str  # actrec.recnum for jobs, actpay.recnum for vendors
     created_at: str = ""

@@ -60,6 +60,12 @@ COMMITMENT_RESOURCE_NAMES: frozenset[str] = frozenset(
     (*COMMITMENT_RESOURCES, *COMMITMENT_LINE_ITEM_PARENTS)
 )
 
+# Procore's budget resources (webhook resource names); each event names its project, and
+# the project's whole budget is read again (one budget item per project).
+BUDGET_RESOURCES = frozenset({"Budget Line Items", "Budget Modifications", "Budget Changes",
+                              "Budget Change Adjustments",
+                              "Budget Change Adjustment Line Items"})
+
 # SQS FIFO MessageGroupId: at most 128 chars, alphanumerics and punctuation, no spaces.
 _GROUP_KEY_MAX = 128
 _SLUG_RE = re.compile(r"[^a-z0-9]+")
@@ -114,6 +120,9 @@ class WebhookEvent(BaseModel):
         SQS ``MessageGroupId`` (resource names are slugged: no spaces, at most 128 chars).
         """
         name, ident = self.resource_name, self.resource_id
+        if name in BUDGET_RESOURCES and self.project_id is not None:
+            # One budget per project: its events run in order, one at a time.
+            return f"{self.company_id}:budget:{self.project_id}"
         parent_name = COMMITMENT_LINE_ITEM_PARENTS.get(name)
         if parent_name is not None:
             parent = self.related(parent_name)
@@ -146,6 +155,13 @@ class CommitmentRef(BaseModel):
     commitment_id: int | None
     line_item_id: int | None = None
     project_id: int | None = None
+
+
+def budget_target(event: WebhookEvent) -> int | None:
+    """The project whose budget a budget event touches (None: not a budget event)."""
+    if event.resource_name in BUDGET_RESOURCES:
+        return event.project_id
+    return None
 
 
 def commitment_target(event: WebhookEvent) -> CommitmentRef | None:

@@ -1,4 +1,4 @@
-"""Lists pulled from Sage (jobs, vendors, cost codes, cost types, phases).
+"""Lists pulled from Sage (jobs, vendors, cost codes, cost types, phases, budget lines).
 
 A pull is one relay command (a *run*, its id a sortable timestamp) answered by pages of
 rows, numbered 1..n, the last with ``more=False``. Rows are upserted page by page with
@@ -35,12 +35,13 @@ from chalicelib.relay_protocol import Command, CommandType, PullPayload, Result
 PULL_FOR_LIST: dict[str, CommandType] = {
     "jobs": CommandType.PULL_JOBS, "vendors": CommandType.PULL_VENDORS,
     "cost_codes": CommandType.PULL_COST_CODES, "cost_types": CommandType.PULL_COST_TYPES,
-    "phases": CommandType.PULL_PHASES,
+    "phases": CommandType.PULL_PHASES, "budgets": CommandType.PULL_BUDGETS,
 }
 # Minutes between scheduled pulls unless the company's sync schedule says otherwise
 # (Procore's hh2 sync reads Sage about every 5 minutes; lists change rarely).
 DEFAULT_SCHEDULE_MINUTES: dict[str, int] = {"jobs": 60, "vendors": 60, "cost_codes": 240,
-                                            "cost_types": 1440, "phases": 60}
+                                            "cost_types": 1440, "phases": 60,
+                                            "budgets": 60}
 # A pull state write lost to another consumer's is read and applied again this often.
 PULL_STATE_ATTEMPTS = 5
 # What describes one run's progress; a new run starts without them (the previous complete
@@ -182,6 +183,9 @@ class ErpLists:
         self.store = store
         self.commands = commands
         self.clock = clock
+        # What runs when a list's run completes (e.g. budget imports waiting for Sage's
+        # budget lines); a failure there is logged and left to the hook's own retry.
+        self.on_complete: dict[str, Callable[[int], object]] = {}
 
     def request(self, company_id: int, list_name: str, actor: str) -> dict[str, Any]:
         now = self.clock()
@@ -239,10 +243,22 @@ class ErpLists:
             if self._change_state(company_id, list_name,
                                   lambda s: record_sweep(s, run_id, removed, now)) is not None:
                 count("PullsCompleted")
+                self._completed(company_id, list_name)
         elif state["status"] == "incomplete":
             logger.warning("pull incomplete; nothing removed", list=list_name, run_id=run_id,
                            missing_pages=state["missing_pages"], reason=state.get("reason"))
         return "pull_page"
+
+    def _completed(self, company_id: int, list_name: str) -> None:
+        hook = self.on_complete.get(list_name)
+        if hook is None:
+            return
+        try:
+            hook(company_id)
+        except Exception:  # noqa: BLE001 - the hook keeps its state; the schedule retries
+            logger.exception("after-pull step failed; it runs again on the schedule",
+                             list=list_name)
+            count("PullHooksFailed")
 
     def _superseded(self, list_name: str, run_id: str) -> str:
         logger.info("pull result of a superseded run dropped", list=list_name, run_id=run_id)

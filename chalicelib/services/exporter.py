@@ -27,6 +27,7 @@ from chalicelib.domain.models import SYSTEM_EXPORTER, Item, utc_now
 from chalicelib.domain.sage_mapping import MappingError, build_command, build_modify_command
 from chalicelib.domain.state_machine import Action, Status
 from chalicelib.errors import ServiceUnavailable
+from chalicelib.kinds import ExportContext, kind_module
 from chalicelib.observability import count, logger
 from chalicelib.relay_protocol import Command, CommandType, PayloadTooLarge
 from chalicelib.services.items import ItemService
@@ -116,6 +117,10 @@ class ExporterService:
             raise MappingError(str(exc)) from exc
 
     def _command(self, item: Item, version: int, issued_at: str) -> Command:
+        module = kind_module(item.kind)
+        if module is not None:
+            return module.build_command(item, version=version, issued_at=issued_at,
+                                        ctx=self.export_context(item))
         if export_operation(item) == "modify":
             return build_modify_command(
                 item, version=version, command_id=item.command_id or "", issued_at=issued_at,
@@ -143,6 +148,18 @@ class ExporterService:
         return Command.packed(command_id=item.command_id or "", company_id=item.company_id,
                               type=command_type, item_id=item.item_id, export_version=version,
                               payload=payload.model_dump(mode="json"), issued_at=issued_at)
+
+    def export_context(self, item: Item) -> ExportContext:
+        """What a kind module reads to build the item's command (or its origin ids)."""
+        advanced = self.store.get_company_settings(item.company_id).get("advanced", {})
+        return ExportContext(
+            project_link=(self.store.get_link(item.company_id, "project", item.project_id)
+                          if item.project_id else None),
+            cost_types=self.cost_types_for(item.company_id), advanced=advanced)
+
+    def preview(self, item: Item) -> Command:
+        """The command the item's export would send now (nothing is sent or written)."""
+        return self._command(item, item.version, self.clock())
 
     def cost_types_for(self, company_id: int) -> Mapping[str, int]:
         """The company's own mapping (advanced settings) over the deployment default."""

@@ -8,7 +8,7 @@ the same delivery five times, or an unchanged commitment seen again, adds no ver
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from chalicelib.adapters.procore import ProcoreAuthError, ProcoreClient
@@ -17,9 +17,10 @@ from chalicelib.domain import commitments, cost_codes, matching, setup
 from chalicelib.domain.models import SYSTEM_INTAKE, Item
 from chalicelib.domain.observations import Observation
 from chalicelib.domain.state_machine import Status
-from chalicelib.domain.webhooks import WebhookEvent, commitment_target
+from chalicelib.domain.webhooks import WebhookEvent, budget_target, commitment_target
 from chalicelib.errors import Conflict, FatalUpstreamError, NotFound, UpstreamNotFound
 from chalicelib.observability import count, logger
+from chalicelib.services.budget_intake import BudgetIntake
 from chalicelib.services.items import ItemService
 
 COMMITMENT = "commitment"
@@ -40,8 +41,12 @@ def refusal_reason(exc: FatalUpstreamError, kind: str, commitment_id: int) -> st
 
 class IntakeService:
     def __init__(self, store: ItemStore, items: ItemService,
-                 procore_for: Callable[[int], ProcoreClient], limits: commitments.Limits) -> None:
+                 procore_for: Callable[[int], ProcoreClient], limits: commitments.Limits,
+                 cost_types: Mapping[str, int] | None = None) -> None:
         self.store = store
+        # Budgets: one item per project, read whole (services.budget_intake).
+        self.budgets = BudgetIntake(store, items, procore_for, cost_types or {},
+                                    direct_export=self._direct_export)
         self.items = items
         self.procore_for = procore_for
         self.limits = limits
@@ -53,10 +58,14 @@ class IntakeService:
             logger.info("event already processed", event_id=event.event_id)
             return "duplicate"
         target = commitment_target(event)
-        if target is None:
-            outcome = "ignored"
-        else:
+        budget_project = budget_target(event)
+        if target is not None:
             outcome = self._handle_commitment_event(event, target)
+        elif budget_project is not None:
+            outcome = self.budgets.handle_event(event.company_id, budget_project,
+                                                correlation_id=event.event_id)
+        else:
+            outcome = "ignored"
         # Marked only after the item write is durable: a crash before this line makes
         # SQS redeliver, and the snapshot hash keeps the redelivery from adding a version.
         self.store.mark_event_seen(event.company_id, event.event_id, outcome)

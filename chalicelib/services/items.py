@@ -41,6 +41,7 @@ from chalicelib.domain.state_machine import (
     transition,
 )
 from chalicelib.errors import BadRequest, Conflict, NotFound, ServiceUnavailable
+from chalicelib.kinds import kind_module
 from chalicelib.observability import count, logger
 
 OBSERVE_ATTEMPTS = 3
@@ -348,6 +349,9 @@ class ItemService:
 
 def after_sync_rule(kind: str) -> AfterSyncRule:
     """How a kind's changes after sync reach Sage (kinds without modifies: never)."""
+    module = kind_module(kind)
+    if module is not None:
+        return module.after_sync
     return AFTER_SYNC_RULES.get(kind) or not_modifiable(kind)
 
 

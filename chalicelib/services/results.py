@@ -17,6 +17,7 @@ from chalicelib.adapters.store import ItemStore, StaleItem
 from chalicelib.domain.models import SYSTEM_EXPORTER, Item, Link, parse_item_id, utc_now
 from chalicelib.domain.state_machine import Action, Status
 from chalicelib.errors import Conflict, FatalUpstreamError, ServiceUnavailable
+from chalicelib.kinds import ExportContext, kind_module
 from chalicelib.observability import count, logger
 from chalicelib.relay_protocol import Heartbeat, Result
 from chalicelib.services.erp_lists import ErpLists
@@ -32,7 +33,9 @@ RESULT_ATTEMPTS = 3
 class ResultsService:
     def __init__(self, store: ItemStore, items: ItemService,
                  procore_for: Callable[[int], ProcoreClient], lists: ErpLists,
-                 clock: Callable[[], str] = utc_now) -> None:
+                 clock: Callable[[], str] = utc_now, *,
+                 context_for: Callable[[Item], ExportContext] | None = None) -> None:
+        self.context_for = context_for
         self.store = store
         self.items = items
         self.procore_for = procore_for
@@ -88,7 +91,7 @@ class ResultsService:
     def _synced(self, item: Item, result: Result) -> str:
         keys = dict(result.sage_keys)
         link_kind, sage_key, origin_code = _sage_identity(item, keys)
-        writeback_error = self._write_back(item, sage_key, origin_code)
+        writeback_error = self._write_back(item, sage_key, origin_code, keys)
         try:
             self.store.put_link(Link(company_id=item.company_id, kind=link_kind,
                                      procore_id=item.procore_id, sage_key=sage_key,
@@ -106,10 +109,15 @@ class ResultsService:
         count("ExportsSynced")
         return "synced"
 
-    def _write_back(self, item: Item, origin_id: str, origin_code: str) -> str | None:
+    def _write_back(self, item: Item, origin_id: str, origin_code: str,
+                    keys: dict[str, str]) -> str | None:
         """Procore's per-entity refusal is kept on the item; being down raises (retry)."""
-        writer = ORIGIN_WRITERS[item.kind]
+        module = kind_module(item.kind)
         try:
+            if module is not None and self.context_for is not None:
+                return module.write_origins(self.procore_for(item.company_id), item, keys,
+                                            self.context_for(item))
+            writer = ORIGIN_WRITERS[item.kind]
             outcome = writer(self.procore_for(item.company_id), item.subtype, item.project_id,
                              item.procore_id, origin_id, origin_code)
         except FatalUpstreamError as exc:
@@ -124,6 +132,9 @@ class ResultsService:
 
 def _sage_identity(item: Item, keys: dict[str, str]) -> tuple[str, str, str]:
     """(link kind, Sage key used as Procore's origin_id, visible origin_code)."""
+    module = kind_module(item.kind)
+    if module is not None:
+        return module.link_kind, *module.sage_identity(item, keys)
     if item.kind == "project":
         return "project", keys["actrec"], keys["actrec"]
     if item.kind == "vendor":

@@ -11,19 +11,26 @@ from chalicelib.services.items import ItemService
 
 
 def send(user: User, body: SendBody, intake: IntakeService, items: ItemService) -> Item:
-    """Commitments and companies are sent by admins of their Procore tool; a project by
-    ERP standard or admin ("Add a Procore project to the ERP")."""
+    """Commitments, companies and budgets are sent by admins of their Procore tool; a
+    project by ERP standard or admin ("Add a Procore project to the ERP")."""
+    if body.kind == "budget":
+        # "Send a budget to ERP Integrations": admin on the project's Budget tool.
+        require(user, Permission.SEND_RETRIEVE_RESEND, "budget")
+        project_id = int(body.project_id or 0)
+        item = intake.budgets.evaluate(user.company_id, project_id, actor=user.subject)
+        return item or items.get(user.company_id, make_item_id("budget", project_id))
+    procore_id = int(body.procore_id or 0)  # the model requires it for the other kinds
     if body.kind == "project":
         require(user, Permission.ADD_PROJECT_TO_ERP)
-        item = intake.evaluate_project(user.company_id, body.procore_id, actor=user.subject)
+        item = intake.evaluate_project(user.company_id, procore_id, actor=user.subject)
     elif body.kind == "vendor":
         require(user, Permission.SEND_RETRIEVE_RESEND, "vendor")
-        item = intake.evaluate_vendor(user.company_id, body.procore_id, actor=user.subject)
+        item = intake.evaluate_vendor(user.company_id, procore_id, actor=user.subject)
     else:
         require(user, Permission.SEND_RETRIEVE_RESEND, body.kind)
         item = intake.evaluate_commitment(
             user.company_id, KIND_FOR_SUBTYPE[body.commitment_type],  # type: ignore[arg-type,index]
-            body.procore_id, body.project_id, actor=user.subject)
+            procore_id, body.project_id, actor=user.subject)
     # None: nothing changed since the last evaluation; answer with what is stored.
     kind = COMMITMENT if body.kind == "commitment" else body.kind
-    return item or items.get(user.company_id, make_item_id(kind, body.procore_id))
+    return item or items.get(user.company_id, make_item_id(kind, procore_id))

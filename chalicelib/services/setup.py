@@ -38,6 +38,7 @@ REFRESH_PERMISSION = {
     "cost_types": Permission.REFRESH_COST_CODES,
     "jobs": Permission.ADD_ERP_JOB_TO_PROCORE,
     "phases": Permission.IMPORT_SUB_JOB,
+    "budgets": Permission.IMPORT_BUDGET,
 }
 
 # How the link history names a record adopted instead of created.
