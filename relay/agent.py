@@ -74,6 +74,38 @@ PULL_TABLES: dict[CommandType, str] = {
     CommandType.PULL_COST_CODES: "cost_codes",
     CommandType.PULL_COST_TYPES: "cost_types",
     CommandType.PULL_PHASES: "phases",
+    CommandType.PULL_BUDGETS: "budgets",
+}
+# Pulls that PullPayload.job narrows to one job.
+JOB_PULLS = frozenset({CommandType.PULL_PHASES, CommandType.PULL_BUDGETS})
+
+# Write command -> the port method that applies it.
+WRITES: dict[CommandType, Callable[[SagePort, Any], dict[str, str]]] = {
+    CommandType.ADD_SUBCONTRACT: lambda sage, payload: sage.add_subcontract(payload),
+    CommandType.ADD_PURCHASE_ORDER: lambda sage, payload: sage.add_purchase_order(payload),
+    CommandType.ADD_JOB: lambda sage, payload: sage.add_job(payload),
+    CommandType.ADD_VENDOR: lambda sage, payload: sage.add_vendor(payload),
+    CommandType.MODIFY_SUBCONTRACT: lambda sage, payload: sage.modify_subcontract(payload),
+    CommandType.MODIFY_PURCHASE_ORDER:
+        lambda sage, payload: sage.modify_purchase_order(payload),
+    CommandType.ADD_BUDGET: lambda sage, payload: sage.add_budget(payload),
+    CommandType.CHANGE_BUDGET: lambda sage, payload: sage.change_budget(payload),
+}
+
+# Add command -> how Sage is asked whether it already has the record (reconciliation).
+# Modifies and budget change sets set absolute values: they have none and are simply
+# applied again.
+FINDS: dict[CommandType, Callable[[SagePort, Any], dict[str, str] | None]] = {
+    CommandType.ADD_SUBCONTRACT:
+        lambda sage, payload: sage.find_subcontract(payload.job, payload.number),
+    CommandType.ADD_PURCHASE_ORDER: lambda sage, payload: sage.find_purchase_order(
+        payload.number),
+    CommandType.ADD_JOB: lambda sage, payload: sage.find_job(payload.job),
+    # By number, or by name when Sage chose the number.
+    CommandType.ADD_VENDOR: lambda sage, payload: sage.find_vendor(payload.vendor,
+                                                                   payload.name),
+    # Every line there with exactly its amounts.
+    CommandType.ADD_BUDGET: lambda sage, payload: sage.find_budget(payload),
 }
 
 # ClientError codes that mean "AWS is busy, try later" rather than "you are wrong".
@@ -314,7 +346,7 @@ class RelayAgent:
             failure = SageFailure(code=INVALID_DATA, message=_validation_message(exc))
             return self._send_pull_error(command, failure, 1, pages=0)
         table = PULL_TABLES[command.type]
-        job = payload.job if command.type is CommandType.PULL_PHASES else None
+        job = payload.job if command.type in JOB_PULLS else None
         cursor: str | None = None
         page = rows_sent = 0
         result: Result | None = None
@@ -467,31 +499,14 @@ class RelayAgent:
                 f"{kind.value} refused: this agent reads a real Sage company database "
                 "(sage_database_url), which it may not write to; writes to a real Sage go "
                 "through Sage's API, which this agent version does not have"))
-        if kind is CommandType.ADD_SUBCONTRACT:
-            return self.sage.add_subcontract(payload)
-        if kind is CommandType.ADD_PURCHASE_ORDER:
-            return self.sage.add_purchase_order(payload)
-        if kind is CommandType.ADD_JOB:
-            return self.sage.add_job(payload)
-        if kind is CommandType.ADD_VENDOR:
-            return self.sage.add_vendor(payload)
-        if kind is CommandType.MODIFY_SUBCONTRACT:
-            return self.sage.modify_subcontract(payload)
-        if kind is CommandType.MODIFY_PURCHASE_ORDER:
-            return self.sage.modify_purchase_order(payload)
-        raise SageError(INVALID_DATA, f"command type {kind} is not supported by this agent")
+        write = WRITES.get(kind)
+        if write is None:
+            raise SageError(INVALID_DATA, f"command type {kind} is not supported by this agent")
+        return write(self.sage, payload)
 
     def _find(self, kind: CommandType, payload: Any) -> dict[str, str] | None:
-        if kind is CommandType.ADD_SUBCONTRACT:
-            return self.sage.find_subcontract(payload.job, payload.number)
-        if kind is CommandType.ADD_PURCHASE_ORDER:
-            return self.sage.find_purchase_order(payload.number)
-        if kind is CommandType.ADD_JOB:
-            return self.sage.find_job(payload.job)
-        if kind is CommandType.ADD_VENDOR:  # by number, or by name when Sage chose the number
-            return self.sage.find_vendor(payload.vendor, payload.name)
-        # Modifies: nothing to look up. A modify is idempotent, so it is simply applied again.
-        return None
+        find = FINDS.get(kind)
+        return None if find is None else find(self.sage, payload)
 
     def _ok(self, command: Command, keys: dict[str, str], attempts: int) -> Result:
         self.commands_applied += 1

@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from chalicelib.relay_protocol import (
+    BudgetChangePayload,
+    BudgetPayload,
     JobPayload,
     PurchaseOrderHeaderPayload,
     PurchaseOrderPayload,
@@ -39,10 +41,11 @@ class SageReader(Protocol):
     def read(self, table: str, *, after: str | None, limit: int,
              job: int | None = None) -> tuple[list[dict[str, Any]], str | None]:
         """One page of a Sage list for pulls: table is one of jobs, vendors, cost_codes,
-        cost_types, phases; rows in the shapes of relay_protocol's pull comment, ordered by
-        key; returns (rows, cursor of the next page or None). The cursor is opaque (JSON
-        of the last key). Unknown table, bad cursor or limit -> ValueError; the database
-        unreachable -> SageError 17000 (retryable)."""
+        cost_types, phases, budgets; rows in the shapes of relay_protocol's pull comment,
+        ordered by key; returns (rows, cursor of the next page or None). The cursor is
+        opaque (JSON of the last key). ``job`` narrows phases and budgets to one job.
+        Unknown table, bad cursor or limit -> ValueError; the database unreachable ->
+        SageError 17000 (retryable)."""
         ...
 
 
@@ -88,4 +91,26 @@ class SagePort(SageReader, Protocol):
 
     def find_vendor(self, vendor: int | None, name: str) -> dict[str, str] | None:
         """By number when given, else by exact name (reconciliation after a crash)."""
+        ...
+
+    def add_budget(self, payload: BudgetPayload) -> dict[str, str]:
+        """Write a job's first budget (budget header if missing + one bdglin row per line)
+        in one transaction; {"budget": job, "lines": count}. 12802 unknown job, phase,
+        cost code or cost type; 14201 the job already has budget lines (a budget is set up
+        in one system, never in both); 14050 the budget is locked (budget.lckedt), two
+        lines share a phase and cost code, or an amount does not fit decimal(12,2)."""
+        ...
+
+    def change_budget(self, payload: BudgetChangePayload) -> dict[str, str]:
+        """Apply a change set in one transaction: an existing row (job, phase, cost code)
+        gets the named current columns set (absolute values; originals stay), a missing
+        one is added with its originals (0 when none are given);
+        {"budget": job, "changed": rows updated, "added": rows inserted}. 12802 the job
+        or its budget does not exist; otherwise refused as add_budget. Applying the same
+        change twice leaves Sage as applying it once."""
+        ...
+
+    def find_budget(self, payload: BudgetPayload) -> dict[str, str] | None:
+        """The keys add_budget returned if every line of ``payload`` is in Sage with
+        exactly its current amounts (reconciliation), else None."""
         ...

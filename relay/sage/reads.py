@@ -9,11 +9,14 @@ pagination written as ``or_(k1 > x, and_(k1 == x, k2 > y))``: a page is never sh
 rows added before it.
 
 The cursor is opaque to callers: JSON of the last row's key values, a decimal cost code as
-its text ("3300.000"), e.g. ``[24001]``, ``["3300.000"]``, ``[24001,2]``.
+its text ("3300.000"), e.g. ``[24001]``, ``["3300.000"]``, ``[24001,2]``,
+``[24001,0,"3300.000"]`` (budget lines: job, phase, cost code).
 
 Row shapes are relay_protocol's pull shapes, identical from either database: a cost code
 is its text with three decimals; optional text Sage keeps as '' (its NOT NULL columns)
-comes out as None, as it always has.
+comes out as None, as it always has. Budget lines (``budgets``: bdglin, its header's lock
+from budget) carry their amounts as text with two decimals, only the cost types that are
+not zero, "no phase" (0) as None, and the unit as Sage keeps it ('' when none).
 """
 
 from __future__ import annotations
@@ -24,14 +27,34 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import Column, ColumnElement, Select, and_, create_engine, or_, select
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    FromClause,
+    Select,
+    and_,
+    create_engine,
+    or_,
+    select,
+)
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from relay.sage.port import UNAVAILABLE, SageError
-from relay.sage.tables import SQLITE_EXECUTION, actpay, actrec, cstcde, csttyp, jobphs
+from relay.sage.tables import (
+    BUDGET_COLUMNS,
+    SQLITE_EXECUTION,
+    actpay,
+    actrec,
+    bdglin,
+    budget,
+    cstcde,
+    csttyp,
+    jobphs,
+)
 
 _THOUSANDTH = Decimal("0.001")
+_CENT = Decimal("0.01")
 
 
 def cost_code_text(value: Decimal | float | int) -> str:
@@ -43,6 +66,17 @@ def cost_code_text(value: Decimal | float | int) -> str:
     if isinstance(value, Decimal):
         return str(value.quantize(_THOUSANDTH))
     return f"{value:.3f}"
+
+
+def money_text(value: Decimal | float | int) -> str:
+    """A decimal(12,2) amount as the protocol writes it: '1200.00'.
+
+    SQL Server returns a Decimal; SQLite a float or an int, exact to decimal(12,2)'s 12
+    significant digits, so formatting with two decimals gives the stored amount back.
+    """
+    if isinstance(value, Decimal):
+        return str(value.quantize(_CENT))
+    return f"{value:.2f}"
 
 
 def _text(value: str | None) -> str | None:
@@ -63,7 +97,29 @@ class ReadSpec:
     columns: Sequence[Column[Any]]
     key: Sequence[Column[Any]]
     shape: Callable[[Any], dict[str, Any]]
-    job: Column[Any] | None = None  # the column ``job`` narrows (phases only)
+    job: Column[Any] | None = None  # the column ``job`` narrows (phases, budgets)
+    source: FromClause | None = None  # a join, when the columns come from two tables
+
+
+def _by_type(row: Any, columns: Sequence[str]) -> dict[str, str]:
+    """{"1": "1200.00", ...}: the cost types (1-9, in order) whose column is not zero."""
+    amounts = {}
+    for cost_type, column in zip(BUDGET_COLUMNS, columns, strict=True):
+        value = row._mapping[column]
+        if value:
+            amounts[str(cost_type)] = money_text(value)
+    return amounts
+
+
+_CURRENT = [current for current, _ in BUDGET_COLUMNS.values()]
+_ORIGINAL = [original for _, original in BUDGET_COLUMNS.values()]
+
+
+def _budget_line(r: Any) -> dict[str, Any]:
+    return {"job": int(r.recnum), "phase": int(r.phsnum) or None, "line": int(r.linnum),
+            "cost_code": cost_code_text(r.cstcde), "unit": r.untdsc or "",
+            "amounts": _by_type(r, _CURRENT), "originals": _by_type(r, _ORIGINAL),
+            "total": money_text(r.ttlbdg), "locked": bool(r.lckedt)}
 
 
 READS: dict[str, ReadSpec] = {spec.name: spec for spec in (
@@ -91,6 +147,11 @@ READS: dict[str, ReadSpec] = {spec.name: spec for spec in (
              [jobphs.c.recnum, jobphs.c.phsnum],
              lambda r: {"job": int(r.recnum), "phase": int(r.phsnum), "name": r.phsnme},
              job=jobphs.c.recnum),
+    # A line without a budget header (none in Sage's own screens) reads as not locked.
+    ReadSpec("budgets", [*bdglin.c, budget.c.lckedt],
+             [bdglin.c.recnum, bdglin.c.phsnum, bdglin.c.cstcde], _budget_line,
+             job=bdglin.c.recnum,
+             source=bdglin.outerjoin(budget, budget.c.recnum == bdglin.c.recnum)),
 )}
 READABLE_TABLES = tuple(READS)
 
@@ -158,8 +219,10 @@ def read_statement(table: str, *, after: str | None, limit: int,
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
         raise ValueError(f"limit must be a positive integer, not {limit!r}")
     if job is not None and spec.job is None:
-        raise ValueError(f"job narrows phases only, not {table}")
+        raise ValueError(f"job narrows phases and budgets only, not {table}")
     statement = select(*spec.columns)
+    if spec.source is not None:
+        statement = statement.select_from(spec.source)
     if job is not None and spec.job is not None:
         statement = statement.where(spec.job == job)
     if after is not None:

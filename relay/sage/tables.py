@@ -9,12 +9,19 @@ only knows as "string" (jobphs.phsnme, csttyp.typnme) is ours (50).
 The same ``Table`` objects serve the embedded SQLite stand-in and a real Sage company
 database: statements built on them compile for either dialect. On SQLite the schema name
 ``dbo`` is translated away (``SQLITE_EXECUTION``), and decimal(15,3) reads back as a float
-(SQLite has no decimal type) that ``relay.sage.reads`` turns into the exact code.
+(SQLite has no decimal type) that ``relay.sage.reads`` turns into the exact code; so do
+the budget's decimal(12,2) amounts (the exact text with two places).
+
+Budgets: ``budget`` (one header per job, ``lckedt``) and ``bdglin`` (one line per job,
+phase and cost code, one current and one original column per cost type,
+``BUDGET_COLUMNS``). real_schema.json knows their amounts, ``linnum`` and ``lckedt`` only
+as families of the 2012 SMB classes: decimal(12,2) and int are ours, as in the embedded
+schema.sql.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import BIGINT, DECIMAL, NVARCHAR, Column, MetaData, Table
+from sqlalchemy import BIGINT, DECIMAL, INTEGER, NVARCHAR, Column, MetaData, Table
 from sqlalchemy.dialects.mssql import TINYINT
 
 SCHEMA = "dbo"
@@ -25,6 +32,22 @@ metadata = MetaData(schema=SCHEMA)
 
 # decimal(15,3); on SQLite read as a number without SQLAlchemy's float->Decimal warning.
 COST_CODE = DECIMAL(15, 3).with_variant(DECIMAL(15, 3, asdecimal=False), "sqlite")
+# decimal(12,2) money, read the same way on SQLite (relay.sage.reads.money_text).
+MONEY = DECIMAL(12, 2).with_variant(DECIMAL(12, 2, asdecimal=False), "sqlite")
+
+# Cost type -> (current budget column, original budget column) of bdglin
+# (real_schema.json `codes`, "bdglin cost-type columns"; captions "Orig Material", ...).
+BUDGET_COLUMNS: dict[int, tuple[str, str]] = {
+    1: ("matbdg", "matorg"),
+    2: ("labbdg", "laborg"),
+    3: ("eqpbdg", "eqporg"),
+    4: ("subbdg", "suborg"),
+    5: ("othbdg", "othorg"),
+    6: ("usrcs6", "cs6org"),
+    7: ("usrcs7", "cs7org"),
+    8: ("usrcs8", "cs8org"),
+    9: ("usrcs9", "cs9org"),
+}
 
 actrec = Table(  # jobs (3-5); recnum = job number
     "actrec", metadata,
@@ -70,4 +93,23 @@ jobphs = Table(  # phases of a job (Procore sub jobs); key (recnum = job, phsnum
     Column("recnum", BIGINT, primary_key=True),
     Column("phsnum", BIGINT, primary_key=True),
     Column("phsnme", NVARCHAR(50), nullable=False),
+)
+
+budget = Table(  # budget header (6-2), one per job; recnum = job
+    "budget", metadata,
+    Column("recnum", BIGINT, primary_key=True),
+    Column("lckedt", INTEGER, nullable=False),  # 0/1: locked for editing
+)
+
+bdglin = Table(  # budget lines: one per job, phase (0 = none) and cost code
+    "bdglin", metadata,
+    Column("recnum", BIGINT, primary_key=True),  # job
+    Column("phsnum", BIGINT, primary_key=True),
+    Column("linnum", INTEGER, primary_key=True),  # line number within job + phase
+    Column("cstcde", COST_CODE, nullable=False),
+    Column("untdsc", NVARCHAR(10), nullable=False),
+    *(Column(current, MONEY, nullable=False) for current, _ in BUDGET_COLUMNS.values()),
+    Column("ttlbdg", MONEY, nullable=False),
+    *(Column(original, MONEY, nullable=False) for _, original in BUDGET_COLUMNS.values()),
+    Column("ttlorg", MONEY, nullable=False),
 )

@@ -34,7 +34,8 @@ from relay.sage.tables import metadata
 
 COMPANY_ID = 4264
 
-# Every statement a pull can send: each list's first page, a later page, and phases of a job.
+# Every statement a pull can send: each list's first page, a later page, and phases and
+# budget lines of a job.
 STATEMENTS = [
     ("jobs", None, None), ("jobs", "[24001]", None),
     ("vendors", None, None), ("vendors", "[3002]", None),
@@ -42,6 +43,8 @@ STATEMENTS = [
     ("cost_types", None, None), ("cost_types", "[4]", None),
     ("phases", None, None), ("phases", "[24001,2]", None),
     ("phases", None, 24001), ("phases", "[24001,2]", 24001),
+    ("budgets", None, None), ("budgets", '[24001,0,"3300.000"]', None),
+    ("budgets", None, 24001), ("budgets", '[24001,2,"5120.000"]', 24001),
 ]
 
 

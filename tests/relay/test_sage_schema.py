@@ -116,6 +116,12 @@ SAGE_COLUMNS: dict[str, dict[str, tuple[str, bool]]] = {
         "cs7org": ("~decimal", False), "cs8org": ("~decimal", False),
         "cs9org": ("~decimal", False), "ttlorg": ("~decimal", False),
         "insdte": ("datetime", True), "insusr": ("nvarchar(128)", True),
+        "upddte": ("datetime", True), "updusr": ("nvarchar(128)", True),
+    },
+    "budget": {  # written by add_budget (header), read by the budget pull (lckedt)
+        "_idnum": ("uniqueidentifier", False), "recnum": ("bigint", False),
+        "lckedt": ("~int", False), "insdte": ("datetime", True),
+        "insusr": ("nvarchar(128)", True),
     },
     "prmchg": {
         "_idnum": ("uniqueidentifier", False), "recnum": ("bigint", False),
@@ -172,7 +178,7 @@ SAGE_COLUMNS: dict[str, dict[str, tuple[str, bool]]] = {
 
 _FAMILIES = {
     "decimal": re.compile(r"decimal\(\d+,\d+\)"),
-    "int": re.compile(r"(tiny|small|big)?int"),
+    "int": re.compile(r"(tiny|small|big)?int(eger)?"),  # INTEGER: SQLAlchemy's int on mssql
     "string": re.compile(r"nvarchar\((\d+|max)\)"),
     "date": re.compile(r"date"),
 }
@@ -225,7 +231,7 @@ def test_read_metadata_has_the_same_types_and_nullability() -> None:
             assert _matches(expected, column.type.compile(dialect=mssql)), column
             assert column.nullable == nullable, column
             checked += 1
-    assert checked == 26
+    assert checked == 26 + 2 + 25  # jobs..phases, budget, bdglin
 
 
 @pytest.mark.skipif(not REAL_SCHEMA.exists(), reason="the reference material is not here")

@@ -354,7 +354,7 @@ def test_read_of_an_exact_multiple_has_no_empty_last_page(sage: EmbeddedSage) ->
 def test_read_empty_table(tmp_path: Path) -> None:
     db = EmbeddedSage(tmp_path / "empty.db")
     db.init()
-    for table in ("jobs", "vendors", "cost_codes", "cost_types", "phases"):
+    for table in ("jobs", "vendors", "cost_codes", "cost_types", "phases", "budgets"):
         assert db.read(table, after=None, limit=2) == ([], None)
 
 
@@ -368,7 +368,9 @@ def test_read_empty_table(tmp_path: Path) -> None:
     ("cost_codes", {"after": "[3300]"}, "is not a cost_codes cursor"),
     ("phases", {"after": "24001:2"}, "is not a phases cursor"),
     ("phases", {"after": "[24001]"}, "is not a phases cursor"),
-    ("vendors", {"job": 24001}, "job narrows phases only"),
+    ("vendors", {"job": 24001}, "job narrows phases and budgets only"),
+    ("budgets", {"after": "[24001,0]"}, "is not a budgets cursor"),
+    ("budgets", {"after": "[24001,0,3300]"}, "is not a budgets cursor"),
 ])
 def test_read_refuses_bad_arguments(sage: EmbeddedSage, table: str, kwargs: dict[str, Any],
                                     words: str) -> None:

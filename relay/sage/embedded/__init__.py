@@ -18,8 +18,9 @@ scale, cost codes as the protocol's text ("3300.000").
 The package: ``schema`` (the DDL, schema.sql), ``rules`` (Sage's validation rules and
 error codes), ``posting`` (posting periods, job cost distribution and change order
 numbers, for the writes to come), ``database`` (connections and transactions),
-``writes`` (the port's commands), ``reads`` (the paged list reads and the inspection
-helpers), ``demo_data`` (seeding), composed into ``EmbeddedSage`` in ``company``.
+``writes`` (the port's commands), ``budgets`` (the budget commands), ``reads`` (the
+paged list reads and the inspection helpers), ``demo_data`` (seeding), composed into
+``EmbeddedSage`` in ``company``.
 """
 
 from relay.sage.embedded.company import EmbeddedSage

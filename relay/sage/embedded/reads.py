@@ -3,7 +3,7 @@ inspection helpers tests and the CLI use.
 
 Pulls (``read``) are relay/sage/reads.py's SQLAlchemy statements, the very ones that run
 on a real Sage company database, executed on this file: jobs, vendors, cost codes, cost
-types and phases in key order with an opaque cursor holding the last key returned
+types, phases and budget lines in key order with an opaque cursor holding the last key returned
 (keyset pagination: a page is never shifted by rows added before it). They read what is
 committed (a pull never runs inside ``batch()``).
 """
@@ -66,11 +66,13 @@ class Reads(SageDatabase):
 
     def read(self, table: str, *, after: str | None, limit: int,
              job: int | None = None) -> tuple[list[dict[str, Any]], str | None]:
-        """One page of ``table`` (jobs, vendors, cost_codes, cost_types, phases) in key order.
+        """One page of ``table`` (jobs, vendors, cost_codes, cost_types, phases, budgets) in
+        key order.
 
         ``after`` is the cursor a previous page returned (None for the first page); the
         result is (rows, cursor of the next page, or None on the last page). ``job``
-        narrows phases to one job. Unknown table, bad cursor or limit -> ValueError.
+        narrows phases and budgets to one job. Unknown table, bad cursor or limit ->
+        ValueError.
         """
         return self._pulls.read(table, after=after, limit=limit, job=job)
 
