@@ -133,8 +133,13 @@ per resource family; each mixin lists its own routes.
 * ``resources/``: one module per resource family: ``projects``, ``vendors`` (with the
   business register), ``commitments`` (with their sync), ``line_items`` (a commitment's
   schedule of values), ``cost_codes``
-  (project cost codes, standard cost code lists and codes, line item types), ``sub_jobs``;
-  ``common`` holds what they share (list pages, the sync rules, validated writes).
+  (project cost codes, standard cost code lists and codes, line item types), ``sub_jobs``,
+  ``budgets`` (budget line items, their amounts, the lock, ``seed_budget``,
+  ``set_budget_changes``), ``budget_views`` (the standard view, detail rows),
+  ``budget_sync`` (``POST budget_line_items/sync``, ``external_data/sync``),
+  ``budget_modifications`` (legacy), ``budget_changes``; ``common`` holds what they share
+  (list pages, the sync rules, validated writes). Budget choices: docs/decisions.md
+  ("Sandbox budgets follow Procore's budget endpoints").
 
 A new resource family is a new module under ``resources/``: a mixin with its handlers and
 ``ROUTES``, added to ``ProcoreSandbox``'s bases and to ``API_ROUTES`` in ``server``. This
@@ -148,6 +153,11 @@ from __future__ import annotations
 
 from devstack.procore_sandbox.auth import SERVICE_ACCOUNT_USER_ID
 from devstack.procore_sandbox.faults import Fault
+from devstack.procore_sandbox.resources.budget_changes import BUDGET_CHANGES_RESOURCE
+from devstack.procore_sandbox.resources.budget_modifications import (
+    BUDGET_MODIFICATIONS_RESOURCE,
+)
+from devstack.procore_sandbox.resources.budgets import BUDGET_LINE_ITEMS_RESOURCE
 from devstack.procore_sandbox.resources.commitments import COMMITMENT_STATUSES
 from devstack.procore_sandbox.resources.common import (
     DEFAULT_PER_PAGE,
@@ -184,6 +194,9 @@ from devstack.procore_sandbox.webhook_payloads import (
 )
 
 __all__ = [
+    "BUDGET_CHANGES_RESOURCE",
+    "BUDGET_LINE_ITEMS_RESOURCE",
+    "BUDGET_MODIFICATIONS_RESOURCE",
     "BUSINESS_REGISTER_TYPES",
     "COMMITMENT_STATUSES",
     "COMPANY_VENDORS_RESOURCE",

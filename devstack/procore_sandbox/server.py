@@ -27,6 +27,11 @@ from urllib.parse import parse_qs, urlsplit
 
 from devstack.procore_sandbox.auth import SERVICE_ACCOUNT_USER_ID, AuthMixin
 from devstack.procore_sandbox.faults import FaultsMixin
+from devstack.procore_sandbox.resources.budget_changes import BudgetChangesMixin
+from devstack.procore_sandbox.resources.budget_modifications import BudgetModificationsMixin
+from devstack.procore_sandbox.resources.budget_sync import BudgetSyncMixin
+from devstack.procore_sandbox.resources.budget_views import BudgetViewsMixin
+from devstack.procore_sandbox.resources.budgets import BudgetsMixin
 from devstack.procore_sandbox.resources.commitments import CommitmentsMixin
 from devstack.procore_sandbox.resources.cost_codes import CostCodesMixin
 from devstack.procore_sandbox.resources.line_items import LineItemsMixin
@@ -66,11 +71,17 @@ API_ROUTES: tuple[Route, ...] = (
     *LineItemsMixin.ROUTES,
     *SubJobsMixin.ROUTES,
     *CostCodesMixin.ROUTES,
+    *BudgetViewsMixin.ROUTES,
+    *BudgetSyncMixin.ROUTES,
+    *BudgetsMixin.ROUTES,
+    *BudgetModificationsMixin.ROUTES,
+    *BudgetChangesMixin.ROUTES,
 )
 #: ``/_sandbox/*``: no auth, no quota.
 CONTROL_ROUTES: tuple[Route, ...] = (
     *FaultsMixin.CONTROL_ROUTES,
     *SeedingMixin.CONTROL_ROUTES,
+    *BudgetsMixin.CONTROL_ROUTES,
     ("POST", r"/_sandbox/reset", "_c_reset", False),
     *WebhooksMixin.CONTROL_ROUTES,
     ("GET", r"/_sandbox/request_counts", "_c_request_counts", False),
@@ -85,6 +96,11 @@ class ProcoreSandbox(
     LineItemsMixin,
     SubJobsMixin,
     CostCodesMixin,
+    BudgetViewsMixin,
+    BudgetSyncMixin,
+    BudgetsMixin,
+    BudgetModificationsMixin,
+    BudgetChangesMixin,
     AuthMixin,
     FaultsMixin,
     WebhooksMixin,

@@ -96,6 +96,18 @@ class SandboxState:
     )
     #: commitment id -> line item id -> record
     line_items: dict[int, dict[int, dict[str, Any]]] = field(default_factory=dict)
+    #: budget line item id -> record (``project_id`` inside; soft deleted: ``deleted_at``)
+    budget_line_items: dict[int, dict[str, Any]] = field(default_factory=dict)
+    #: budget view id -> record (company level: every project has the standard view)
+    budget_views: dict[int, dict[str, Any]] = field(default_factory=dict)
+    #: ids of projects whose budget is locked
+    locked_budgets: set[int] = field(default_factory=set)
+    #: ids of projects with the Budget Changes feature on (legacy modifications then 405)
+    budget_changes_enabled: set[int] = field(default_factory=set)
+    #: budget modification id -> record (``project_id`` inside)
+    budget_modifications: dict[int, dict[str, Any]] = field(default_factory=dict)
+    #: budget change id -> record (``project_id`` and its ``adjustments`` inside)
+    budget_changes: dict[int, dict[str, Any]] = field(default_factory=dict)
     #: access token -> {"client_id", "expires_at"}
     tokens: dict[str, dict[str, Any]] = field(default_factory=dict)
     faults: list[Fault] = field(default_factory=list)

@@ -349,19 +349,22 @@ class ResourceBase:
         *,
         view: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
         origin_filter: bool = True,
+        default_per_page: int = DEFAULT_PER_PAGE,
+        max_per_page: int = MAX_PER_PAGE,
     ) -> _Response:
         """A v1.0 list page: bare array plus ``Total``/``Per-Page``/``Link`` headers.
 
         ``view`` shapes each record (default: the record as stored). ``origin_filter``:
         the list documents ``filters[origin_id]``; when it does not, the parameter is
-        ignored, as an unknown query parameter is.
+        ignored, as an unknown query parameter is. ``default_per_page``/``max_per_page``:
+        a v2.0 list's 10 and 100 (its caller wraps the page in ``{"data": ...}``).
         """
         items = [records[key] for key in sorted(records)]
         origin_id = req.param("filters[origin_id]") if origin_filter else None
         if origin_id is not None:
             wanted = set(origin_id.split(","))
             items = [r for r in items if r.get("origin_id") in wanted]
-        per_page = min(max(_int_param(req, "per_page", DEFAULT_PER_PAGE), 1), MAX_PER_PAGE)
+        per_page = min(max(_int_param(req, "per_page", default_per_page), 1), max_per_page)
         page = _int_param(req, "page", 1)
         if page < 1:
             raise SandboxError(400, "page must be at least 1")
