@@ -51,6 +51,7 @@ import time
 import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -210,6 +211,21 @@ class ProcoreTokenProvider:
 
 
 # --- client ----------------------------------------------------------------------------
+def json_number(value: Any) -> float:
+    """A Decimal as the JSON number Procore's schemas ask for, with exactly its digits.
+
+    Python writes a float as the shortest text that reads back as the same float, so any
+    decimal of at most 15 significant digits (every Sage amount: 12 digits and 2 places)
+    goes out as exactly itself. One that would not is refused rather than rounded.
+    """
+    if isinstance(value, Decimal):
+        number = float(value)
+        if Decimal(repr(number)) != value:
+            raise ValueError(f"{value} cannot be sent to Procore as an exact JSON number")
+        return number
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
 @dataclass(frozen=True)
 class SyncOutcome:
     """Procore's answer to a sync, merged over chunks.
@@ -401,7 +417,8 @@ class ProcoreClient(ProcoreResources, ProcoreBudgets):
         url = self._base_url + path
         if params:
             url += "?" + urllib.parse.urlencode(_query_items(params), doseq=True)
-        body = None if json_body is None else json.dumps(json_body).encode("utf-8")
+        body = (None if json_body is None
+                else json.dumps(json_body, default=json_number).encode("utf-8"))
         post = method == "POST"
         auth_retried = False
         attempt = 0

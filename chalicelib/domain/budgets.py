@@ -304,7 +304,7 @@ def against_sage(rows: list[dict[str, Any]], sage_lines: list[dict[str, Any]] | 
                 now = money(((sage_row or {}).get("amounts") or {}).get(str(cost_type)) or 0)
             after = Decimal(amount)
             view.append({"phase": row["phase"], "cost_code": row["cost_code"],
-                         "cost_type": cost_type, "sage_now": _text(now) if now is not None
+                         "cost_type": int(cost_type), "sage_now": _text(now) if now is not None
                          else None, "after_export": _text(after),
                          "difference": _text(after - now) if now is not None else None,
                          "new_row": sage_row is None if sage_lines is not None else None})

@@ -154,7 +154,7 @@ class BudgetImportService:
             row = existing.get((code_id, type_id))
             if row is not None:
                 updates.append({"id": row["id"], "wbs_code_id": row.get("wbs_code_id"),
-                                "original_budget_amount": str(amount)})
+                                "original_budget_amount": amount})
                 origins.append({"item_type": ITEM_TYPE, "item_id": row["id"],
                                 "origin_id": origin})
             else:
@@ -164,7 +164,7 @@ class BudgetImportService:
         for code_id, type_id, amount, origin in creates:
             made = procore.create_budget_line_item(project_id, {
                 "cost_code_id": code_id, "line_item_type_id": type_id,
-                "original_budget_amount": str(amount)})
+                "original_budget_amount": amount})
             origins.append({"item_type": ITEM_TYPE, "item_id": made["id"], "origin_id": origin})
         if origins:
             procore.sync_external_data(origins)

@@ -9,7 +9,13 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.adapters.queues import FifoQueue
-from chalicelib.domain.webhooks import WebhookEvent, commitment_target, parse_webhook, to_message
+from chalicelib.domain.webhooks import (
+    WebhookEvent,
+    budget_target,
+    commitment_target,
+    parse_webhook,
+    to_message,
+)
 from chalicelib.errors import BadRequest, Unauthorized
 from chalicelib.observability import count, logger
 from chalicelib.settings import Settings
@@ -78,7 +84,7 @@ def route(settings: Settings, queue: FifoQueue, event: WebhookEvent) -> dict[str
         logger.warning("skipped: company not served here", company_id=event.company_id)
         return {"status": "skipped", "reason": "company not served by this connector",
                 "id": event.event_id}
-    if commitment_target(event) is None:
+    if commitment_target(event) is None and budget_target(event) is None:
         count("WebhooksSkipped")
         return {"status": "skipped", "reason": f"resource {event.resource_name!r} not synced",
                 "id": event.event_id}
