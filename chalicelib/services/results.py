@@ -11,7 +11,7 @@ and the change that waited during the export are one write (ItemService.finish_e
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from chalicelib.adapters.store import ItemStore, StaleItem
 from chalicelib.domain.models import SYSTEM_EXPORTER, Item, Link, parse_item_id, utc_now
@@ -95,6 +95,7 @@ class ResultsService:
         try:
             self.store.put_link(Link(company_id=item.company_id, kind=link_kind,
                                      procore_id=item.procore_id, sage_key=sage_key,
+                                     origin=_link_origin(item),
                                      created_at=self.clock(), created_by=SYSTEM_EXPORTER))
         except Conflict:
             pass  # linked by an earlier delivery of this result (or by the add, for a modify)
@@ -128,6 +129,12 @@ class ResultsService:
             logger.error("origin write-back refused", item_id=item.item_id, errors=refused)
             return f"Procore refused the origin id: {refused}"
         return None
+
+
+def _link_origin(item: Item) -> Literal["procore"] | None:
+    """Records a kind module exports were created in Procore (a budget then is managed
+    there); the older kinds' links do not say."""
+    return "procore" if kind_module(item.kind) is not None else None
 
 
 def _sage_identity(item: Item, keys: dict[str, str]) -> tuple[str, str, str]:

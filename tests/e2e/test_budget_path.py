@@ -115,6 +115,9 @@ def test_budget_exports_then_change_sets_write_only_what_changed(stack: ExportSt
     assert rows["5120.000"]["subbdg"] == rows["5120.000"]["suborg"] == Decimal("20000.00")
     shown = pm.call("GET", f"/rest/v1.0/budget_line_items/{material}?project_id={project}")
     assert shown["origin_id"] == "bdglin:24001:0:3300.000:1"
+    # Exported from Procore: managed there, so Sage's budget is never imported over it.
+    status, body = stack.call("post", f"/projects/{project}/budget/import", "standard")
+    assert status == 409 and "managed in Procore" in body["message"], body
 
     # A budget change (-300 / +300) and a partial line item funded by it: a change set.
     stack.sandbox.set_budget_changes(project, True)
