@@ -12,12 +12,17 @@ from chalicelib.relay_protocol import Result
 from chalicelib.wiring import get_store
 from tests.fixtures_sandbox import sandbox_fixture  # noqa: F401 - the fixture
 from tests.helpers import COMPANY_ID, use_division_dash_codes
-from tests.integration.test_setup_api import SetupApi
-from tests.integration.test_setup_api import api as api_fixture  # noqa: F401 - the fixture
+from tests.integration.test_setup_api import SetupApi, make_setup_api
 
 SAGE_BUDGET = [{"job": 24001, "phase": None, "line": 1, "cost_code": "3300.000", "unit": "",
                 "amounts": {"1": "900.00"}, "originals": {"1": "900.00"}, "total": "900.00",
                 "locked": False}]
+
+
+@pytest.fixture(name="api")
+def api_fixture(aws: Any, sandbox: Any, chalice_client: Any, mint: Any,
+                monkeypatch: pytest.MonkeyPatch) -> SetupApi:
+    return make_setup_api(aws, sandbox, chalice_client, mint, monkeypatch)
 
 
 def link_main(api: SetupApi) -> None:

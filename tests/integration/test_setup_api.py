@@ -106,6 +106,12 @@ class SetupApi:
 @pytest.fixture
 def api(aws: Any, sandbox: Any, chalice_client: Any, mint: Any,
         monkeypatch: pytest.MonkeyPatch) -> SetupApi:
+    return make_setup_api(aws, sandbox, chalice_client, mint, monkeypatch)
+
+
+def make_setup_api(aws: Any, sandbox: Any, chalice_client: Any, mint: Any,
+                   monkeypatch: pytest.MonkeyPatch) -> SetupApi:
+    """The demo company in the sandbox, the app pointed at it, personas seeded."""
     from chalicelib import wiring
 
     demo = seed_demo(sandbox, matching_vendors=True)
