@@ -48,6 +48,9 @@ class ItemKindModule(Protocol):
                       ctx: ExportContext) -> str | None:
         """Tell Procore which Sage record each part became; Procore's refusal or None."""
 
+    def clear_origins(self, procore: ProcoreClient, item: Item) -> str | None:
+        """Unlink: Procore forgets the Sage records; Procore's refusal or None."""
+
 
 _REGISTRY: dict[str, ItemKindModule] = {}
 

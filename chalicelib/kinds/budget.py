@@ -96,6 +96,14 @@ class BudgetKind:
         return f"Procore refused the origin ids: {refused}" if refused else None
 
 
+    def clear_origins(self, procore: ProcoreClient, item: Item) -> str | None:
+        """Unlink: every line item Sage was given loses its origin id."""
+        lines = (item.synced_snapshot or item.snapshot).get("lines") or []
+        updates = [{"item_type": ITEM_TYPE, "item_id": int(line["id"]), "origin_id": None}
+                   for line in lines]
+        return entity_errors(procore.sync_external_data(updates)) if updates else None
+
+
 def origin_updates(item: Item, keys: Mapping[str, str],
                    ctx: ExportContext) -> list[dict[str, Any]]:
     """One external data update per Procore line item: the Sage cell it went to,

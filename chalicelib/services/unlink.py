@@ -21,6 +21,7 @@ from chalicelib.domain.models import Item, utc_now
 from chalicelib.domain.permissions import Permission, User, require
 from chalicelib.domain.state_machine import Action, Status, TransitionNotAllowed, next_status
 from chalicelib.errors import Conflict, FatalUpstreamError, NotFound
+from chalicelib.kinds import kind_module
 from chalicelib.observability import count, logger
 from chalicelib.services.items import ItemService
 from chalicelib.services.origins import ORIGIN_WRITERS, entity_errors
@@ -84,6 +85,13 @@ class UnlinkService:
         """Clear origin_id/origin_code in Procore; says what happened. A refusal (the
         record is gone from Procore, say) does not stop the unlink; Procore being away
         does (RetriableUpstreamError: nothing has changed yet)."""
+        module = kind_module(kind)
+        if module is not None and item is not None:
+            try:
+                refused = module.clear_origins(self.procore_for(company_id), item)
+            except FatalUpstreamError as exc:
+                return f"not cleared: {exc.message}"
+            return f"not cleared: {refused}" if refused else "cleared"
         writer = ORIGIN_WRITERS.get(kind)
         if writer is None:
             return "not applicable"  # sub jobs: their origin id names the Sage phase

@@ -76,6 +76,17 @@ def test_a_sent_budget_exports_as_one_row_per_cost_code(api: SetupApi) -> None:
     assert item.status.value == "synced" and item.writeback_error is None
     link = get_store().get_link(COMPANY_ID, "budget", api.main)
     assert (link.sage_key, link.origin) == ("24001", "procore")
+    lines = [r for r in api.sandbox.state.budget_line_items.values()]
+    assert sorted(r.get("origin_id") for r in lines) == ["bdglin:24001:0:3300.000:1",
+                                                         "bdglin:24001:0:5120.000:4"]
+
+    # Unlink (ERP standard): the link goes, Procore's origin ids are cleared, Sage is as it was.
+    status, answer = api.call("POST", f"/items/budget-{api.main}/unlink", "viewer")
+    assert status == 403
+    status, answer = api.call("POST", f"/items/budget-{api.main}/unlink", "standard")
+    assert (status, answer["status"]) == (200, "unlinked"), answer
+    assert get_store().get_link(COMPANY_ID, "budget", api.main) is None
+    assert [r.get("origin_id") for r in lines] == [None, None]
 
 
 def test_created_in_both_and_phases_are_reasons_once_sage_is_known(api: SetupApi) -> None:
