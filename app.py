@@ -334,8 +334,11 @@ def sweep_exports(event: Any) -> dict[str, int | bool]:
 
 @app.schedule(Rate(5, unit=Rate.MINUTES), name="reconcile-commitments")
 def reconcile_commitments(event: Any) -> dict[str, Any]:
-    """Queue the commitment changes Procore shows that no webhook brought (lost deliveries)."""
+    """Queue the commitment changes Procore shows that no webhook brought (lost deliveries),
+    and an hourly re-read of every budget in play (budget rows carry no updated_at)."""
     from chalicelib.settings import get_settings
-    from chalicelib.wiring import get_reconciler
+    from chalicelib.wiring import get_budget_reconcile, get_reconciler
 
-    return get_reconciler().poll(get_settings().procore_company_id).as_dict()
+    company_id = get_settings().procore_company_id
+    report = get_reconciler().poll(company_id).as_dict()
+    return {**report, "budget_rereads": get_budget_reconcile().queue_rereads(company_id)}

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from chalicelib.adapters.store import ItemStore
     from chalicelib.auth import TokenVerifier
     from chalicelib.services.budget_import import BudgetImportService
+    from chalicelib.services.budget_reconcile import BudgetReconcile
     from chalicelib.services.company_settings import CompanySettingsService
     from chalicelib.services.erp_lists import ErpLists
     from chalicelib.services.exporter import ExporterService
@@ -99,6 +100,13 @@ def get_erp_lists() -> ErpLists:
     # A budget import waits for Sage's budget lines: it runs when their pull completes.
     lists.on_complete["budgets"] = lambda company_id: get_budget_import().resume(company_id)
     return lists
+
+
+@lru_cache(maxsize=1)
+def get_budget_reconcile() -> BudgetReconcile:
+    from chalicelib.services.budget_reconcile import BudgetReconcile
+
+    return BudgetReconcile(get_store(), get_inbound_queue())
 
 
 @lru_cache(maxsize=1)

@@ -10,6 +10,7 @@ import pytest
 from chalicelib.domain.models import Link
 from chalicelib.relay_protocol import Result
 from chalicelib.wiring import get_store
+from devstack.pump import drain
 from tests.fixtures_sandbox import sandbox_fixture  # noqa: F401 - the fixture
 from tests.helpers import COMPANY_ID, use_division_dash_codes
 from tests.integration.test_setup_api import SetupApi, make_setup_api
@@ -140,3 +141,25 @@ def test_an_import_that_cannot_map_names_every_cell_and_writes_nothing(api: Setu
 def test_unknown_item_preview_is_404(api: SetupApi) -> None:
     status, answer = api.call("GET", "/items/budget-999/preview", "viewer")
     assert status == 404, answer
+
+
+def test_a_budget_change_whose_webhook_was_lost_is_read_within_the_hour(
+        api: SetupApi) -> None:
+    link_main(api)
+    use_division_dash_codes()
+    seed_locked_budget(api)
+    send(api, project_id=api.main)
+    codes, types = api.demo["cost_code_ids"]["main"], api.demo["line_item_type_ids"]
+    api.sandbox.seed_budget(api.main, [(codes["09-900"], types["L"], "75")])  # no webhook
+    event = api.client.events.generate_cw_event(
+        source="aws.events", detail_type="Scheduled Event", detail={},
+        resources=["arn:aws:events:us-east-1:123456789012:rule/reconcile"])
+    answer = api.client.lambda_.invoke("reconcile-commitments", event).payload
+    assert answer["budget_rereads"] == 1
+    drain(api.aws.sqs, api.aws.inbound_url,
+          lambda e: api.client.lambda_.invoke("intake", e).payload)
+    item = get_store().get_item(COMPANY_ID, "budget", api.main)
+    assert item.snapshot["revised_total"] == "3575.25"
+    # Later polls of the same hour queue nothing more.
+    assert api.client.lambda_.invoke("reconcile-commitments", event).payload[
+        "budget_rereads"] == 0
