@@ -12,6 +12,12 @@ starts), with a summary table; exit 0 only when everything landed.
 6. Setup both ways: the accountant adds a job in Sage and an admin adds it to Procore; a
    Procore project is exported to Sage as a new job; a Sage vendor is linked to its
    Procore company from a ranked suggestion; a Procore company is exported as a vendor.
+7. A budget exported: on the project just exported as a new job (no phases), the project
+   manager enters and locks a budget in Procore and sends it; the approver accepts; Sage
+   gets its bdglin rows and each Procore line item its Sage cell as origin id.
+8. A change set: a budget modification and a line added to the locked budget make the
+   budget ready again; the approver previews Sage now against after the export and
+   accepts; only the changed cells move in Sage (devstack/demo_budget.py).
 """
 
 from __future__ import annotations
@@ -177,7 +183,11 @@ class Story:
 
         self._check(synced_sub, "work_order_contracts", sub["id"], pid, sub_seconds)
         self._check(synced_po, "purchase_order_contracts", po["id"], pid, po_seconds)
-        self.setup_story(suffix)
+        exported_project, job = self.setup_story(suffix)
+
+        from devstack.demo_budget import budget_story
+
+        budget_story(self, exported_project, job)
 
     # ---- setup both ways -----------------------------------------------------------------
     def refresh(self, list_name: str) -> None:
@@ -192,7 +202,8 @@ class Story:
             time.sleep(0.2)
         raise DemoFailed(f"the {list_name} list never arrived from Sage")
 
-    def setup_story(self, suffix: str) -> None:
+    def setup_story(self, suffix: str) -> tuple[int, int]:
+        """Step 6; returns the Procore project exported as a new job, and the job."""
         from relay.sage.embedded import EmbeddedSage
 
         sage = EmbeddedSage(self.env["SAGE_DB"])
@@ -259,6 +270,7 @@ class Story:
                           f"{time.monotonic() - started:.1f} s"])
         if synced["status"] != "synced" or sage.find_vendor(int(key), "") is None:
             raise DemoFailed(f"{item['id']} did not land: {synced.get('status_reason')}")
+        return int(project["id"]), int(number)
 
     def _wait_snapshot(self, item_id: str, code: str) -> None:
         deadline = time.monotonic() + 30

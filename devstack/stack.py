@@ -294,8 +294,9 @@ def demo_users() -> list[Any]:
              {"commitments": Level.ADMIN, "directory": Level.ADMIN},
              name="Ada Admin (ERP admin, can push to accounting)"),
         User("approver", COMPANY_ID, Level.STANDARD, True, name="Avery Approver"),
-        User("pm", COMPANY_ID, Level.READ_ONLY, False, {"commitments": Level.ADMIN},
-             name="Pat Project-Manager"),
+        User("pm", COMPANY_ID, Level.READ_ONLY, False,
+             {"commitments": Level.ADMIN, "budget": Level.ADMIN},
+             name="Pat Project-Manager (admin on Commitments and Budget)"),
         User("viewer", COMPANY_ID, Level.READ_ONLY, False, name="Vic Viewer"),
     ]
 
