@@ -90,11 +90,17 @@ class BudgetKind:
                       ctx: ExportContext) -> str | None:
         try:
             updates = origin_updates(item, keys, ctx)
+            if item.synced_snapshot is not None and not item.writeback_error:
+                # A change set: lines whose origin id Procore already holds are not sent
+                # again (a 10-line change of a 1,000-line budget writes 10, not 1,000).
+                before = origin_updates(item.model_copy(update={
+                    "snapshot": item.synced_snapshot}), keys, ctx)
+                held = {(u["item_id"], u["origin_id"]) for u in before}
+                updates = [u for u in updates if (u["item_id"], u["origin_id"]) not in held]
         except MappingError as exc:  # the mapping changed since the export
             return f"origin ids not written: {exc}"
         refused = entity_errors(procore.sync_external_data(updates)) if updates else None
         return f"Procore refused the origin ids: {refused}" if refused else None
-
 
     def clear_origins(self, procore: ProcoreClient, item: Item) -> str | None:
         """Unlink: every line item Sage was given loses its origin id."""
