@@ -310,9 +310,11 @@ def replay_quarantined(entry_id: str) -> Any:
 @app.schedule(Rate(5, unit=Rate.MINUTES), name="scheduled-pulls")
 def scheduled_pulls(event: Any) -> dict[str, list[str]]:
     """Ask the relay agent for the Sage lists whose sync schedule is due."""
+    from chalicelib import deadline
     from chalicelib.settings import get_settings
     from chalicelib.wiring import get_budget_import, get_erp_lists
 
+    deadline.start(getattr(event, "context", None))  # a budget import pauses before the end
     company_id = get_settings().procore_company_id
     due = get_erp_lists().request_due(company_id)
     logger.info("scheduled pulls requested", lists=due)

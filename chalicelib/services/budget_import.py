@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
+from chalicelib import deadline
 from chalicelib.adapters.procore import ProcoreClient
 from chalicelib.adapters.store import ItemStore, StaleItem
 from chalicelib.domain import budgets, cost_codes
@@ -36,10 +37,21 @@ from chalicelib.services.erp_lists import ErpLists
 WAITING, IMPORTED, FAILED = "waiting_for_sage", "imported", "failed"
 WRITE_ATTEMPTS = 3
 MAX_ATTEMPTS = 5  # runs of one import that Procore or AWS cut short before it fails
+# Seconds kept in hand when an import runs inside a Lambda invocation: one POST (with its
+# retries) and the record's write must still fit. Creates are one call per line item.
+RESERVE_SECONDS = 10
 
 
 class ImportRefused(Exception):
     """The Sage budget cannot be imported as it is; the message says why."""
+
+
+class ImportPaused(Exception):
+    """The invocation is nearly over: what was written stays, the next run goes on."""
+
+    def __init__(self, created: int) -> None:
+        super().__init__(f"paused after creating {created} line items")
+        self.created = created
 
 
 class BudgetImportService:
@@ -68,8 +80,11 @@ class BudgetImportService:
                            f"({item.status.value}); it cannot be imported meanwhile",
                            status=item.status.value)
         now = self.clock()
+        before = self.store.get_budget_import(company, project_id)
         doc = {"project_id": project_id, "job": job, "status": WAITING, "requested_at": now,
-               "requested_by": user.subject}
+               "requested_by": user.subject,
+               # line items an earlier, unfinished import of this job made are its own
+               "started": bool(before.get("started")) and before.get("job") == job}
         self._write(company, project_id, lambda _: doc)
         self.lists.request(company, "budgets", user.subject)
         count("BudgetImportsRequested")
@@ -98,10 +113,23 @@ class BudgetImportService:
     def run(self, company_id: int, project_id: int) -> dict[str, Any]:
         doc = self.store.get_budget_import(company_id, project_id)
         job = str(doc.get("job"))
+
+        def started() -> None:  # a later run then takes the line items made as its own
+            if not doc.get("started"):
+                self._write(company_id, project_id, lambda d: {**d, "started": True})
+
         try:
-            counts = self._import(company_id, project_id, job)
+            counts = self._import(company_id, project_id, job,
+                                  resuming=bool(doc.get("started")), started=started)
         except ImportRefused as exc:
             return self._fail(company_id, project_id, str(exc))
+        except ImportPaused as exc:
+            # Not a failure: the next run reads Procore again and creates only the rest.
+            logger.info("budget import paused; it goes on at the next run",
+                        project_id=project_id, line_items_created=exc.created)
+            progress = (f"{exc.created} more line items created; the import goes on at the "
+                        "next scheduled run")
+            return self._write(company_id, project_id, lambda d: {**d, "progress": progress})
         except FatalUpstreamError as exc:  # Procore refused a write: retrying cannot help
             return self._fail(company_id, project_id, f"Procore refused the import: "
                               f"{exc.message[:300]}")
@@ -130,7 +158,8 @@ class BudgetImportService:
         return self._write(company_id, project_id, lambda d: {
             **d, "status": FAILED, "reason": reason, "finished_at": self.clock()})
 
-    def _import(self, company_id: int, project_id: int, job: str) -> dict[str, int]:
+    def _import(self, company_id: int, project_id: int, job: str, *, resuming: bool,
+                started: Callable[[], None]) -> dict[str, int]:
         sage_rows = sage_budget_lines(self.store.list_erp_rows(company_id, "budgets"), job)
         if not sage_rows:
             raise ImportRefused(f"Sage job {job} has no budget lines to import")
@@ -142,13 +171,14 @@ class BudgetImportService:
         existing = {(r.get("cost_code_id"), r.get("category_id")): r
                     for r in procore.list_budget_rows(project_id) if r.get("id") is not None}
         imported_before = self.store.get_link(company_id, "budget", project_id) is not None
-        if existing and not imported_before:
+        if existing and not imported_before and not resuming:
             raise ImportRefused(
                 f"project {project_id} already has a budget in Procore ({len(existing)} line "
                 "items). A budget is set up in one system and then exported or imported, "
                 "never created in both: delete the Procore line items or export the Procore "
                 "budget instead")
         cells = self._map(company_id, procore, project_id, job, sage_rows)
+        started()
         updates, creates, origins = [], [], []
         for (code_id, type_id), (amount, origin) in cells.items():
             row = existing.get((code_id, type_id))
@@ -161,7 +191,11 @@ class BudgetImportService:
                 creates.append((code_id, type_id, amount, origin))
         if updates:
             procore.sync_budget_line_items(project_id, updates)
-        for code_id, type_id, amount, origin in creates:
+        for done, (code_id, type_id, amount, origin) in enumerate(creates):
+            left = deadline.remaining()
+            if left is not None and left < RESERVE_SECONDS:
+                procore.sync_external_data(origins)  # the origins of what exists so far
+                raise ImportPaused(done)
             made = procore.create_budget_line_item(project_id, {
                 "cost_code_id": code_id, "line_item_type_id": type_id,
                 "original_budget_amount": amount})

@@ -3,6 +3,7 @@ Procore sandbox over HTTP; Sage's lists and results delivered as the agent sends
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -163,3 +164,46 @@ def test_a_budget_change_whose_webhook_was_lost_is_read_within_the_hour(
     # Later polls of the same hour queue nothing more.
     assert api.client.lambda_.invoke("reconcile-commitments", event).payload[
         "budget_rereads"] == 0
+
+
+def test_an_import_near_the_end_of_its_invocation_pauses_and_goes_on(
+        api: SetupApi, monkeypatch: pytest.MonkeyPatch) -> None:
+    from chalicelib.services import budget_import
+    from chalicelib.wiring import get_procore
+
+    link_main(api)
+    codes = api.demo["cost_code_ids"]["main"]
+    get_procore(COMPANY_ID).sync_cost_codes(api.main, [
+        {"id": codes["03-300"], "origin_id": "3300.000"},
+        {"id": codes["05-120"], "origin_id": "5120.000"}])
+    rows = [{**SAGE_BUDGET[0], "amounts": {"1": "900.00", "2": "100.00"}},
+            {**SAGE_BUDGET[0], "line": 2, "cost_code": "5120.000", "amounts": {"4": "50.00"}}]
+    left = iter([None])  # time enough for one create, then 1 s left
+
+    class NearlyOver:
+        @staticmethod
+        def remaining() -> float | None:
+            return next(left, 1.0)
+
+    monkeypatch.setattr(budget_import, "deadline", NearlyOver)
+    api.call("POST", f"/projects/{api.main}/budget/import", "standard")
+    [command] = api.relay_commands()
+    api.answer(Result(command_id=command["command_id"], company_id=COMPANY_ID,
+                      item_id=command["item_id"], export_version=0, ok=True, data=rows,
+                      page=1, more=False, agent_id="agent", finished_at="2026-11-30T00:00:00Z"))
+    _, answer = api.call("GET", f"/projects/{api.main}/budget/import", "standard")
+    assert answer["status"] == "waiting_for_sage", answer
+    assert "1 more line items" in answer["progress"], answer
+    assert len(api.sandbox.state.budget_line_items) == 1
+
+    monkeypatch.undo()
+    event = api.client.events.generate_cw_event(
+        source="aws.events", detail_type="Scheduled Event", detail={},
+        resources=["arn:aws:events:us-east-1:123456789012:rule/pulls"])
+    api.client.lambda_.invoke("scheduled-pulls", event)
+    _, answer = api.call("GET", f"/projects/{api.main}/budget/import", "standard")
+    assert (answer["status"], answer["created"], answer["updated"]) == ("imported", 2, 1), answer
+    lines = api.sandbox.state.budget_line_items.values()
+    assert sorted(Decimal(str(r["original_budget_amount"])) for r in lines) == [
+        Decimal("50"), Decimal("100"), Decimal("900")]
+    assert all(r["origin_id"].startswith("bdglin:24001:0:") for r in lines)
