@@ -46,12 +46,19 @@ class TableRecords(TableAdapter):
         raw = answer.get("Item")
         return json.loads(raw["doc"]["S"]) if raw else None
 
-    def list_erp_rows(self, company_id: int, list_name: str) -> list[dict[str, Any]]:
+    def list_erp_rows(self, company_id: int, list_name: str, *,
+                      key_prefix: str | None = None) -> list[dict[str, Any]]:
+        """The list's rows; ``key_prefix`` narrows to keys starting with it (one job's
+        budget lines: ``"24001#"``)."""
         rows: list[dict[str, Any]] = []
+        values = {":pk": _s(f"ERP#{company_id}#{list_name}")}
+        condition = "PK = :pk"
+        if key_prefix:
+            condition += " AND begins_with(SK, :prefix)"
+            values[":prefix"] = _s(key_prefix)
         kwargs: dict[str, Any] = {"TableName": self.table_name,
-                                  "KeyConditionExpression": "PK = :pk",
-                                  "ExpressionAttributeValues": {
-                                      ":pk": _s(f"ERP#{company_id}#{list_name}")}}
+                                  "KeyConditionExpression": condition,
+                                  "ExpressionAttributeValues": values}
         while True:
             answer = self._call("query", **kwargs)
             rows += [json.loads(r["doc"]["S"]) for r in answer["Items"]]

@@ -160,7 +160,7 @@ class BudgetImportService:
 
     def _import(self, company_id: int, project_id: int, job: str, *, resuming: bool,
                 started: Callable[[], None]) -> dict[str, int]:
-        sage_rows = sage_budget_lines(self.store.list_erp_rows(company_id, "budgets"), job)
+        sage_rows = sage_budget_lines(self.store, company_id, job)
         if not sage_rows:
             raise ImportRefused(f"Sage job {job} has no budget lines to import")
         procore = self.procore_for(company_id)

@@ -32,9 +32,13 @@ def refusal_reason(exc: FatalUpstreamError, project_id: int) -> str:
             "the project's Budget tool, then send the budget again.")
 
 
-def sage_budget_lines(rows: list[dict[str, Any]], job: str | None) -> list[dict[str, Any]]:
-    """The pulled bdglin rows of one Sage job."""
-    return [r for r in rows if job is not None and str(r.get("job")) == str(job)]
+def sage_budget_lines(store: ItemStore, company_id: int,
+                      job: str | None) -> list[dict[str, Any]]:
+    """The pulled bdglin rows of one Sage job (keys are ``{job}#{phase}#{code}``)."""
+    if job is None:
+        return []
+    rows = store.list_erp_rows(company_id, "budgets", key_prefix=f"{job}#")
+    return [r for r in rows if str(r.get("job")) == str(job)]
 
 
 class BudgetIntake:
@@ -106,10 +110,10 @@ class BudgetIntake:
         known = {code for r in code_rows if not r.get("inactive")
                  and (code := cost_codes.sage_code_text(r.get("code")))} if code_rows else None
         pulled = self.store.get_pull_state(company_id, "budgets").get("completed_at")
-        sage_lines = (sage_budget_lines(self.store.list_erp_rows(company_id, "budgets"), job)
-                      if pulled else None)
-        phases = [r for r in self.store.list_erp_rows(company_id, "phases")
-                  if job is not None and str(r.get("job")) == str(job)]
+        sage_lines = sage_budget_lines(self.store, company_id, job) if pulled else None
+        phases = [r for r in self.store.list_erp_rows(
+            company_id, "phases", key_prefix=f"{job}#") if str(r.get("job")) == str(job)
+        ] if job is not None else []
         return budgets.ReadinessContext(
             project_link=project_link,
             managed_in_sage=budget_link if budget_link and budget_link.origin == "sage"

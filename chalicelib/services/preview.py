@@ -38,8 +38,8 @@ class ExportPreview:
             link = self.store.get_link(user.company_id, "project", item.project_id or 0)
             state = self.store.get_pull_state(user.company_id, "budgets")
             pulled = state.get("completed_at")
-            rows = self.store.list_erp_rows(user.company_id, "budgets") if pulled else []
-            sage = sage_budget_lines(rows, link.sage_key if link else None) if pulled else None
+            sage = (sage_budget_lines(self.store, user.company_id,
+                                      link.sage_key if link else None) if pulled else None)
             answer["sage_as_of"] = pulled
             answer["against_sage"] = budgets.against_sage(payload.get("lines") or [], sage)
         return answer
