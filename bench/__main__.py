@@ -6,9 +6,7 @@ times (these machines are noisy). Nothing here is asserted by the tests.
 
 from __future__ import annotations
 
-import sys
-
-from bench import export_path, import_time, intake_load, webhook_receiver
+from bench import budget_export, export_path, import_time, intake_load, webhook_receiver
 
 
 def main() -> None:
@@ -20,13 +18,10 @@ def main() -> None:
         ("webhook receiver, warm, per call (in-process app, moto FIFO queue; 200 calls)",
          f"{webhook_receiver.per_call_ms():.1f} ms"),
         *export_path.rows(),
+        *budget_export.rows(),  # a 1,000-line budget, then a change set of 10 lines
         *intake_load.rows(),  # 10,000 deliveries over 200 commitments: the longest part
     ]
-    print("| measure | value |")
-    print("|---|---|")
-    for name, value in rows:
-        print(f"| {name} | {value} |")
-    sys.stdout.flush()
+    export_path.print_table(rows)
 
 
 if __name__ == "__main__":

@@ -11,23 +11,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
-from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-COMPANY = 4264
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from bench.world import COMPANY, bench_world
 
 
 def agent_throughput(commands: int) -> float:
@@ -67,90 +57,19 @@ def agent_throughput(commands: int) -> float:
 
 
 def pipeline_latency(count: int) -> dict[str, float]:
-    import boto3
-    from moto.server import ThreadedMotoServer
+    from chalicelib.domain.models import Link
+    from chalicelib.domain.permissions import Level, User
 
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    tmp = tempfile.TemporaryDirectory()
-    agent = None
-    sandbox = None
-    stop = threading.Event()
-    try:
-        endpoint = f"http://127.0.0.1:{port}"
-        os.environ.update({"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "bench",
-                           "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1",
-                           "AWS_REGION": "us-east-1", "POWERTOOLS_METRICS_NAMESPACE": "Bench"})
-        from chalicelib.auth import generate_local_keypair
-        from chalicelib.domain.models import Link
-        from chalicelib.domain.permissions import Level, User
-        from devstack.agent_process import agent_environment, start_agent
-        from devstack.procore_sandbox import ProcoreSandbox, seed_demo
-        from devstack.pump import Pumps
-        from devstack.resources import provision
-        from relay.sage.embedded import EmbeddedSage
-
-        resources = provision(boto3.client("dynamodb"), boto3.client("sqs"), prefix="bench")
-        sandbox = ProcoreSandbox()
-        sandbox.start()
-        demo = seed_demo(sandbox)
-        os.environ.update({**resources.environment, "STAGE": "test",
-                           "PROCORE_COMPANY_ID": str(COMPANY),
-                           "PROCORE_BASE_URL": sandbox.url, "PROCORE_AUTH_URL": sandbox.url,
-                           "PROCORE_CLIENT_ID": "connector-client",
-                           "PROCORE_CLIENT_SECRET": "connector-secret",
-                           "JWT_ISSUER": "bench", "JWT_PUBLIC_KEY_PEM":
-                           generate_local_keypair()[1]})
-        import app
-        from chalicelib import wiring
-
-        wiring.reset()
-        store = wiring.get_store()
-        project = demo["project_ids"]["main"]
-        store.put_link(Link(company_id=COMPANY, kind="project", procore_id=project,
-                            sage_key="24001"))
+    with bench_world("bench") as world:
+        store, sandbox, demo, project = world.store, world.sandbox, world.demo, world.project
         store.put_link(Link(company_id=COMPANY, kind="vendor",
                             procore_id=demo["vendor_ids"]["concrete"], sage_key="3001"))
         approver = User("bench", COMPANY, Level.ADMIN, True)
-        sage = EmbeddedSage(Path(tmp.name) / "sage.db")
-        sage.init()
-        sage.seed_demo()
-        agent = start_agent(agent_environment(
-            endpoint_url=endpoint, commands_queue_url=resources.refs["RelayCommandsQueue"],
-            results_queue_url=resources.refs["RelayResultsQueue"],
-            journal=Path(tmp.name) / "journal.db", sage_db=Path(tmp.name) / "sage.db",
-            company_id=COMPANY, wait_seconds=1, heartbeat_seconds=30))
-
-        class Context:
-            function_name, memory_limit_in_mb, aws_request_id = "bench", 512, "bench"
-            invoked_function_arn = "arn:aws:lambda:us-east-1:000000000000:function:bench"
-
-        def handler(function: Any) -> Any:
-            return lambda event: function(event, Context())
-
-        pumps = Pumps(boto3.client("sqs"), [
-            ("exporter", resources.environment["EXPORT_QUEUE_URL"], handler(app.exporter)),
-            ("results", resources.environment["RELAY_RESULTS_QUEUE_URL"],
-             handler(app.results))])
-
-        def pump_forever() -> None:
-            while not stop.is_set():
-                if not pumps.step():
-                    stop.wait(0.02)
-
-        threading.Thread(target=pump_forever, daemon=True).start()
-        intake, items = wiring.get_intake(), wiring.get_item_service()
-        procore = wiring.get_procore(COMPANY)
-        writes = {"count": 0}
-
-        def count_write(**_: Any) -> None:
-            writes["count"] += 1
-
-        for operation in ("PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems",
-                          "BatchWriteItem"):
-            store.client.meta.events.register(f"before-call.dynamodb.{operation}",
-                                              count_write)
+        world.start_agent()
+        world.start_pumps()
+        intake, items = world.wiring.get_intake(), world.wiring.get_item_service()
+        procore = world.wiring.get_procore(COMPANY)
+        writes = world.count_dynamodb_writes()
         writes_per_item: list[int] = []
         latencies: list[float] = []
         calls_per_item: list[int] = []
@@ -172,7 +91,8 @@ def pipeline_latency(count: int) -> dict[str, float]:
                 if item.status.value in ("synced", "failed"):
                     break
                 if time.perf_counter() - started > 60:
-                    raise TimeoutError(f"commitment {record['id']} stuck in {item.status}")
+                    raise TimeoutError(f"commitment {record['id']} stuck in {item.status}; "
+                                       f"pump errors: {world.pump_errors[-3:]}")
                 time.sleep(0.005)
             assert item.status.value == "synced", item.status_reason
             if n:
@@ -186,15 +106,6 @@ def pipeline_latency(count: int) -> dict[str, float]:
                 "procore_calls": statistics.median(calls_per_item),
                 "dynamodb_writes": statistics.median(writes_per_item),
                 "transitions": float(transitions)}
-    finally:
-        stop.set()
-        if agent is not None:
-            agent.terminate()
-            agent.wait(timeout=30)
-        if sandbox is not None:
-            sandbox.stop()
-        server.stop()
-        tmp.cleanup()
 
 
 def rows(items: int = 20, commands: int = 200) -> list[tuple[str, str]]:
@@ -227,17 +138,22 @@ def quiet() -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
+def print_table(rows: list[tuple[str, str]]) -> None:
+    """The figures as the Markdown table RESULTS.md holds."""
+    print("| measure | value |")
+    print("|---|---|")
+    for name, value in rows:
+        print(f"| {name} | {value} |")
+    sys.stdout.flush()
+
+
 def main(argv: list[str] | None = None) -> None:
     quiet()
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--items", type=int, default=20)
     parser.add_argument("--commands", type=int, default=200)
     args = parser.parse_args(argv)
-    print("| measure | value |")
-    print("|---|---|")
-    for name, value in rows(args.items, args.commands):
-        print(f"| {name} | {value} |")
-    sys.stdout.flush()
+    print_table(rows(args.items, args.commands))
 
 
 if __name__ == "__main__":
