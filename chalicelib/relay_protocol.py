@@ -33,6 +33,10 @@ class CommandType(StrEnum):
     # lines that changed (current columns; Sage's originals stay as they are).
     ADD_BUDGET = "add_budget"
     CHANGE_BUDGET = "change_budget"
+    # Commitment change orders: a subcontract's as prmchg + sbcgln (Sage numbers it per
+    # job); a purchase order's appended to the original PO as new pcorln lines.
+    ADD_SUBCONTRACT_CHANGE_ORDER = "add_subcontract_change_order"
+    APPEND_PURCHASE_ORDER_LINES = "append_purchase_order_lines"
     # Pulls: read-only, answered with one Result per page (page 1.., more=False on the last).
     PULL_JOBS = "pull_jobs"
     PULL_VENDORS = "pull_vendors"
@@ -196,6 +200,59 @@ class BudgetChangePayload(_Model):
     lines: list[BudgetLine] = Field(min_length=1)
 
 
+class SubcontractChangeLine(_Model):
+    """One sbcgln row: a change to a subcontract line, or a new line it adds."""
+
+    subcontract_line: int | None = Field(default=None, ge=1)  # sbcgln.ctclin; None = new
+    description: str = Field(max_length=50)  # sbcgln.dscrpt
+    cost_code: CostCode  # sbcgln.cstcde
+    cost_type: CostType  # sbcgln.csttyp
+    amount: Decimal  # sbcgln.bdgprc: the change, + or -
+
+
+class SubcontractChangeOrderPayload(_Model):
+    """prmchg + sbcgln: an approved Procore CCO on a subcontract already in Sage.
+
+    Sage numbers the change order (the job's next chgnum); ``reference`` (the Procore CCO,
+    e.g. "CCO 123 #002") goes into prmchg.dscrpt's start so the agent can find the change
+    order it wrote before a crash. The subcontract's line change/new contract/remaining and
+    its chgttl/ctcttl/balttl follow the approved lines; a new line becomes a sbcnln line.
+    """
+
+    job: int  # prmchg.jobnum (= subcon.jobnum)
+    subcontract: int = Field(ge=1)  # sbcgln.vndctc -> subcon.recnum
+    subcontract_number: str  # subcon.ctcnum (a guard against the wrong record)
+    vendor: int  # sbcgln.vndnum (= subcon.vndnum)
+    reference: str = Field(min_length=1, max_length=20)
+    description: str = Field(max_length=50)  # prmchg.dscrpt (reference first)
+    change_date: date  # prmchg.chgdte
+    status: int = Field(default=1, ge=1, le=6)  # 1 Approved (lines chgsts too)
+    lines: list[SubcontractChangeLine] = Field(min_length=1)
+
+
+class PurchaseOrderAddedLine(_Model):
+    """A pcorln line a purchase order change order appends (numbered after the last)."""
+
+    description: str = Field(max_length=50)  # pcorln.prtdsc (reference first)
+    quantity: Decimal  # pcorln.linqty
+    unit_price: Decimal  # pcorln.linprc
+    amount: Decimal  # pcorln.extttl (+ or -)
+    cost_code: CostCode
+    cost_type: CostType
+
+
+class PurchaseOrderChangePayload(_Model):
+    """A Procore CCO on a purchase order already in Sage, as Procore's connector exports
+    it: new pcorln lines on the original PO (pchttl follows). ``reference`` starts each
+    line's description so the agent can find lines it appended before a crash."""
+
+    job: int
+    order: int = Field(ge=1)  # pchord.recnum
+    number: str  # pchord.ordnum (unchanged; a guard)
+    reference: str = Field(min_length=1, max_length=20)
+    lines: list[PurchaseOrderAddedLine] = Field(min_length=1)
+
+
 class PullPayload(_Model):
     """Read a Sage list in pages; ``job`` narrows phases or budget lines to one job."""
 
@@ -212,6 +269,8 @@ PAYLOADS: dict[CommandType, type[_Model]] = {
     CommandType.MODIFY_PURCHASE_ORDER: PurchaseOrderHeaderPayload,
     CommandType.ADD_BUDGET: BudgetPayload,
     CommandType.CHANGE_BUDGET: BudgetChangePayload,
+    CommandType.ADD_SUBCONTRACT_CHANGE_ORDER: SubcontractChangeOrderPayload,
+    CommandType.APPEND_PURCHASE_ORDER_LINES: PurchaseOrderChangePayload,
     **{pull: PullPayload for pull in PULLS},
 }
 

@@ -22,12 +22,13 @@ class RejectBody(BaseModel):
 
 class SendBody(BaseModel):
     """Send a Procore record for accounting acceptance (what Procore's "Send to ERP" does):
-    a commitment (with its type and project), a project, a company (vendor), or a
-    project's budget (``project_id`` alone: one budget per project)."""
+    a commitment (with its type and project), a commitment change order (with its
+    project), a project, a company (vendor), or a project's budget (``project_id`` alone:
+    one budget per project)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    kind: Literal["commitment", "project", "vendor", "budget"]
+    kind: Literal["commitment", "project", "vendor", "budget", "cco"]
     commitment_type: Literal["subcontract", "purchase_order"] | None = None
     procore_id: int | None = Field(default=None, gt=0)
     project_id: int | None = Field(default=None, gt=0)
@@ -47,6 +48,8 @@ class SendBody(BaseModel):
                                           self.project_id is None):
             missing = "commitment_type" if self.commitment_type is None else "project_id"
             raise ValueError(f"a commitment needs '{missing}'")
+        if self.kind == "cco" and self.project_id is None:
+            raise ValueError("a change order needs 'project_id'")
         return self
 
 

@@ -58,6 +58,7 @@ from aws_lambda_powertools import Logger
 
 from chalicelib import deadline
 from chalicelib.adapters.procore_budgets import ProcoreBudgets
+from chalicelib.adapters.procore_changes import ProcoreChangeOrders
 from chalicelib.adapters.procore_http import (
     ProcoreAuthError,
     ProcoreConflict,
@@ -252,7 +253,7 @@ class RateLimit:
     reset: float | None
 
 
-class ProcoreClient(ProcoreResources, ProcoreBudgets):
+class ProcoreClient(ProcoreResources, ProcoreBudgets, ProcoreChangeOrders):
     """Procore REST v1.0 client for one company.
 
     Sends ``Authorization``, ``Procore-Company-Id`` and ``Accept`` on every call. Paces

@@ -157,6 +157,17 @@ class CommitmentRef(BaseModel):
     project_id: int | None = None
 
 
+# A commitment change order is a Change Order Package (procore-api.md, webhooks).
+CCO_RESOURCES = frozenset({"Change Order Packages"})
+
+
+def cco_target(event: WebhookEvent) -> tuple[int, int] | None:
+    """(project, CCO id) of a change order package event; None for anything else."""
+    if event.resource_name in CCO_RESOURCES and event.project_id is not None:
+        return event.project_id, event.resource_id
+    return None
+
+
 def budget_target(event: WebhookEvent) -> int | None:
     """The project whose budget a budget event touches (None: not a budget event)."""
     if event.resource_name in BUDGET_RESOURCES:

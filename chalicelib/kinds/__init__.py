@@ -5,7 +5,8 @@ same for every kind; a kind module says what is its own: how an accepted snapsho
 a Sage command, which Sage record it became, how Procore learns the origin ids, and what
 a change after sync does. Adding a kind adds a module and one line in ``_load``.
 
-Commitments, projects and vendors predate the registry and are still served by the
+Budgets and commitment change orders are modules; commitments, projects and vendors
+predate the registry and are still served by the
 branches in ``services.exporter`` / ``services.results`` (docs/decisions.md: "One
 registry for item kinds").
 """
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from chalicelib.adapters.procore import ProcoreClient
+    from chalicelib.adapters.store import ItemStore
     from chalicelib.domain.models import Item, Link
     from chalicelib.domain.observations import AfterSyncRule
     from chalicelib.relay_protocol import Command
@@ -30,6 +32,8 @@ class ExportContext:
     project_link: Link | None
     cost_types: Mapping[str, int]
     advanced: Mapping[str, Any] = field(default_factory=dict)
+    # The table, for kinds that build on other records (a CCO on its commitment's item).
+    store: ItemStore | None = None
 
 
 class ItemKindModule(Protocol):
@@ -56,9 +60,9 @@ _REGISTRY: dict[str, ItemKindModule] = {}
 
 
 def _load() -> None:
-    from chalicelib.kinds import budget
+    from chalicelib.kinds import budget, cco
 
-    for module in (budget.KIND,):
+    for module in (budget.KIND, cco.KIND):
         _REGISTRY[module.name] = module
 
 

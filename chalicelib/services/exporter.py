@@ -155,7 +155,8 @@ class ExporterService:
         return ExportContext(
             project_link=(self.store.get_link(item.company_id, "project", item.project_id)
                           if item.project_id else None),
-            cost_types=self.cost_types_for(item.company_id), advanced=advanced)
+            cost_types=self.cost_types_for(item.company_id), advanced=advanced,
+            store=self.store)
 
     def preview(self, item: Item) -> Command:
         """The command the item's export would send now (nothing is sent or written)."""

@@ -17,10 +17,16 @@ from chalicelib.domain import commitments, cost_codes, matching, setup
 from chalicelib.domain.models import SYSTEM_INTAKE, Item
 from chalicelib.domain.observations import Observation
 from chalicelib.domain.state_machine import Status
-from chalicelib.domain.webhooks import WebhookEvent, budget_target, commitment_target
+from chalicelib.domain.webhooks import (
+    WebhookEvent,
+    budget_target,
+    cco_target,
+    commitment_target,
+)
 from chalicelib.errors import Conflict, FatalUpstreamError, NotFound, UpstreamNotFound
 from chalicelib.observability import count, logger
 from chalicelib.services.budget_intake import BudgetIntake
+from chalicelib.services.cco_intake import CcoIntake
 from chalicelib.services.items import ItemService
 
 COMMITMENT = "commitment"
@@ -47,6 +53,8 @@ class IntakeService:
         # Budgets: one item per project, read whole (services.budget_intake).
         self.budgets = BudgetIntake(store, items, procore_for, cost_types or {},
                                     direct_export=self._direct_export)
+        self.ccos = CcoIntake(store, items, procore_for, cost_types or {},
+                              direct_export=self._direct_export)
         self.items = items
         self.procore_for = procore_for
         self.limits = limits
@@ -59,8 +67,12 @@ class IntakeService:
             return "duplicate"
         target = commitment_target(event)
         budget_project = budget_target(event)
+        cco = cco_target(event)
         if target is not None:
             outcome = self._handle_commitment_event(event, target)
+        elif cco is not None:
+            outcome = self.ccos.handle_event(event.company_id, *cco, action=event.action,
+                                             correlation_id=event.event_id)
         elif budget_project is not None:
             outcome = self.budgets.handle_event(event.company_id, budget_project,
                                                 correlation_id=event.event_id)

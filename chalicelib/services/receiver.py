@@ -12,6 +12,7 @@ from chalicelib.adapters.queues import FifoQueue
 from chalicelib.domain.webhooks import (
     WebhookEvent,
     budget_target,
+    cco_target,
     commitment_target,
     parse_webhook,
     to_message,
@@ -40,7 +41,9 @@ def fifo_group(event: WebhookEvent) -> str:
     state from Procore, so two evaluations of one commitment must never run at once or
     finish out of order (an older read would overwrite a newer one).
     """
-    if commitment_target(event) is not None and event.project_id is not None:
+    if (commitment_target(event) is not None or cco_target(event) is not None) \
+            and event.project_id is not None:
+        # A CCO is read against its commitment's item: the same group keeps them in order.
         return f"{event.company_id}:commitments:{event.project_id}"
     return event.group_key
 
@@ -84,7 +87,8 @@ def route(settings: Settings, queue: FifoQueue, event: WebhookEvent) -> dict[str
         logger.warning("skipped: company not served here", company_id=event.company_id)
         return {"status": "skipped", "reason": "company not served by this connector",
                 "id": event.event_id}
-    if commitment_target(event) is None and budget_target(event) is None:
+    if (commitment_target(event) is None and budget_target(event) is None
+            and cco_target(event) is None):
         count("WebhooksSkipped")
         return {"status": "skipped", "reason": f"resource {event.resource_name!r} not synced",
                 "id": event.event_id}

@@ -20,6 +20,11 @@ def send(user: User, body: SendBody, intake: IntakeService, items: ItemService) 
         item = intake.budgets.evaluate(user.company_id, project_id, actor=user.subject)
         return item or items.get(user.company_id, make_item_id("budget", project_id))
     procore_id = int(body.procore_id or 0)  # the model requires it for the other kinds
+    if body.kind == "cco":
+        require(user, Permission.SEND_RETRIEVE_RESEND, "cco")
+        item = intake.ccos.evaluate(user.company_id, int(body.project_id or 0), procore_id,
+                                    actor=user.subject)
+        return item or items.get(user.company_id, make_item_id("cco", procore_id))
     if body.kind == "project":
         require(user, Permission.ADD_PROJECT_TO_ERP)
         item = intake.evaluate_project(user.company_id, procore_id, actor=user.subject)

@@ -1,0 +1,153 @@
+"""The commitment change order kind: item ``cco-{Procore id}``.
+
+A subcontract's CCO becomes a Sage change order (prmchg + sbcgln, numbered by Sage per
+job) that moves the subcontract's lines and totals; a purchase order's CCO is appended to
+the original PO as new pcorln lines, as Procore's connector does. The origin written back
+to the CCO is the Sage change order (``prmchg:{recnum}``, code its chgnum) or the PO lines
+(``pcorln:{pchord}:{first}-{last}``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+
+from chalicelib.domain import ccos
+from chalicelib.domain.cost_codes import DEFAULT_RULE
+from chalicelib.domain.models import Item
+from chalicelib.domain.observations import not_modifiable
+from chalicelib.domain.sage_mapping import MappingError, sage_cost_code, sage_cost_type
+from chalicelib.kinds import ExportContext
+from chalicelib.relay_protocol import (
+    Command,
+    CommandType,
+    PayloadTooLarge,
+    PurchaseOrderAddedLine,
+    PurchaseOrderChangePayload,
+    SubcontractChangeLine,
+    SubcontractChangeOrderPayload,
+)
+
+if TYPE_CHECKING:
+    from chalicelib.adapters.procore import ProcoreClient
+
+
+def commitment_of(item: Item, ctx: ExportContext) -> Item:
+    contract = item.snapshot.get("contract_id")
+    commitment = (ctx.store.get_item(item.company_id, "commitment", int(contract))
+                  if ctx.store is not None and contract is not None else None)
+    if commitment is None or commitment.synced_snapshot is None:
+        raise MappingError(f"commitment {contract} is not in Sage; export it first")
+    return commitment
+
+
+def _amount(line: Mapping[str, Any]) -> Decimal:
+    value = ccos.money(line.get("amount"))
+    if value is None:
+        raise MappingError(f"line '{line.get('description')}': amount is not a number")
+    return value
+
+
+class CommitmentChangeOrderKind:
+    name = "cco"
+    link_kind = "cco"
+    after_sync = staticmethod(not_modifiable("change order"))
+
+    def build_command(self, item: Item, *, version: int, issued_at: str,
+                      ctx: ExportContext) -> Command:
+        snap = item.snapshot
+        commitment = commitment_of(item, ctx)
+        if ctx.project_link is None:
+            raise MappingError(f"project {item.project_id} is no longer linked to a Sage job")
+        job = int(ctx.project_link.sage_key)
+        rule = str(ctx.advanced.get("cost_code_rule") or DEFAULT_RULE)
+        ref = ccos.reference(item.procore_id)
+        keys = commitment.erp_keys
+        try:
+            if commitment.subtype == "purchase_order":
+                command_type = CommandType.APPEND_PURCHASE_ORDER_LINES
+                payload: Any = PurchaseOrderChangePayload(
+                    job=job, order=int(keys["pchord"]),
+                    number=str(keys.get("ordnum") or commitment.number), reference=ref,
+                    lines=[self._po_line(ln, ref, rule, ctx) for ln in snap["lines"]])
+            else:
+                command_type = CommandType.ADD_SUBCONTRACT_CHANGE_ORDER
+                vendor = (commitment.synced_snapshot or {}).get("vendor") or {}
+                vendor_link = ctx.store.get_link(item.company_id, "vendor",
+                                                 int(vendor.get("id") or 0)) if ctx.store else None
+                if vendor_link is None:
+                    raise MappingError("the commitment's company is no longer linked to a "
+                                       "Sage vendor")
+                payload = SubcontractChangeOrderPayload(
+                    job=job, subcontract=int(keys["subcon"]),
+                    subcontract_number=str(keys.get("ctcnum") or commitment.number),
+                    vendor=int(vendor_link.sage_key), reference=ref,
+                    description=f"{ref} {snap.get('title') or ''}".strip(),
+                    change_date=date.fromisoformat(issued_at[:10]),
+                    lines=[self._sub_line(ln, rule, ctx) for ln in snap["lines"]])
+            return Command.packed(command_id=item.command_id or "",
+                                  company_id=item.company_id, type=command_type,
+                                  item_id=item.item_id, export_version=version,
+                                  payload=payload.model_dump(mode="json"), issued_at=issued_at)
+        except MappingError:
+            raise
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            raise MappingError(f"{'.'.join(map(str, first['loc']))}: {first['msg']}") from exc
+        except (KeyError, ValueError) as exc:
+            raise MappingError(f"the commitment's Sage record is not known ({exc})") from exc
+        except PayloadTooLarge as exc:
+            raise MappingError(str(exc)) from exc
+
+    @staticmethod
+    def _sub_line(line: Mapping[str, Any], rule: str,
+                  ctx: ExportContext) -> SubcontractChangeLine:
+        return SubcontractChangeLine(
+            subcontract_line=line.get("sage_line"),
+            description=str(line.get("description") or "")[:50],
+            cost_code=sage_cost_code(line.get("cost_code"), rule),
+            cost_type=sage_cost_type(line.get("line_item_type"), ctx.cost_types),
+            amount=_amount(line))
+
+    @staticmethod
+    def _po_line(line: Mapping[str, Any], ref: str, rule: str,
+                 ctx: ExportContext) -> PurchaseOrderAddedLine:
+        amount = _amount(line)
+        quantity = ccos.money(line.get("quantity"))
+        if quantity is None or quantity == 0:
+            quantity, price = Decimal("1"), amount
+        else:
+            price = (amount / quantity).quantize(Decimal("0.0001"))
+            if (price * quantity).quantize(Decimal("0.01")) != amount:
+                quantity, price = Decimal("1"), amount  # keep the amount exact
+        return PurchaseOrderAddedLine(
+            description=f"{ref} {line.get('description') or ''}".strip()[:50],
+            quantity=quantity, unit_price=price, amount=amount,
+            cost_code=sage_cost_code(line.get("cost_code"), rule),
+            cost_type=sage_cost_type(line.get("line_item_type"), ctx.cost_types))
+
+    def sage_identity(self, item: Item, keys: Mapping[str, str]) -> tuple[str, str]:
+        if "prmchg" in keys:
+            return f"prmchg:{keys['prmchg']}", str(keys.get("chgnum") or "")
+        lines = keys.get("lines") or ""
+        return f"pcorln:{keys.get('pchord')}:{lines}", f"PO lines {lines}"
+
+    def write_origins(self, procore: ProcoreClient, item: Item, keys: Mapping[str, str],
+                      ctx: ExportContext) -> str | None:
+        origin_id, origin_code = self.sage_identity(item, keys)
+        procore.update_commitment_change_order(int(item.project_id or 0), item.procore_id,
+                                               {"origin_id": origin_id,
+                                                "origin_code": origin_code})
+        return None
+
+    def clear_origins(self, procore: ProcoreClient, item: Item) -> str | None:
+        procore.update_commitment_change_order(int(item.project_id or 0), item.procore_id,
+                                               {"origin_id": None, "origin_code": None})
+        return None
+
+
+KIND = CommitmentChangeOrderKind()
