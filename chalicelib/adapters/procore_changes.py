@@ -2,7 +2,8 @@
 
 The CCO itself is v1.0 (``/projects/{p}/commitment_change_orders``); its line items are
 v2.0 only (``/companies/{c}/projects/{p}/commitment_change_orders/{id}/line_items``,
-``{"data": [...]}``, string ids). Origin ids are written on the CCO by PATCH.
+``{"data": [...]}``, string ids). Origin ids are written on the CCO's change order package
+(the same record and id) by PATCH.
 """
 
 from __future__ import annotations
@@ -50,6 +51,8 @@ class ProcoreChangeOrders:
 
     def update_commitment_change_order(self, project_id: int, cco_id: int,
                                        fields: Mapping[str, Any]) -> dict[str, Any]:
-        answer = self.patch(f"/rest/v1.0/projects/{int(project_id)}/commitment_change_orders/"
-                            f"{int(cco_id)}", {"change_order": dict(fields)})
+        """Origin fields of a CCO. The CCO's own PATCH takes none (its request schema has
+        no origin keys); a CCO is its change order package, whose PATCH does."""
+        answer = self.patch(f"/rest/v1.0/change_order_packages/{int(cco_id)}",
+                            {"project_id": int(project_id), "change_order": dict(fields)})
         return answer if isinstance(answer, dict) else {}

@@ -65,7 +65,8 @@ def build_snapshot(cco: Mapping[str, Any], lines: list[dict[str, Any]], *,
     positions = {line.get("id"): (n, line) for n, line in enumerate(synced.get("lines") or [], 1)}
     merged: dict[str, dict[str, Any]] = {}
     for line in sorted(lines, key=lambda ln: str(ln.get("id"))):
-        target = line.get("commitment_line_item_id")
+        raw = line.get("commitment_line_item_id")  # v2.0 ids are strings
+        target = int(raw) if raw not in (None, "") and str(raw).isdigit() else None
         key = f"line:{target}" if target is not None else f"new:{line.get('id')}"
         amount = money(line.get("amount"))
         held = merged.get(key)

@@ -137,9 +137,12 @@ per resource family; each mixin lists its own routes.
   ``budgets`` (budget line items, their amounts, the lock, ``seed_budget``,
   ``set_budget_changes``), ``budget_views`` (the standard view, detail rows),
   ``budget_sync`` (``POST budget_line_items/sync``, ``external_data/sync``),
-  ``budget_modifications`` (legacy), ``budget_changes``; ``common`` holds what they share
+  ``budget_modifications`` (legacy), ``budget_changes``, ``change_orders`` (commitment
+  change orders and their legacy packages), ``change_order_lines`` (their v2.0 line items,
+  the PCOs holding them), ``change_events``; ``common`` holds what they share
   (list pages, the sync rules, validated writes). Budget choices: docs/decisions.md
-  ("Sandbox budgets follow Procore's budget endpoints").
+  ("Sandbox budgets follow Procore's budget endpoints"); change orders and change events:
+  ("Sandbox commitment change orders ..." and "Sandbox change events ...").
 
 A new resource family is a new module under ``resources/``: a mixin with its handlers and
 ``ROUTES``, added to ``ProcoreSandbox``'s bases and to ``API_ROUTES`` in ``server``. This
@@ -158,6 +161,16 @@ from devstack.procore_sandbox.resources.budget_modifications import (
     BUDGET_MODIFICATIONS_RESOURCE,
 )
 from devstack.procore_sandbox.resources.budgets import BUDGET_LINE_ITEMS_RESOURCE
+from devstack.procore_sandbox.resources.change_events import (
+    CHANGE_EVENT_STATUSES,
+    CHANGE_EVENTS_RESOURCE,
+)
+from devstack.procore_sandbox.resources.change_order_lines import PCO_LINE_ITEMS_RESOURCE
+from devstack.procore_sandbox.resources.change_orders import (
+    CCO_STATUSES,
+    CHANGE_ORDER_PACKAGES_RESOURCE,
+    POTENTIAL_CHANGE_ORDERS_RESOURCE,
+)
 from devstack.procore_sandbox.resources.commitments import COMMITMENT_STATUSES
 from devstack.procore_sandbox.resources.common import (
     DEFAULT_PER_PAGE,
@@ -198,6 +211,10 @@ __all__ = [
     "BUDGET_LINE_ITEMS_RESOURCE",
     "BUDGET_MODIFICATIONS_RESOURCE",
     "BUSINESS_REGISTER_TYPES",
+    "CCO_STATUSES",
+    "CHANGE_EVENTS_RESOURCE",
+    "CHANGE_EVENT_STATUSES",
+    "CHANGE_ORDER_PACKAGES_RESOURCE",
     "COMMITMENT_STATUSES",
     "COMPANY_VENDORS_RESOURCE",
     "COST_CODE_DELIMITER",
@@ -209,6 +226,8 @@ __all__ = [
     "MAX_PER_PAGE",
     "ORIGIN_ID_DATA",
     "PAYLOAD_VERSIONS",
+    "PCO_LINE_ITEMS_RESOURCE",
+    "POTENTIAL_CHANGE_ORDERS_RESOURCE",
     "PROJECTS_RESOURCE",
     "PROJECT_TEXT_FIELDS",
     "SERVICE_ACCOUNT_USER_ID",

@@ -32,6 +32,9 @@ from devstack.procore_sandbox.resources.budget_modifications import BudgetModifi
 from devstack.procore_sandbox.resources.budget_sync import BudgetSyncMixin
 from devstack.procore_sandbox.resources.budget_views import BudgetViewsMixin
 from devstack.procore_sandbox.resources.budgets import BudgetsMixin
+from devstack.procore_sandbox.resources.change_events import ChangeEventsMixin
+from devstack.procore_sandbox.resources.change_order_lines import ChangeOrderLinesMixin
+from devstack.procore_sandbox.resources.change_orders import ChangeOrdersMixin
 from devstack.procore_sandbox.resources.commitments import CommitmentsMixin
 from devstack.procore_sandbox.resources.cost_codes import CostCodesMixin
 from devstack.procore_sandbox.resources.line_items import LineItemsMixin
@@ -76,12 +79,16 @@ API_ROUTES: tuple[Route, ...] = (
     *BudgetsMixin.ROUTES,
     *BudgetModificationsMixin.ROUTES,
     *BudgetChangesMixin.ROUTES,
+    *ChangeOrdersMixin.ROUTES,
+    *ChangeOrderLinesMixin.ROUTES,
+    *ChangeEventsMixin.ROUTES,
 )
 #: ``/_sandbox/*``: no auth, no quota.
 CONTROL_ROUTES: tuple[Route, ...] = (
     *FaultsMixin.CONTROL_ROUTES,
     *SeedingMixin.CONTROL_ROUTES,
     *BudgetsMixin.CONTROL_ROUTES,
+    *ChangeEventsMixin.CONTROL_ROUTES,
     ("POST", r"/_sandbox/reset", "_c_reset", False),
     *WebhooksMixin.CONTROL_ROUTES,
     ("GET", r"/_sandbox/request_counts", "_c_request_counts", False),
@@ -101,6 +108,9 @@ class ProcoreSandbox(
     BudgetsMixin,
     BudgetModificationsMixin,
     BudgetChangesMixin,
+    ChangeOrdersMixin,
+    ChangeOrderLinesMixin,
+    ChangeEventsMixin,
     AuthMixin,
     FaultsMixin,
     WebhooksMixin,

@@ -108,6 +108,17 @@ class SandboxState:
     budget_modifications: dict[int, dict[str, Any]] = field(default_factory=dict)
     #: budget change id -> record (``project_id`` and its ``adjustments`` inside)
     budget_changes: dict[int, dict[str, Any]] = field(default_factory=dict)
+    #: commitment change order (= its legacy change order package) id -> record
+    #: (``project_id``, ``contract_id``, ``pco_id`` inside; soft deleted: ``deleted_at``)
+    change_orders: dict[int, dict[str, Any]] = field(default_factory=dict)
+    #: change order id -> line item id -> record (held by the change order's PCO)
+    change_order_lines: dict[int, dict[int, dict[str, Any]]] = field(default_factory=dict)
+    #: potential change order id -> the id of the change order whose lines it holds
+    potential_change_orders: dict[int, int] = field(default_factory=dict)
+    #: ids of projects with the Change Events tool on
+    change_events_enabled: set[int] = field(default_factory=set)
+    #: change event id -> record (``project_id`` and its ``line_items`` inside)
+    change_events: dict[int, dict[str, Any]] = field(default_factory=dict)
     #: access token -> {"client_id", "expires_at"}
     tokens: dict[str, dict[str, Any]] = field(default_factory=dict)
     faults: list[Fault] = field(default_factory=list)
