@@ -90,6 +90,10 @@ WRITES: dict[CommandType, Callable[[SagePort, Any], dict[str, str]]] = {
         lambda sage, payload: sage.modify_purchase_order(payload),
     CommandType.ADD_BUDGET: lambda sage, payload: sage.add_budget(payload),
     CommandType.CHANGE_BUDGET: lambda sage, payload: sage.change_budget(payload),
+    CommandType.ADD_SUBCONTRACT_CHANGE_ORDER:
+        lambda sage, payload: sage.add_subcontract_change_order(payload),
+    CommandType.APPEND_PURCHASE_ORDER_LINES:
+        lambda sage, payload: sage.append_purchase_order_lines(payload),
 }
 
 # Add command -> how Sage is asked whether it already has the record (reconciliation).
@@ -106,6 +110,11 @@ FINDS: dict[CommandType, Callable[[SagePort, Any], dict[str, str] | None]] = {
                                                                    payload.name),
     # Every line there with exactly its amounts.
     CommandType.ADD_BUDGET: lambda sage, payload: sage.find_budget(payload),
+    # Change orders add amounts (deltas): never applied twice, found by their reference.
+    CommandType.ADD_SUBCONTRACT_CHANGE_ORDER:
+        lambda sage, payload: sage.find_subcontract_change_order(payload),
+    CommandType.APPEND_PURCHASE_ORDER_LINES:
+        lambda sage, payload: sage.find_purchase_order_lines(payload),
 }
 
 # ClientError codes that mean "AWS is busy, try later" rather than "you are wrong".

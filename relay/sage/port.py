@@ -13,8 +13,10 @@ from chalicelib.relay_protocol import (
     BudgetChangePayload,
     BudgetPayload,
     JobPayload,
+    PurchaseOrderChangePayload,
     PurchaseOrderHeaderPayload,
     PurchaseOrderPayload,
+    SubcontractChangeOrderPayload,
     SubcontractHeaderPayload,
     SubcontractPayload,
     VendorPayload,
@@ -113,4 +115,41 @@ class SagePort(SageReader, Protocol):
     def find_budget(self, payload: BudgetPayload) -> dict[str, str] | None:
         """The keys add_budget returned if every line of ``payload`` is in Sage with
         exactly its current amounts (reconciliation), else None."""
+        ...
+
+    def add_subcontract_change_order(
+            self, payload: SubcontractChangeOrderPayload) -> dict[str, str]:
+        """Write a subcontract change order (prmchg, numbered the job's next chgnum, + one
+        sbcgln per line) in one transaction; when Approved (status 1) the subcontract
+        follows: a changed sbcnln line gets change += amount, cntrct = amount + change,
+        remain = cntrct - billed; a new line is added as the subcontract's next line
+        (original 0); subcon chgttl += total, ctcttl = cntttl + chgttl, balttl = ctcttl -
+        invttl. {"prmchg": recnum, "chgnum": number, "subcon": recnum}. 12802 unknown job,
+        a subcontract not on the job or whose number or vendor differ, a subcontract line
+        it does not have or whose cost code/type differ, an unknown cost code/type of a new
+        line; 14050 the subcontract locked (lckedt), Refused or Closed, a description not
+        starting with the reference, an amount or total outside decimal(12,2), a negative
+        new contract total."""
+        ...
+
+    def find_subcontract_change_order(
+            self, payload: SubcontractChangeOrderPayload) -> dict[str, str] | None:
+        """The keys of the job's change order whose description starts with the command's
+        reference and whose lines are on its subcontract (reconciliation), else None."""
+        ...
+
+    def append_purchase_order_lines(
+            self, payload: PurchaseOrderChangePayload) -> dict[str, str]:
+        """Append pcorln lines after the PO's last line (pchttl and pchbal follow) in one
+        transaction; {"pchord": recnum, "lines": "first-last"}. 12802 unknown job, a PO
+        that does not exist, whose number differs or that is on another job, an unknown
+        cost code/type; 14050 the PO locked (lckedt), Closed (4) or Void (5), a
+        description not starting with the reference, values Sage would not store, a
+        negative PO total."""
+        ...
+
+    def find_purchase_order_lines(
+            self, payload: PurchaseOrderChangePayload) -> dict[str, str] | None:
+        """The keys of the PO's lines whose description starts with the command's
+        reference (reconciliation), else None."""
         ...

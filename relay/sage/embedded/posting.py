@@ -1,10 +1,11 @@
 """Sage 100 Contractor's rules for postings: posting periods, job cost distribution and
 change order numbers, as pure functions with Sage's error codes (relay/sage/port.py).
 
-They are ready for the writes still to come (budgets, change orders, payable and owner
-invoices); no command uses them yet. A real Sage applies them itself when its API saves a
-record; the embedded Sage will call them inside the write transaction, after reading what
-they need (the company's periods, the numbers a job already has).
+The change order numbers number subcontract change orders (change_orders.py); the
+posting periods and the distribution are ready for the writes still to come (payable and
+owner invoices). A real Sage applies them itself when its API saves a record; the embedded
+Sage calls them inside the write transaction, after reading what they need (the company's
+periods, the numbers a job already has).
 
 Error codes (reference/sage-schema/real_schema.json `error_codes`, from the XmlMB module):
   * 14050 INVALID_DATA "invalid data, statusMessage contains details": a date outside the

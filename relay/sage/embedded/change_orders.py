@@ -1,0 +1,446 @@
+"""The embedded Sage's commitment change orders: a Procore CCO on a subcontract already in
+Sage (prmchg + sbcgln, the subcontract's lines and totals following), a Procore CCO on a
+purchase order (new pcorln lines appended to the original PO), and the look-ups the agent
+reconciles them with (a part of EmbeddedSage).
+
+A subcontract change order is one prmchg record (6-4-1: prime and subcontract changes in
+one record) numbered by Sage: the job's next change number (posting.next_change_order_number
+over the job's numbers with no phase, phsnum 0), dated ``change_date``, described by the
+command's description (the Procore reference first), with one sbcgln line per change line
+(bdgprc = the change, vndnum/vndctc = the vendor and subcon.recnum, ctclin = the
+subcontract line, chgsts = the status). When the change order is Approved (status 1),
+the subcontract follows in the same transaction, as Sage's help describes it (About change
+order status; reference/sage100c.md section 2): a changed line gets change += amount,
+cntrct = amount + change, remain = cntrct - billed; a new line becomes the subcontract's
+next sbcnln line (original amount 0, change = cntrct = remain = the amount); subcon.chgttl
+grows by the change order's total, ctcttl = cntttl + chgttl, balttl = ctcttl - invttl.
+The original amounts (sbcnln.amount, subcon.cntttl) never change. A change order of any
+other status (Open, Review, ...) is recorded without touching the subcontract, and a new
+line of it gets no sbcnln line yet (ctclin NULL): Sage adds it when the change is approved.
+
+A purchase order change order, as Procore's connector exports it, appends lines to the
+original PO: numbered after the PO's last pcorln line, pchttl and pchbal growing by their
+total.
+
+Rules, with Sage's codes (relay/sage/port.py):
+  * the job must exist; the subcontract (subcon.recnum) must be on the job, with the
+    number and vendor the command names; the purchase order (pchord.recnum) must have the
+    number given and be on the job -> 12802, naming what differs;
+  * a line naming a subcontract line that the subcontract does not have, or whose cost
+    code or type differ from Sage's line -> 12802; a new line's cost code must exist and
+    be active and its cost type exist -> 12802 (an inactive cost code 14050);
+  * a subcontract or PO locked for editing (lckedt) -> 14050; a subcontract Refused (2)
+    or Closed (6) -> 14050 (Bid, Contract, Current and Complete take changes: a completed
+    subcontract still gets its closing changes); a PO Closed (4) or Void (5) -> 14050;
+  * a description that does not start with the command's reference -> 14050 (the
+    reference is how a change order written before a crash is found again);
+  * every amount and every total that follows must fit decimal(12,2), quantities and
+    prices decimal(14,4) -> 14050; a subcontract whose new contract (ctcttl) or a PO whose
+    total (pchttl) would be negative -> 14050, as an add with a negative total is.
+Each command is one transaction: all of it is written or none.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from chalicelib.relay_protocol import PurchaseOrderChangePayload, SubcontractChangeOrderPayload
+from relay.sage.embedded.database import SageDatabase
+from relay.sage.embedded.posting import check_change_order_number, next_change_order_number
+from relay.sage.embedded.rules import (
+    DESCRIPTION_MAX,
+    _bindable,
+    _check_cost,
+    _check_job,
+    _guid,
+    _invalid,
+    _money,
+    _quantity,
+    _reference,
+    _storable,
+    _text,
+    normalize_cost_code,
+)
+from relay.sage.reads import cost_code_text
+
+_ZERO = Decimal("0.00")
+APPROVED = 1  # prmchg.status / sbcgln.chgsts 1 Approved
+# Statuses whose records take no change order (codes: real_schema.json `codes`).
+SUBCONTRACT_CLOSED = {2: "Refused", 6: "Closed"}  # subcon.status
+PURCHASE_ORDER_CLOSED = {4: "Closed", 5: "Void"}  # pchord.status
+
+
+@dataclass(frozen=True)
+class _Change:
+    """One change line, checked and in Sage's terms."""
+
+    number: int  # its position in the command, 1.. (sbcgln.linnum)
+    line: int | None  # sbcnln.linnum it changes; None = a new line
+    description: str
+    code: str  # "3300.000"
+    cost_type: int
+    amount: Decimal  # + or -
+
+
+@dataclass(frozen=True)
+class _Added:
+    """One purchase order line to append, checked."""
+
+    number: int  # its position in the command, 1..
+    description: str
+    quantity: Decimal
+    price: Decimal
+    amount: Decimal
+    code: str
+    cost_type: int
+
+
+def _starts_with(text: str, reference: str) -> bool:
+    """Whether ``text`` begins with ``reference`` as a whole: "CCO 12 #002 Rebar" starts
+    with "CCO 12 #002", "CCO 12 #0021" does not (the next character may not continue a
+    word or number)."""
+    if not reference or not text.startswith(reference):
+        return False
+    rest = text[len(reference):]
+    return not rest or not (reference[-1].isalnum() and rest[0].isalnum())
+
+
+def _check_reference(description: str, reference: str, what: str, column: str) -> str:
+    if not _starts_with(description, reference):
+        raise _invalid(
+            f"{what} {description!r} does not start with its Procore reference {reference!r} "
+            f"({column}); the connector puts the reference first so the change is never "
+            "written twice"
+        )
+    return description
+
+
+def _changes(payload: SubcontractChangeOrderPayload) -> list[_Change]:
+    """The command's lines checked as values (before any lock is taken)."""
+    return [_Change(
+        number=number,
+        line=line.subcontract_line,
+        description=_text(line.description, DESCRIPTION_MAX, f"line {number} description",
+                          "sbcgln.dscrpt"),
+        code=normalize_cost_code(line.cost_code),
+        cost_type=line.cost_type,
+        amount=_money(line.amount, f"line {number} amount", "sbcgln.bdgprc"),
+    ) for number, line in enumerate(payload.lines, start=1)]
+
+
+def _added(payload: PurchaseOrderChangePayload) -> list[_Added]:
+    checked = []
+    for number, line in enumerate(payload.lines, start=1):
+        description = _text(line.description, DESCRIPTION_MAX, f"line {number} description",
+                            "pcorln.prtdsc")
+        checked.append(_Added(
+            number=number,
+            description=_check_reference(description, payload.reference,
+                                         f"line {number} description", "pcorln.prtdsc"),
+            quantity=_quantity(line.quantity, f"line {number} quantity", "pcorln.linqty"),
+            price=_quantity(line.unit_price, f"line {number} unit price", "pcorln.linprc"),
+            amount=_money(line.amount, f"line {number} amount", "pcorln.extttl"),
+            code=normalize_cost_code(line.cost_code),
+            cost_type=line.cost_type,
+        ))
+    return checked
+
+
+def _sum(amounts: Sequence[Decimal], what: str, column: str) -> Decimal:
+    return _money(sum(amounts, _ZERO), what, column)
+
+
+def _dec(value: Any) -> Decimal:
+    return Decimal(str(value)).quantize(Decimal("0.01"))
+
+
+class ChangeOrders(SageDatabase):
+    """The port's change order commands (a part of EmbeddedSage)."""
+
+    # -- SagePort: subcontract change orders ----------------------------------------------
+
+    def add_subcontract_change_order(
+            self, payload: SubcontractChangeOrderPayload) -> dict[str, str]:
+        """Write prmchg + sbcgln (and, when Approved, the subcontract's lines and totals)
+        in one transaction; {"prmchg": recnum, "chgnum": number, "subcon": recnum}."""
+        description = _text(payload.description, DESCRIPTION_MAX,
+                            "change order description", "prmchg.dscrpt")
+        _check_reference(description, payload.reference, "change order description",
+                         "prmchg.dscrpt")
+        if not 1 <= payload.status <= 6:
+            raise _invalid(f"change order status {payload.status} is not 1-6 (prmchg.status)")
+        changes = _changes(payload)
+        total = _sum([c.amount for c in changes], "change order total", "prmchg.appamt")
+        approved = payload.status == APPROVED
+        job, record = payload.job, payload.subcontract
+
+        with self._write() as conn:
+            _check_job(conn, job)
+            subcon = self._subcontract(conn, payload)
+            lines = {row["linnum"]: row for row in conn.execute(
+                "SELECT * FROM sbcnln WHERE recnum = ? ORDER BY linnum", (record,))}
+            for change in changes:
+                if change.line is None:
+                    _check_cost(conn, change.number, change.code, change.cost_type)
+                else:
+                    self._check_line(subcon, lines, change)
+            taken = [row[0] for row in conn.execute(
+                "SELECT chgnum FROM prmchg WHERE jobnum = ? AND phsnum = 0", (job,))]
+            chgnum = check_change_order_number(next_change_order_number(taken), taken)
+
+            # New lines of an approved change order become the subcontract's next lines.
+            following = max(lines, default=0) + 1
+            ctclin: dict[int, int | None] = {}
+            for change in changes:
+                if change.line is not None:
+                    ctclin[change.number] = change.line
+                elif approved:
+                    ctclin[change.number] = following
+                    following += 1
+                else:
+                    ctclin[change.number] = None
+            updates: dict[int, dict[str, Decimal]] = {}
+            header: dict[str, Decimal] = {}
+            if approved:
+                updates = self._line_updates(subcon, lines, changes)
+                header = self._totals(subcon, total)
+
+            recnum = self._next_recnum(conn, "prmchg")
+            idnum = _guid()
+            conn.execute(
+                "INSERT INTO prmchg (_idnum, recnum, chgnum, chgdte, jobnum, phsnum, dscrpt, "
+                "status, appamt, cstamt, aprdte, insusr) "
+                "VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?)",
+                (idnum, recnum, chgnum, _bindable(payload.change_date), job, description,
+                 payload.status, str(total), str(total),
+                 _bindable(payload.change_date) if approved else None, self.user),
+            )
+            conn.executemany(
+                "INSERT INTO sbcgln (_idnum, _idref, recnum, linnum, dscrpt, bdgprc, vndnum, "
+                "vndctc, ctclin, chgsts, cstcde, csttyp, insusr) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(_guid(), idnum, recnum, c.number, c.description, str(c.amount),
+                  payload.vendor, record, ctclin[c.number], payload.status, c.code,
+                  c.cost_type, self.user) for c in changes],
+            )
+            if approved:
+                for linnum, values in updates.items():
+                    self._update(conn, "sbcnln", values, "recnum = ? AND linnum = ?",
+                                 (record, linnum))
+                conn.executemany(
+                    "INSERT INTO sbcnln (_idnum, _idref, recnum, linnum, dscrpt, cstcde, "
+                    "csttyp, amount, change, cntrct, billed, remain, insusr) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?, 0, ?, ?)",
+                    [(_guid(), subcon["_idnum"], record, ctclin[c.number], c.description,
+                      c.code, c.cost_type, str(c.amount), str(c.amount), str(c.amount),
+                      self.user) for c in changes if c.line is None],
+                )
+                self._update(conn, "subcon", header, "recnum = ?", (record,))
+        return {"prmchg": str(recnum), "chgnum": chgnum, "subcon": str(record)}
+
+    def find_subcontract_change_order(
+            self, payload: SubcontractChangeOrderPayload) -> dict[str, str] | None:
+        """The keys add_subcontract_change_order returned, if the job has a change order
+        whose description starts with the command's reference and whose lines are on the
+        same subcontract (reconciliation), else None."""
+        if not (_storable(payload.job) and _storable(payload.subcontract)):
+            return None
+        with self._read() as conn:
+            found = conn.execute(
+                "SELECT recnum, chgnum, dscrpt FROM prmchg WHERE jobnum = ? ORDER BY recnum",
+                (payload.job,),
+            ).fetchall()
+            for row in found:
+                if not _starts_with(row["dscrpt"], payload.reference):
+                    continue
+                on_subcontract = conn.execute(
+                    "SELECT 1 FROM sbcgln WHERE recnum = ? AND vndctc = ?",
+                    (row["recnum"], payload.subcontract),
+                ).fetchone()
+                if on_subcontract is not None:
+                    return {"prmchg": str(row["recnum"]), "chgnum": row["chgnum"],
+                            "subcon": str(payload.subcontract)}
+        return None
+
+    # -- SagePort: purchase order change orders -------------------------------------------
+
+    def append_purchase_order_lines(
+            self, payload: PurchaseOrderChangePayload) -> dict[str, str]:
+        """Append pcorln lines to the PO after its last line, pchttl and pchbal following,
+        in one transaction; {"pchord": recnum, "lines": "first-last"}."""
+        added = _added(payload)
+        total = _sum([line.amount for line in added], "change order total", "pchord.pchttl")
+        with self._write() as conn:
+            _check_job(conn, payload.job)
+            order = self._purchase_order(conn, payload)
+            for line in added:
+                _check_cost(conn, line.number, line.code, line.cost_type)
+            pchttl = _money(_dec(order["pchttl"]) + total, "purchase order total",
+                            "pchord.pchttl")
+            if pchttl < 0:
+                raise _invalid(
+                    f"purchase order {order['recnum']} {order['ordnum']} would total {pchttl} "
+                    f"with these lines; a purchase order total cannot be negative "
+                    "(pchord.pchttl)")
+            pchbal = _money(_dec(order["pchbal"]) + total, "purchase order balance",
+                            "pchord.pchbal")
+            last = conn.execute("SELECT MAX(linnum) FROM pcorln WHERE recnum = ?",
+                                (order["recnum"],)).fetchone()[0]
+            first = 1 if last is None else int(last) + 1
+            conn.executemany(
+                "INSERT INTO pcorln (_idnum, _idref, recnum, linnum, prtdsc, linqty, linprc, "
+                "extttl, rcvdte, cancel, cstcde, csttyp, insusr) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?, ?)",
+                [(_guid(), order["_idnum"], order["recnum"], first + index, line.description,
+                  str(line.quantity), str(line.price), str(line.amount), line.code,
+                  line.cost_type, self.user) for index, line in enumerate(added)],
+            )
+            self._update(conn, "pchord", {"pchttl": pchttl, "pchbal": pchbal}, "recnum = ?",
+                         (order["recnum"],))
+        return {"pchord": str(payload.order), "lines": f"{first}-{first + len(added) - 1}"}
+
+    def find_purchase_order_lines(
+            self, payload: PurchaseOrderChangePayload) -> dict[str, str] | None:
+        """The keys append_purchase_order_lines returned, if the PO has lines whose
+        description starts with the command's reference (reconciliation), else None."""
+        if not _storable(payload.order):
+            return None
+        with self._read() as conn:
+            found = conn.execute(
+                "SELECT linnum, prtdsc FROM pcorln WHERE recnum = ? ORDER BY linnum",
+                (payload.order,),
+            ).fetchall()
+        numbers = [row["linnum"] for row in found
+                   if _starts_with(row["prtdsc"], payload.reference)]
+        if not numbers:
+            return None
+        return {"pchord": str(payload.order), "lines": f"{numbers[0]}-{numbers[-1]}"}
+
+    # -- helpers (inside the write transaction) -------------------------------------------
+
+    @staticmethod
+    def _subcontract(conn: sqlite3.Connection,
+                     payload: SubcontractChangeOrderPayload) -> sqlite3.Row:
+        """The subcon row the change order is for, checked as Sage would."""
+        record, job = payload.subcontract, payload.job
+        row: sqlite3.Row | None = None
+        if _storable(record):
+            row = conn.execute("SELECT * FROM subcon WHERE recnum = ? AND jobnum = ?",
+                               (record, job)).fetchone()
+        if row is None:
+            raise _reference(f"subcontract {record} does not exist on job {job} "
+                             "(subcon.recnum)")
+        name = f"subcontract {record} {row['ctcnum']}"
+        wanted = payload.subcontract_number.strip()
+        if row["ctcnum"].strip().casefold() != wanted.casefold():
+            raise _reference(f"subcontract {record} is number {row['ctcnum']!r} in Sage, not "
+                             f"{wanted!r}: the change order names another subcontract "
+                             "(subcon.ctcnum)")
+        if row["vndnum"] != payload.vendor:
+            raise _reference(f"{name} is with vendor {row['vndnum']} in Sage, not vendor "
+                             f"{payload.vendor}: the change order names another vendor "
+                             "(subcon.vndnum)")
+        if row["lckedt"]:
+            raise _invalid(f"{name} is locked for editing in Sage (subcon.lckedt); someone "
+                           "with access to the subcontract must unlock it before a change "
+                           "order can be written")
+        if row["status"] in SUBCONTRACT_CLOSED:
+            raise _invalid(f"{name} is {SUBCONTRACT_CLOSED[row['status']]} in Sage "
+                           f"(subcon.status {row['status']}) and takes no change orders; "
+                           "reopen it in Sage first")
+        return row
+
+    @staticmethod
+    def _check_line(subcon: sqlite3.Row, lines: dict[int, sqlite3.Row],
+                    change: _Change) -> None:
+        name = f"subcontract {subcon['recnum']} {subcon['ctcnum']}"
+        row = lines.get(change.line or 0)
+        if row is None:
+            raise _reference(f"line {change.number} changes line {change.line} of {name}, "
+                             "which Sage does not have (sbcnln.linnum)")
+        code = cost_code_text(row["cstcde"])
+        if (code, row["csttyp"]) != (change.code, change.cost_type):
+            raise _reference(
+                f"line {change.number} changes line {change.line} of {name} as cost code "
+                f"{change.code} type {change.cost_type}, but that line is cost code {code} "
+                f"type {row['csttyp']} in Sage (sbcnln.cstcde, sbcnln.csttyp)")
+
+    @staticmethod
+    def _line_updates(subcon: sqlite3.Row, lines: dict[int, sqlite3.Row],
+                      changes: Sequence[_Change]) -> dict[int, dict[str, Decimal]]:
+        """linnum -> the new change/cntrct/remain of each existing line changed."""
+        updates: dict[int, dict[str, Decimal]] = {}
+        for change in changes:
+            if change.line is None:
+                continue
+            row = lines[change.line]
+            before = updates.get(change.line, {"change": _dec(row["change"])})
+            where = (f"line {change.number} (line {change.line} of subcontract "
+                     f"{subcon['recnum']})")
+            new_change = _money(before["change"] + change.amount, f"{where} changes",
+                                "sbcnln.change")
+            cntrct = _money(_dec(row["amount"]) + new_change, f"{where} new contract",
+                            "sbcnln.cntrct")
+            remain = _money(cntrct - _dec(row["billed"]), f"{where} remaining",
+                            "sbcnln.remain")
+            updates[change.line] = {"change": new_change, "cntrct": cntrct, "remain": remain}
+        return updates
+
+    @staticmethod
+    def _totals(subcon: sqlite3.Row, total: Decimal) -> dict[str, Decimal]:
+        """The subcontract's chgttl, ctcttl and balttl after an approved change of
+        ``total``."""
+        name = f"subcontract {subcon['recnum']} {subcon['ctcnum']}"
+        chgttl = _money(_dec(subcon["chgttl"]) + total, f"{name} changes total",
+                        "subcon.chgttl")
+        ctcttl = _money(_dec(subcon["cntttl"]) + chgttl, f"{name} new contract total",
+                        "subcon.ctcttl")
+        if ctcttl < 0:
+            raise _invalid(f"{name} would have a new contract total of {ctcttl} with this "
+                           "change order; a subcontract total cannot be negative "
+                           "(subcon.ctcttl)")
+        balttl = _money(ctcttl - _dec(subcon["invttl"]), f"{name} remaining total",
+                        "subcon.balttl")
+        return {"chgttl": chgttl, "ctcttl": ctcttl, "balttl": balttl}
+
+    @staticmethod
+    def _purchase_order(conn: sqlite3.Connection,
+                        payload: PurchaseOrderChangePayload) -> sqlite3.Row:
+        """The pchord row the lines are for, checked as Sage would."""
+        record, job = payload.order, payload.job
+        row: sqlite3.Row | None = None
+        if _storable(record):
+            row = conn.execute("SELECT * FROM pchord WHERE recnum = ?", (record,)).fetchone()
+        if row is None:
+            raise _reference(f"purchase order {record} does not exist (pchord.recnum)")
+        name = f"purchase order {record} {row['ordnum']}"
+        wanted = payload.number.strip()
+        if row["ordnum"].strip().casefold() != wanted.casefold():
+            raise _reference(f"purchase order {record} is number {row['ordnum']!r} in Sage, "
+                             f"not {wanted!r}: the change order names another purchase order "
+                             "(pchord.ordnum)")
+        if row["jobnum"] != job:
+            raise _reference(f"{name} is on job {row['jobnum']} in Sage, not job {job} "
+                             "(pchord.jobnum)")
+        if row["lckedt"]:
+            raise _invalid(f"{name} is locked for editing in Sage (pchord.lckedt); someone "
+                           "with access to the purchase order must unlock it before lines "
+                           "can be added")
+        if row["status"] in PURCHASE_ORDER_CLOSED:
+            raise _invalid(f"{name} is {PURCHASE_ORDER_CLOSED[row['status']]} in Sage "
+                           f"(pchord.status {row['status']}) and takes no new lines; "
+                           "reopen it in Sage first")
+        return row
+
+    def _update(self, conn: sqlite3.Connection, table: str, values: dict[str, Decimal],
+                where: str, key: tuple[Any, ...]) -> None:
+        assignments = ", ".join(f"{column} = ?" for column in values)
+        conn.execute(
+            f"UPDATE {table} SET {assignments}, updusr = ? "  # noqa: S608 (fixed identifiers)
+            f"WHERE {where}",
+            (*(_bindable(value) for value in values.values()), self.user, *key),
+        )
