@@ -37,6 +37,8 @@ class CommandType(StrEnum):
     # job); a purchase order's appended to the original PO as new pcorln lines.
     ADD_SUBCONTRACT_CHANGE_ORDER = "add_subcontract_change_order"
     APPEND_PURCHASE_ORDER_LINES = "append_purchase_order_lines"
+    # A subcontractor invoice: acpinv + apivln + the job cost distribution (jobcst).
+    ADD_PAYABLE_INVOICE = "add_payable_invoice"
     # Pulls: read-only, answered with one Result per page (page 1.., more=False on the last).
     PULL_JOBS = "pull_jobs"
     PULL_VENDORS = "pull_vendors"
@@ -253,6 +255,38 @@ class PurchaseOrderChangePayload(_Model):
     lines: list[PurchaseOrderAddedLine] = Field(min_length=1)
 
 
+class PayableInvoiceLine(_Model):
+    """One billed subcontract line: an apivln line and its job cost distribution row."""
+
+    line_number: int = Field(ge=1)  # apivln.linnum
+    subcontract_line: int = Field(ge=1)  # sbcnln.linnum it bills (billed/remain follow)
+    description: str = Field(max_length=50)  # apivln.prtdsc, jobcst.dscrpt
+    cost_code: CostCode  # jobcst.cstcde
+    cost_type: CostType  # jobcst.csttyp
+    amount: Decimal  # apivln.extttl = jobcst.cstamt: work completed this period
+    retention: Decimal = Decimal("0")  # retainage withheld on this line
+
+
+class PayableInvoicePayload(_Model):
+    """acpinv + apivln + jobcst: a Procore subcontractor invoice in Sage accounts payable.
+
+    Sage posts it to the period of ``invoice_date`` (a locked or closed period refuses
+    it), refuses an invoice number the vendor already used (unless the vendor allows
+    duplicates, actpay.dupchk), and requires the job cost distribution to total the
+    ledger (invttl); the subcontract's and its lines' billed amounts follow.
+    """
+
+    job: int  # acpinv.jobnum
+    vendor: int  # acpinv.vndnum (= subcon.vndnum)
+    subcontract: int = Field(ge=1)  # subcon.recnum
+    subcontract_number: str  # acpinv.ctcnum (= subcon.ctcnum)
+    invoice_number: str = Field(min_length=1, max_length=20)  # acpinv.invnum
+    description: str = Field(max_length=50)  # acpinv.dscrpt
+    invoice_date: date  # acpinv.invdte: the billing date; sets the posting period
+    due_date: date | None = None  # acpinv.duedte
+    lines: list[PayableInvoiceLine] = Field(min_length=1)
+
+
 class PullPayload(_Model):
     """Read a Sage list in pages; ``job`` narrows phases or budget lines to one job."""
 
@@ -271,6 +305,7 @@ PAYLOADS: dict[CommandType, type[_Model]] = {
     CommandType.CHANGE_BUDGET: BudgetChangePayload,
     CommandType.ADD_SUBCONTRACT_CHANGE_ORDER: SubcontractChangeOrderPayload,
     CommandType.APPEND_PURCHASE_ORDER_LINES: PurchaseOrderChangePayload,
+    CommandType.ADD_PAYABLE_INVOICE: PayableInvoicePayload,
     **{pull: PullPayload for pull in PULLS},
 }
 
