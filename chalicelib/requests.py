@@ -28,7 +28,8 @@ class SendBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    kind: Literal["commitment", "project", "vendor", "budget", "cco"]
+    kind: Literal["commitment", "project", "vendor", "budget", "cco",
+                  "subcontractor_invoice"]
     commitment_type: Literal["subcontract", "purchase_order"] | None = None
     procore_id: int | None = Field(default=None, gt=0)
     project_id: int | None = Field(default=None, gt=0)
@@ -48,8 +49,8 @@ class SendBody(BaseModel):
                                           self.project_id is None):
             missing = "commitment_type" if self.commitment_type is None else "project_id"
             raise ValueError(f"a commitment needs '{missing}'")
-        if self.kind == "cco" and self.project_id is None:
-            raise ValueError("a change order needs 'project_id'")
+        if self.kind in ("cco", "subcontractor_invoice") and self.project_id is None:
+            raise ValueError(f"a {self.kind.replace('_', ' ')} needs 'project_id'")
         return self
 
 

@@ -1,4 +1,5 @@
-"""Procore's commitment change order calls, mixed into ``ProcoreClient``.
+"""Procore's commitment change order and subcontractor invoice calls, mixed into
+``ProcoreClient``.
 
 The CCO itself is v1.0 (``/projects/{p}/commitment_change_orders``); its line items are
 v2.0 only (``/companies/{c}/projects/{p}/commitment_change_orders/{id}/line_items``,
@@ -55,4 +56,26 @@ class ProcoreChangeOrders:
         no origin keys); a CCO is its change order package, whose PATCH does."""
         answer = self.patch(f"/rest/v1.0/change_order_packages/{int(cco_id)}",
                             {"project_id": int(project_id), "change_order": dict(fields)})
+        return answer if isinstance(answer, dict) else {}
+
+    # ---- subcontractor invoices (requisitions) ------------------------------------------
+    def get_requisition(self, project_id: int, requisition_id: int) -> dict[str, Any]:
+        answer = self.get(f"/rest/v1.0/requisitions/{int(requisition_id)}",
+                          {"project_id": int(project_id)})
+        if not isinstance(answer, dict):
+            raise FatalUpstreamError("Procore did not answer a subcontractor invoice")
+        return answer
+
+    def list_requisition_items(self, project_id: int,
+                               requisition_id: int) -> list[dict[str, Any]]:
+        answer = self.get(f"/rest/v1.0/requisitions/{int(requisition_id)}/contract_items",
+                          {"project_id": int(project_id)})
+        if not isinstance(answer, list):
+            raise FatalUpstreamError("Procore's invoice contract items are not a list")
+        return answer
+
+    def update_requisition(self, project_id: int, requisition_id: int,
+                           fields: Mapping[str, Any]) -> dict[str, Any]:
+        answer = self.patch(f"/rest/v1.0/requisitions/{int(requisition_id)}",
+                            {"requisition": dict(fields)}, {"project_id": int(project_id)})
         return answer if isinstance(answer, dict) else {}

@@ -301,13 +301,27 @@ class ProcoreResources:
         *,
         include_deleted: bool = True,
     ) -> list[dict[str, Any]]:
-        """The project's commitments whose ``updated_at`` is in ``[since, until]``.
+        """The project's commitments whose ``updated_at`` is in ``[since, until]``
+        (``list_updated``); deleted ones come along (they carry ``deleted_at``)."""
+        return self.list_updated(f"/rest/v1.0/{_commitment_segment(kind)}", project_id,
+                                 since, until, include_deleted=include_deleted)
+
+    def list_updated(
+        self,
+        path: str,
+        project_id: int,
+        since: datetime,
+        until: datetime,
+        *,
+        include_deleted: bool = False,
+    ) -> list[dict[str, Any]]:
+        """The project's records at ``path`` whose ``updated_at`` is in ``[since, until]``.
 
         Procore's ``filters[updated_at]`` is an inclusive ISO 8601 range to the second
-        (fractions are dropped from both ends; a naive datetime is UTC). Deleted ones come
-        along (``filters[include_deleted]=with``; they carry ``deleted_at``). Records
-        outside the range are dropped here too, so a server ignoring the filter cannot
-        fool us; a record without a readable ``updated_at`` is kept.
+        (fractions are dropped from both ends; a naive datetime is UTC). With
+        ``include_deleted`` deleted ones come along (``filters[include_deleted]=with``).
+        Records outside the range are dropped here too, so a server ignoring the filter
+        cannot fool us; a record without a readable ``updated_at`` is kept.
         """
 
         def second(moment: datetime) -> datetime:
@@ -328,7 +342,7 @@ class ProcoreResources:
         }
         if include_deleted:
             params["filters[include_deleted]"] = "with"
-        records = self.get_all(f"/rest/v1.0/{_commitment_segment(kind)}", params)
+        records = self.get_all(path, params)
         return [r for r in records if within(r.get("updated_at"))]
 
 

@@ -130,7 +130,8 @@ class Link(BaseModel):
     """A Procore record joined to its Sage 100 Contractor record (both directions stored)."""
 
     company_id: int
-    kind: Literal["project", "vendor", "commitment", "sub_job", "budget", "cco"]
+    kind: Literal["project", "vendor", "commitment", "sub_job", "budget", "cco",
+                  "subcontractor_invoice"]
     # budget: which system the budget was created in ("procore": exported, "sage": imported)
     origin: Literal["procore", "sage"] | None = None
     procore_id: int

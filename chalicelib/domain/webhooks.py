@@ -168,6 +168,17 @@ def cco_target(event: WebhookEvent) -> tuple[int, int] | None:
     return None
 
 
+# Procore names no webhook for requisitions; the reconciliation poll queues these itself.
+INVOICE_RESOURCES = frozenset({"Requisitions"})
+
+
+def invoice_target(event: WebhookEvent) -> tuple[int, int] | None:
+    """(project, requisition id) of a subcontractor invoice event; None otherwise."""
+    if event.resource_name in INVOICE_RESOURCES and event.project_id is not None:
+        return event.project_id, event.resource_id
+    return None
+
+
 def budget_target(event: WebhookEvent) -> int | None:
     """The project whose budget a budget event touches (None: not a budget event)."""
     if event.resource_name in BUDGET_RESOURCES:

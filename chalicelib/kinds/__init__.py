@@ -60,9 +60,9 @@ _REGISTRY: dict[str, ItemKindModule] = {}
 
 
 def _load() -> None:
-    from chalicelib.kinds import budget, cco
+    from chalicelib.kinds import budget, cco, subcontractor_invoice
 
-    for module in (budget.KIND, cco.KIND):
+    for module in (budget.KIND, cco.KIND, subcontractor_invoice.KIND):
         _REGISTRY[module.name] = module
 
 

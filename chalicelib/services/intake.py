@@ -22,11 +22,13 @@ from chalicelib.domain.webhooks import (
     budget_target,
     cco_target,
     commitment_target,
+    invoice_target,
 )
 from chalicelib.errors import Conflict, FatalUpstreamError, NotFound, UpstreamNotFound
 from chalicelib.observability import count, logger
 from chalicelib.services.budget_intake import BudgetIntake
 from chalicelib.services.cco_intake import CcoIntake
+from chalicelib.services.invoice_intake import InvoiceIntake
 from chalicelib.services.items import ItemService
 
 COMMITMENT = "commitment"
@@ -55,6 +57,8 @@ class IntakeService:
                                     direct_export=self._direct_export)
         self.ccos = CcoIntake(store, items, procore_for, cost_types or {},
                               direct_export=self._direct_export)
+        self.invoices = InvoiceIntake(store, items, procore_for,
+                                      direct_export=self._direct_export)
         self.items = items
         self.procore_for = procore_for
         self.limits = limits
@@ -68,8 +72,13 @@ class IntakeService:
         target = commitment_target(event)
         budget_project = budget_target(event)
         cco = cco_target(event)
+        invoice = invoice_target(event)
         if target is not None:
             outcome = self._handle_commitment_event(event, target)
+        elif invoice is not None:
+            outcome = self.invoices.handle_event(event.company_id, *invoice,
+                                                 action=event.action,
+                                                 correlation_id=event.event_id)
         elif cco is not None:
             outcome = self.ccos.handle_event(event.company_id, *cco, action=event.action,
                                              correlation_id=event.event_id)

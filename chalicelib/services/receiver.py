@@ -14,6 +14,7 @@ from chalicelib.domain.webhooks import (
     budget_target,
     cco_target,
     commitment_target,
+    invoice_target,
     parse_webhook,
     to_message,
 )
@@ -41,8 +42,8 @@ def fifo_group(event: WebhookEvent) -> str:
     state from Procore, so two evaluations of one commitment must never run at once or
     finish out of order (an older read would overwrite a newer one).
     """
-    if (commitment_target(event) is not None or cco_target(event) is not None) \
-            and event.project_id is not None:
+    if (commitment_target(event) is not None or cco_target(event) is not None
+            or invoice_target(event) is not None) and event.project_id is not None:
         # A CCO is read against its commitment's item: the same group keeps them in order.
         return f"{event.company_id}:commitments:{event.project_id}"
     return event.group_key
@@ -88,7 +89,7 @@ def route(settings: Settings, queue: FifoQueue, event: WebhookEvent) -> dict[str
         return {"status": "skipped", "reason": "company not served by this connector",
                 "id": event.event_id}
     if (commitment_target(event) is None and budget_target(event) is None
-            and cco_target(event) is None):
+            and cco_target(event) is None and invoice_target(event) is None):
         count("WebhooksSkipped")
         return {"status": "skipped", "reason": f"resource {event.resource_name!r} not synced",
                 "id": event.event_id}

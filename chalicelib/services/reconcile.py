@@ -124,6 +124,8 @@ class ReconcileService:
                                                                record, upper)
             else:
                 report.projects_scanned += 1
+                report.events_queued += self._invoices(company_id, project_id, lower, upper,
+                                                       report)
         report.cursor_after = self._advance(company_id, held, upper)
         count("ReconciledEvents", report.events_queued)
         logger.info("reconciliation poll done", **report.as_dict())
@@ -152,6 +154,36 @@ class ReconcileService:
     def _projects(self, company_id: int) -> set[int]:
         linked = {link.procore_id for link in self.store.list_links(company_id, "project")}
         return linked | self.store.commitment_project_ids(company_id)
+
+    def _invoices(self, company_id: int, project_id: int, lower: datetime, upper: datetime,
+                  report: ReconcileReport) -> int:
+        """Subcontractor invoices changed in the window: Procore fires no webhook for them,
+        so this poll is how intake hears of them (a "Requisitions" event each)."""
+        try:
+            records = self.procore_for(company_id).list_updated(
+                "/rest/v1.0/requisitions", project_id, lower, upper)
+        except FatalUpstreamError as exc:  # no Invoicing access: commitments still poll
+            logger.warning("reconcile: invoices not readable; skipped", project_id=project_id,
+                           problem=exc.message)
+            return 0
+        report.records_seen += len(records)
+        queued = 0
+        for record in records:
+            procore_id = int(record["id"])
+            updated_at = str(record.get("updated_at") or _format(upper))
+            held = self.store.get_item(company_id, "subcontractor_invoice", procore_id)
+            if held is not None and (held.status in IGNORED_AFTER
+                                     or _holds_as_new(held, updated_at)):
+                continue
+            event = WebhookEvent(
+                event_id=f"reconcile:requisition:{procore_id}:{updated_at}",
+                payload_version="v3.0", company_id=company_id, project_id=project_id,
+                action="update", resource_name="Requisitions", resource_id=procore_id,
+                timestamp=updated_at)
+            self.inbound_queue.send(to_message(event), deduplication_id=event.event_id,
+                                    group_id=fifo_group(event))
+            queued += 1
+        return queued
 
     # ---- one record ------------------------------------------------------------------------
     def _queue_if_new(self, company_id: int, kind: CommitmentKind, project_id: int,

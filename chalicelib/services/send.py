@@ -20,6 +20,13 @@ def send(user: User, body: SendBody, intake: IntakeService, items: ItemService) 
         item = intake.budgets.evaluate(user.company_id, project_id, actor=user.subject)
         return item or items.get(user.company_id, make_item_id("budget", project_id))
     procore_id = int(body.procore_id or 0)  # the model requires it for the other kinds
+    if body.kind == "subcontractor_invoice":
+        # "Send a subcontractor invoice": admin on the Invoicing tool (invoice administrator).
+        require(user, Permission.SEND_RETRIEVE_RESEND, "subcontractor_invoice")
+        item = intake.invoices.evaluate(user.company_id, int(body.project_id or 0),
+                                        procore_id, actor=user.subject)
+        return item or items.get(user.company_id,
+                                 make_item_id("subcontractor_invoice", procore_id))
     if body.kind == "cco":
         require(user, Permission.SEND_RETRIEVE_RESEND, "cco")
         item = intake.ccos.evaluate(user.company_id, int(body.project_id or 0), procore_id,

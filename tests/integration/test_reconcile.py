@@ -338,6 +338,10 @@ class FakeProcore:
         self.calls.append((kind, project_id, since, until))
         return self.records.get((kind, project_id), [])
 
+    def list_updated(self, path: str, project_id: int, since: datetime,
+                     until: datetime) -> list[dict[str, Any]]:
+        return self.records.get((path, project_id), [])  # subcontractor invoices
+
 
 def test_projects_polled_are_the_linked_ones_and_those_holding_items(aws: Any) -> None:
     store = get_store()
