@@ -18,6 +18,11 @@ starts), with a summary table; exit 0 only when everything landed.
 8. A change set: a budget modification and a line added to the locked budget make the
    budget ready again; the approver previews Sage now against after the export and
    accepts; only the changed cells move in Sage (devstack/demo_budget.py).
+9. A commitment change order: the project manager creates a CCO on the synced subcontract
+   in Procore (one line changing a SOV line, one new line) and approves it; the approver
+   accepts; Sage gets a change order (prmchg + sbcgln), the subcontract's totals and lines
+   move by the CCO total, and the CCO gets the Sage change order as origin id
+   (devstack/demo_cco.py).
 """
 
 from __future__ import annotations
@@ -188,6 +193,10 @@ class Story:
         from devstack.demo_budget import budget_story
 
         budget_story(self, exported_project, job)
+
+        from devstack.demo_cco import cco_story
+
+        cco_story(self, pid, sub["id"], po["id"], synced_sub)
 
     # ---- setup both ways -----------------------------------------------------------------
     def refresh(self, list_name: str) -> None:
