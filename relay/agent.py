@@ -94,6 +94,7 @@ WRITES: dict[CommandType, Callable[[SagePort, Any], dict[str, str]]] = {
         lambda sage, payload: sage.add_subcontract_change_order(payload),
     CommandType.APPEND_PURCHASE_ORDER_LINES:
         lambda sage, payload: sage.append_purchase_order_lines(payload),
+    CommandType.ADD_PAYABLE_INVOICE: lambda sage, payload: sage.add_payable_invoice(payload),
 }
 
 # Add command -> how Sage is asked whether it already has the record (reconciliation).
@@ -115,6 +116,9 @@ FINDS: dict[CommandType, Callable[[SagePort, Any], dict[str, str] | None]] = {
         lambda sage, payload: sage.find_subcontract_change_order(payload),
     CommandType.APPEND_PURCHASE_ORDER_LINES:
         lambda sage, payload: sage.find_purchase_order_lines(payload),
+    # An invoice adds to what the subcontract billed: found by vendor, number, job,
+    # subcontract and total, never posted twice.
+    CommandType.ADD_PAYABLE_INVOICE: lambda sage, payload: sage.find_payable_invoice(payload),
 }
 
 # ClientError codes that mean "AWS is busy, try later" rather than "you are wrong".

@@ -1,4 +1,9 @@
-"""Manage the embedded Sage company database: ``python -m relay.sage init|seed|show TABLE``.
+"""Manage the embedded Sage company database:
+``python -m relay.sage init|seed|show TABLE|periods``.
+
+``periods`` shows the company's posting periods, or changes them: ``--lock 3`` /
+``--unlock 3`` one period, ``--year``/``--current`` the posting year and current period,
+``--lock-date``/``--no-lock-date``, ``--reset`` back to the defaults (this year, this month).
 
 The database path comes from ``--db``, else $RELAY_SAGE_DB, else .devstack/sage.db, so the
 local stack, the agent and an operator at a terminal all look at the same file.
@@ -10,10 +15,12 @@ import argparse
 import json
 import os
 import sys
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from relay.sage.embedded import EmbeddedSage
+from relay.sage.embedded.posting import PostingPeriods
 from relay.sage.port import SageError
 
 DEFAULT_DB = ".devstack/sage.db"
@@ -59,7 +66,40 @@ def _parser() -> argparse.ArgumentParser:
     show = commands.add_parser("show", parents=[common], help="print one table")
     show.add_argument("table", help="Sage table name, e.g. subcon, sbcnln, actrec")
     show.add_argument("--json", action="store_true", help="JSON array instead of columns")
+    periods = commands.add_parser("periods", parents=[common],
+                                  help="show or set the company's posting periods")
+    periods.add_argument("--year", type=int, help="the posting year")
+    periods.add_argument("--current", type=int, help="the current period, 1-12")
+    periods.add_argument("--lock", type=int, action="append", default=[], metavar="PERIOD",
+                         help="lock a period of the posting year (repeatable)")
+    periods.add_argument("--unlock", type=int, action="append", default=[],
+                         metavar="PERIOD", help="unlock a period (repeatable)")
+    periods.add_argument("--lock-date", type=date.fromisoformat, metavar="YYYY-MM-DD",
+                         help="nothing dated before it posts")
+    periods.add_argument("--no-lock-date", action="store_true", help="remove the lock date")
+    periods.add_argument("--reset", action="store_true",
+                         help="forget the settings: this year, this month, nothing locked")
     return parser
+
+
+def _periods_text(periods: PostingPeriods) -> str:
+    locked = ", ".join(str(p) for p in sorted(periods.locked)) or "none"
+    return (f"Posting year {periods.year}, current period {periods.current}, "
+            f"locked periods: {locked}, lock date: {periods.lock_date or 'none'}")
+
+
+def _set_periods(sage: EmbeddedSage, args: argparse.Namespace) -> PostingPeriods:
+    if args.reset:
+        return sage.reset_posting_periods()
+    now = sage.posting_periods()
+    changes = (args.year, args.current, args.lock_date)
+    if all(value is None for value in changes) and not (
+            args.lock or args.unlock or args.no_lock_date):
+        return now
+    lock_date = None if args.no_lock_date else (args.lock_date or now.lock_date)
+    return sage.set_posting_periods(
+        args.year or now.year, args.current or now.current,
+        locked=(now.locked | set(args.lock)) - set(args.unlock), lock_date=lock_date)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -74,6 +114,15 @@ def main(argv: list[str] | None = None) -> int:
             sage.init()
             added = sage.seed_demo()
             _out(f"Seeded {path}: {added} rows added")
+        elif args.command == "periods":
+            if not os.path.exists(path):
+                _out(f"No database at {path}; run `python -m relay.sage init` first", err=True)
+                return 1
+            try:
+                _out(_periods_text(_set_periods(sage, args)))
+            except ValueError as exc:
+                _out(str(exc), err=True)
+                return 2
         else:
             if not os.path.exists(path):
                 _out(f"No database at {path}; run `python -m relay.sage init` first", err=True)

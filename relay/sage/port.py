@@ -13,6 +13,7 @@ from chalicelib.relay_protocol import (
     BudgetChangePayload,
     BudgetPayload,
     JobPayload,
+    PayableInvoicePayload,
     PurchaseOrderChangePayload,
     PurchaseOrderHeaderPayload,
     PurchaseOrderPayload,
@@ -27,7 +28,7 @@ DUPLICATE_KEY = 12000
 INVALID_REFERENCE = 12802  # unknown job, vendor, cost code, cost type
 SECURITY_DENIED = 12806
 INVALID_DATA = 14050  # lengths, formats, closed records, locked periods
-CONSTRAINT_FAILED = 14201  # duplicate subcontract or PO number
+CONSTRAINT_FAILED = 14201  # duplicate subcontract, PO or (per vendor) invoice number
 UNAVAILABLE = 17000  # the company database is busy/locked; try again (connector's own code)
 
 
@@ -152,4 +153,27 @@ class SagePort(SageReader, Protocol):
             self, payload: PurchaseOrderChangePayload) -> dict[str, str] | None:
         """The keys of the PO's lines whose description starts with the command's
         reference (reconciliation), else None."""
+        ...
+
+    def add_payable_invoice(self, payload: PayableInvoicePayload) -> dict[str, str]:
+        """Write a subcontractor invoice in accounts payable in one transaction: acpinv
+        (invttl = the lines' amounts, retain = their retentions, invbal = invttl, nothing
+        paid, actper/postyr = the period of the invoice date), one apivln line and one jobcst
+        row (the job cost distribution, source 11 Accounts Payable) per line; the
+        subcontract follows (sbcnln billed += amount, remain = cntrct - billed; subcon
+        invttl += total, balttl = ctcttl - invttl).
+        {"acpinv": recnum, "invnum": number, "period": "2025-03"}. 12802 unknown job or
+        vendor, a subcontract not on the job or whose number or vendor differ, a
+        subcontract line it does not have or whose cost code/type differ; 14201 the
+        vendor already has the invoice number (unless actpay.dupchk allows duplicates);
+        14050 an inactive vendor, a Refused or Closed subcontract, a date in a locked or
+        closed posting period, a distribution that does not total the ledger, values Sage
+        would not store, a negative total, a retention larger than its amount."""
+        ...
+
+    def find_payable_invoice(
+            self, payload: PayableInvoicePayload) -> dict[str, str] | None:
+        """The keys add_payable_invoice returned, if the vendor has an invoice of that
+        number on the command's job and subcontract with the same total (reconciliation),
+        else None."""
         ...

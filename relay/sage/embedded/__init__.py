@@ -17,9 +17,11 @@ scale, cost codes as the protocol's text ("3300.000").
 
 The package: ``schema`` (the DDL, schema.sql), ``rules`` (Sage's validation rules and
 error codes), ``posting`` (posting periods, job cost distribution and change order
-numbers, for the writes to come), ``database`` (connections and transactions),
+numbers), ``database`` (connections and transactions),
 ``writes`` (the port's commands), ``budgets`` (the budget commands), ``change_orders``
-(commitment change orders: subcontract change orders, lines appended to a PO), ``reads`` (the
+(commitment change orders: subcontract change orders, lines appended to a PO),
+``payables`` (subcontractor invoices in accounts payable), ``periods`` (the company's
+posting periods, kept in the stand-in's own ``_posting`` table), ``reads`` (the
 paged list reads and the inspection helpers), ``demo_data`` (seeding), composed into
 ``EmbeddedSage`` in ``company``.
 """

@@ -56,6 +56,14 @@ DEMO_COST_CODES = [
     ("26000.000", "Electrical"),
 ]
 
+# Source journals (source, jobcst.srcnum) the writes post to. Every Sage company has its
+# journals; the one number used is the Accounts Payable journal, 11, as third-party tools
+# reading Sage's job cost for AP postings filter it (UNCONFIRMED: a single non-Sage source).
+DEMO_SOURCES = [
+    (11, "Accounts Payable"),
+]
+SOURCE_NAME_MAX = 50  # source.srcnme, source.srcdsc nvarchar(50) (schema.sql)
+
 
 class Seeding(SageDatabase):
     """Master data seeded by hand or by the demo (a part of EmbeddedSage)."""
@@ -158,6 +166,18 @@ class Seeding(SageDatabase):
         return self._insert("csttyp", f"cost type {recnum}",
                             {"recnum": recnum, "typnme": name}, skip_existing=skip_existing)
 
+    def add_source(self, recnum: int, name: str, *, description: str = "",
+                   skip_existing: bool = False) -> bool:
+        """Add a posting source journal (source), e.g. 11 Accounts Payable."""
+        _recnum(recnum, "source", "source.recnum")
+        return self._insert("source", f"source {recnum}", {
+            "recnum": recnum,
+            "srcnme": _text(name, SOURCE_NAME_MAX, "source name", "source.srcnme",
+                            required=True),
+            "srcdsc": _text(description, SOURCE_NAME_MAX, "source description",
+                            "source.srcdsc"),
+        }, skip_existing=skip_existing)
+
     def seed_demo(self) -> int:
         """The demo company the local stack and tests share; skips rows that exist.
 
@@ -176,4 +196,6 @@ class Seeding(SageDatabase):
                                           tax_id=DEMO_TAX_IDS.get(vendor), skip_existing=True)
             for code, name in DEMO_COST_CODES:
                 added += self.add_cost_code(code, name, skip_existing=True)
+            for source, name in DEMO_SOURCES:
+                added += self.add_source(source, name, skip_existing=True)
         return added

@@ -2,10 +2,11 @@
 change order numbers, as pure functions with Sage's error codes (relay/sage/port.py).
 
 The change order numbers number subcontract change orders (change_orders.py); the
-posting periods and the distribution are ready for the writes still to come (payable and
-owner invoices). A real Sage applies them itself when its API saves a record; the embedded
-Sage calls them inside the write transaction, after reading what they need (the company's
-periods, the numbers a job already has).
+posting periods and the distribution check payable invoices (payables.py; the company's
+periods are kept by periods.py) and are ready for owner invoices. A real Sage applies
+them itself when its API saves a record; the embedded Sage calls them inside the write
+transaction, after reading what they need (the company's periods, the numbers a job
+already has).
 
 Error codes (reference/sage-schema/real_schema.json `error_codes`, from the XmlMB module):
   * 14050 INVALID_DATA "invalid data, statusMessage contains details": a date outside the
@@ -42,7 +43,8 @@ class PostingPeriods:
     only when the current period is 12.
 
     real_schema.json names no table holding these settings, so this is a value the caller
-    builds (a real Sage keeps it in its company setup). ``lock_date`` is the minimum the
+    builds (a real Sage keeps it in its company setup; the embedded Sage keeps it in its
+    own ``_posting`` table, periods.py). ``lock_date`` is the minimum the
     brief asks for when the reference is silent: nothing dated before it posts. The fiscal
     year is taken as the calendar year (period = month): UNCONFIRMED, Sage lets a company
     start its fiscal year in another month.

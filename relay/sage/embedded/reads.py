@@ -79,11 +79,13 @@ class Reads(SageDatabase):
     # -- reads for tests and the CLI -----------------------------------------------------------
 
     def tables(self) -> list[str]:
-        """Names of the Sage tables in this file, in creation order."""
+        """Names of the Sage tables in this file, in creation order (not the stand-in's own
+        settings tables, whose names start with _: they are no Sage table)."""
         with self._read() as conn:
             return [r[0] for r in conn.execute(
                 "SELECT name FROM sqlite_master WHERE type = 'table' "
-                "AND name NOT LIKE 'sqlite_%' ORDER BY rowid")]
+                "AND name NOT LIKE 'sqlite_%' AND substr(name, 1, 1) <> '_' "
+                "ORDER BY rowid")]
 
     def columns(self, table: str) -> list[str]:
         """Column names of ``table``, or KeyError if it is not a Sage table here."""

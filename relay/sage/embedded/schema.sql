@@ -509,3 +509,22 @@ CREATE TABLE IF NOT EXISTS acrpmt (              -- cash receipts against receiv
     upddte  DATETIME,
     updusr  NVARCHAR(128)
 );
+
+-- ---- embedded only: the company setup Sage keeps elsewhere --------------------------------
+-- Names starting with _ are the stand-in's own, not Sage tables: Reads.tables() leaves
+-- them out. A real Sage keeps its posting periods in its company setup (General Ledger:
+-- posting periods, locked periods), which real_schema.json does not show; the embedded Sage
+-- keeps them in this one row (periods.py). No row = the defaults: the current calendar
+-- year, the current period this month, nothing locked.
+
+CREATE TABLE IF NOT EXISTS _posting (            -- posting periods (one row, recnum 1)
+    recnum  INTEGER NOT NULL PRIMARY KEY CHECK (recnum = 1),
+    postyr  SMALLINT NOT NULL,                   -- the posting year
+    curprd  TINYINT NOT NULL CHECK (curprd BETWEEN 1 AND 12),  -- the current period
+    lckprd  NVARCHAR(40) NOT NULL DEFAULT '',    -- locked periods of postyr: '2,3'
+    lckdte  DATE,                                -- nothing dated before it posts; NULL = none
+    insdte  DATETIME DEFAULT (strftime('%Y-%m-%d %H:%M:%f', 'now')),
+    insusr  NVARCHAR(128),
+    upddte  DATETIME,
+    updusr  NVARCHAR(128)
+);
