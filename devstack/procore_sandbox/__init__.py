@@ -139,10 +139,13 @@ per resource family; each mixin lists its own routes.
   ``budget_sync`` (``POST budget_line_items/sync``, ``external_data/sync``),
   ``budget_modifications`` (legacy), ``budget_changes``, ``change_orders`` (commitment
   change orders and their legacy packages), ``change_order_lines`` (their v2.0 line items,
-  the PCOs holding them), ``change_events``; ``common`` holds what they share
+  the PCOs holding them), ``change_events``, ``billing_periods``, ``requisitions``
+  (subcontractor invoices, v1.0 and v1.1), ``requisition_items`` (their items, summary
+  figures and ``bulk_item_update``), ``contract_payments``; ``common`` holds what they share
   (list pages, the sync rules, validated writes). Budget choices: docs/decisions.md
   ("Sandbox budgets follow Procore's budget endpoints"); change orders and change events:
-  ("Sandbox commitment change orders ..." and "Sandbox change events ...").
+  ("Sandbox commitment change orders ..." and "Sandbox change events ..."); invoices and
+  payments: ("Sandbox subcontractor invoices ...").
 
 A new resource family is a new module under ``resources/``: a mixin with its handlers and
 ``ROUTES``, added to ``ProcoreSandbox``'s bases and to ``API_ROUTES`` in ``server``. This
@@ -156,6 +159,7 @@ from __future__ import annotations
 
 from devstack.procore_sandbox.auth import SERVICE_ACCOUNT_USER_ID
 from devstack.procore_sandbox.faults import Fault
+from devstack.procore_sandbox.resources.billing_periods import BILLING_PERIOD_STATUSES
 from devstack.procore_sandbox.resources.budget_changes import BUDGET_CHANGES_RESOURCE
 from devstack.procore_sandbox.resources.budget_modifications import (
     BUDGET_MODIFICATIONS_RESOURCE,
@@ -179,8 +183,13 @@ from devstack.procore_sandbox.resources.common import (
     SYNC_FIELDS,
     SYNC_LIMIT,
 )
+from devstack.procore_sandbox.resources.contract_payments import (
+    CONTRACT_PAYMENTS_RESOURCE,
+    PAYMENT_METHODS,
+)
 from devstack.procore_sandbox.resources.cost_codes import COST_CODE_DELIMITER, LINE_ITEM_BASE_TYPES
 from devstack.procore_sandbox.resources.projects import PROJECT_TEXT_FIELDS, PROJECTS_RESOURCE
+from devstack.procore_sandbox.resources.requisitions import REQUISITION_STATUSES
 from devstack.procore_sandbox.resources.vendors import (
     BUSINESS_REGISTER_TYPES,
     COMPANY_VENDORS_RESOURCE,
@@ -207,6 +216,7 @@ from devstack.procore_sandbox.webhook_payloads import (
 )
 
 __all__ = [
+    "BILLING_PERIOD_STATUSES",
     "BUDGET_CHANGES_RESOURCE",
     "BUDGET_LINE_ITEMS_RESOURCE",
     "BUDGET_MODIFICATIONS_RESOURCE",
@@ -217,6 +227,7 @@ __all__ = [
     "CHANGE_ORDER_PACKAGES_RESOURCE",
     "COMMITMENT_STATUSES",
     "COMPANY_VENDORS_RESOURCE",
+    "CONTRACT_PAYMENTS_RESOURCE",
     "COST_CODE_DELIMITER",
     "DEFAULT_PER_PAGE",
     "DELIVERY_MODES",
@@ -226,10 +237,12 @@ __all__ = [
     "MAX_PER_PAGE",
     "ORIGIN_ID_DATA",
     "PAYLOAD_VERSIONS",
+    "PAYMENT_METHODS",
     "PCO_LINE_ITEMS_RESOURCE",
     "POTENTIAL_CHANGE_ORDERS_RESOURCE",
     "PROJECTS_RESOURCE",
     "PROJECT_TEXT_FIELDS",
+    "REQUISITION_STATUSES",
     "SERVICE_ACCOUNT_USER_ID",
     "SYNC_FIELDS",
     "SYNC_LIMIT",

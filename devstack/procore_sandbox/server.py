@@ -27,6 +27,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from devstack.procore_sandbox.auth import SERVICE_ACCOUNT_USER_ID, AuthMixin
 from devstack.procore_sandbox.faults import FaultsMixin
+from devstack.procore_sandbox.resources.billing_periods import BillingPeriodsMixin
 from devstack.procore_sandbox.resources.budget_changes import BudgetChangesMixin
 from devstack.procore_sandbox.resources.budget_modifications import BudgetModificationsMixin
 from devstack.procore_sandbox.resources.budget_sync import BudgetSyncMixin
@@ -36,9 +37,12 @@ from devstack.procore_sandbox.resources.change_events import ChangeEventsMixin
 from devstack.procore_sandbox.resources.change_order_lines import ChangeOrderLinesMixin
 from devstack.procore_sandbox.resources.change_orders import ChangeOrdersMixin
 from devstack.procore_sandbox.resources.commitments import CommitmentsMixin
+from devstack.procore_sandbox.resources.contract_payments import ContractPaymentsMixin
 from devstack.procore_sandbox.resources.cost_codes import CostCodesMixin
 from devstack.procore_sandbox.resources.line_items import LineItemsMixin
 from devstack.procore_sandbox.resources.projects import ProjectsMixin
+from devstack.procore_sandbox.resources.requisition_items import RequisitionItemsMixin
+from devstack.procore_sandbox.resources.requisitions import RequisitionsMixin
 from devstack.procore_sandbox.resources.sub_jobs import SubJobsMixin
 from devstack.procore_sandbox.resources.vendors import VendorsMixin
 from devstack.procore_sandbox.seeding import SeedingMixin
@@ -82,6 +86,10 @@ API_ROUTES: tuple[Route, ...] = (
     *ChangeOrdersMixin.ROUTES,
     *ChangeOrderLinesMixin.ROUTES,
     *ChangeEventsMixin.ROUTES,
+    *BillingPeriodsMixin.ROUTES,
+    *RequisitionsMixin.ROUTES,
+    *RequisitionItemsMixin.ROUTES,
+    *ContractPaymentsMixin.ROUTES,
 )
 #: ``/_sandbox/*``: no auth, no quota.
 CONTROL_ROUTES: tuple[Route, ...] = (
@@ -111,6 +119,10 @@ class ProcoreSandbox(
     ChangeOrdersMixin,
     ChangeOrderLinesMixin,
     ChangeEventsMixin,
+    BillingPeriodsMixin,
+    RequisitionsMixin,
+    RequisitionItemsMixin,
+    ContractPaymentsMixin,
     AuthMixin,
     FaultsMixin,
     WebhooksMixin,

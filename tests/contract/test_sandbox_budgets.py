@@ -458,7 +458,7 @@ def test_external_data_sync_sets_origin_ids(
          "origin_data": "job 24-001"},
         {"item_type": "budget_line_item", "item_id": second, "origin_id": "BUD-1"},
         {"item_type": "budget_line_item", "item_id": 999999, "origin_id": "BUD-2"},
-        {"item_type": "requisition", "item_id": first, "origin_id": "R-1"},
+        {"item_type": "direct_cost", "item_id": first, "origin_id": "R-1"},
         {"item_type": "vendor", "item_id": vendor, "origin_id": "V-7"},
         {"item_type": "project", "item_id": pid, "origin_id": "JOB-1"},
         {"item_type": "work_order_contract", "item_id": commitment["id"], "origin_id": "SC-1"},

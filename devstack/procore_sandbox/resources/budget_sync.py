@@ -13,7 +13,8 @@
 * ``PATCH /rest/v1.0/companies/{company_id}/external_data/sync`` ``{"updates":
   [{item_type*, item_id*, origin_id*, origin_data}]}`` (procore-api.md section 4) sets the
   origin of ``budget_line_item``, ``vendor``, ``project``, ``work_order_contract``,
-  ``purchase_order_contract`` and ``change_order`` (a commitment change order) records.
+  ``purchase_order_contract``, ``change_order`` (a commitment change order) and
+  ``requisition`` (a subcontractor invoice: its origin lock then applies) records.
   Always 200 ``{"entities": [{item_type, item_id,
   origin_id, origin_data}], "errors": [update + {"errors": {...}}]}``. ``origin_id`` is
   unique per company and item type; ``null`` clears it. Fires no webhook.
@@ -53,6 +54,7 @@ EXTERNAL_DATA_ITEM_TYPES = (
     "work_order_contract",
     "purchase_order_contract",
     "change_order",
+    "requisition",
 )
 UNSUPPORTED_ITEM_TYPE = "unsupported item_type"
 _EXTERNAL_DATA_KEYS = ("item_type", "item_id", "origin_id", "origin_data")
@@ -145,6 +147,8 @@ class BudgetSyncMixin(ResourceBase):
             return self.state.projects, False
         if item_type == "change_order":  # a commitment change order (its package id)
             return self.state.change_orders, True
+        if item_type == "requisition":  # a subcontractor invoice (deleted: removed)
+            return self.state.requisitions, False
         return self.state.commitments[item_type + "s"], True
 
     def _h_sync_external_data(self, req: _Request, m: re.Match[str]) -> _Response:
