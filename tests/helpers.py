@@ -21,7 +21,8 @@ PERSONAS: dict[str, dict[str, Any]] = {
     "admin": {"erp_level": Level.ADMIN},
     "admin_approver": {"erp_level": Level.ADMIN, "can_push_to_accounting": True},
     "pm": {"erp_level": Level.READ_ONLY,
-           "tool_levels": {"commitments": Level.ADMIN, "budget": Level.ADMIN}},
+           "tool_levels": {"commitments": Level.ADMIN, "budget": Level.ADMIN,
+                           "invoicing": Level.ADMIN}},
 }
 
 

@@ -74,8 +74,11 @@ class ProcoreChangeOrders:
             raise FatalUpstreamError("Procore's invoice contract items are not a list")
         return answer
 
-    def update_requisition(self, project_id: int, requisition_id: int,
+    def update_requisition(self, project_id: int, commitment_id: int, requisition_id: int,
                            fields: Mapping[str, Any]) -> dict[str, Any]:
+        """PATCH an invoice; Procore's schema wants its commitment in the body too."""
         answer = self.patch(f"/rest/v1.0/requisitions/{int(requisition_id)}",
-                            {"requisition": dict(fields)}, {"project_id": int(project_id)})
+                            {"project_id": int(project_id),
+                             "commitment_id": int(commitment_id),
+                             "requisition": dict(fields)}, {"project_id": int(project_id)})
         return answer if isinstance(answer, dict) else {}

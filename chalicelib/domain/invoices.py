@@ -40,10 +40,10 @@ def build_snapshot(requisition: Mapping[str, Any], items: list[dict[str, Any]], 
     for item in sorted(items, key=lambda i: int(i.get("id") or 0)):
         amount = _sum(item, "work_completed_this_period", "materials_presently_stored")
         retention = _sum(item, "work_completed_retainage_retained_this_period",
-                         "materials_presently_stored_retainage_retained_this_period")
+                         "materials_stored_retainage_currently_retained")
         if amount == ZERO and retention == ZERO:
             continue  # nothing billed on this line this period
-        raw = item.get("commitment_line_item_id")
+        raw = item.get("line_item_id")  # the commitment's SOV line (documented link)
         target = int(raw) if raw not in (None, "") and str(raw).isdigit() else None
         number, base = positions.get(target, (None, {}))
         lines.append({

@@ -90,13 +90,15 @@ class SubcontractorInvoiceKind:
     def write_origins(self, procore: ProcoreClient, item: Item, keys: Mapping[str, str],
                       ctx: ExportContext) -> str | None:
         origin_id, _ = self.sage_identity(item, keys)
-        procore.update_requisition(int(item.project_id or 0), item.procore_id,
-                                   {"origin_id": origin_id})
+        procore.update_requisition(int(item.project_id or 0),
+                                   int(item.snapshot.get("commitment_id") or 0),
+                                   item.procore_id, {"origin_id": origin_id})
         return None
 
     def clear_origins(self, procore: ProcoreClient, item: Item) -> str | None:
-        procore.update_requisition(int(item.project_id or 0), item.procore_id,
-                                   {"origin_id": None})
+        procore.update_requisition(int(item.project_id or 0),
+                                   int(item.snapshot.get("commitment_id") or 0),
+                                   item.procore_id, {"origin_id": None})
         return None
 
 
