@@ -23,6 +23,13 @@ starts), with a summary table; exit 0 only when everything landed.
    accepts; Sage gets a change order (prmchg + sbcgln), the subcontract's totals and lines
    move by the CCO total, and the CCO gets the Sage change order as origin id
    (devstack/demo_cco.py).
+10. A subcontractor invoice: on the same subcontract, the project manager creates an
+   approved invoice in Procore in an open billing period covering today (work completed on
+   two SOV lines, 10% retainage) and, admin on the Invoicing tool, sends it (Procore fires
+   no webhook for invoices); the approver accepts; Sage gets a payable invoice (acpinv +
+   apivln + jobcst) posted to this month with the retention, the subcontract's invoiced
+   total and lines' billed amounts move, and the invoice gets the Sage invoice as origin id
+   (devstack/demo_invoice.py).
 """
 
 from __future__ import annotations
@@ -197,6 +204,10 @@ class Story:
         from devstack.demo_cco import cco_story
 
         cco_story(self, pid, sub["id"], po["id"], synced_sub)
+
+        from devstack.demo_invoice import invoice_story
+
+        invoice_story(self, pid, sub["id"], synced_sub, suffix)
 
     # ---- setup both ways -----------------------------------------------------------------
     def refresh(self, list_name: str) -> None:

@@ -295,8 +295,8 @@ def demo_users() -> list[Any]:
              name="Ada Admin (ERP admin, can push to accounting)"),
         User("approver", COMPANY_ID, Level.STANDARD, True, name="Avery Approver"),
         User("pm", COMPANY_ID, Level.READ_ONLY, False,
-             {"commitments": Level.ADMIN, "budget": Level.ADMIN},
-             name="Pat Project-Manager (admin on Commitments and Budget)"),
+             {"commitments": Level.ADMIN, "budget": Level.ADMIN, "invoicing": Level.ADMIN},
+             name="Pat Project-Manager (admin on Commitments, Budget and Invoicing)"),
         User("viewer", COMPANY_ID, Level.READ_ONLY, False, name="Vic Viewer"),
     ]
 

@@ -131,7 +131,9 @@ def test_demo_drives_the_main_story_and_exits_0(tmp_path: Path) -> None:
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
     assert "all landed" in result.stdout
     table = [line for line in result.stdout.splitlines()
-             if line.startswith(("commitment-", "project-", "vendor-", "budget-", "cco-"))]
+             if line.startswith(("commitment-", "project-", "vendor-", "budget-", "cco-",
+                                     "subcontractor_invoice-"))]
     assert [line.split(" | ")[2].strip() for line in table] == [
-        "synced", "synced", "linked", "synced", "linked", "synced", "synced", "synced", "synced"]
+        "synced", "synced", "linked", "synced", "linked", "synced", "synced", "synced", "synced",
+        "synced"]
     assert processes_mentioning(f"--port {env['DEVSTACK_API_PORT']}") == []
