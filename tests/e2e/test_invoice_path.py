@@ -92,7 +92,8 @@ def test_subcontractor_invoices_land_in_sage_ap_and_sage_refusals_are_fixed_and_
     assert (header["postyr"], header["actper"]) == (2026, 11)
     lines = rows(stack, "SELECT * FROM apivln WHERE recnum = ? ORDER BY linnum",
                  header["recnum"])
-    assert [money(ln["extttl"]) for ln in lines] == [Decimal("10000.00"), Decimal("2500.50")]
+    assert [(money(ln["extttl"]), ln["linref"]) for ln in lines] == [
+        (Decimal("10000.00"), "1"), (Decimal("2500.50"), "2")]
     costs = rows(stack, "SELECT * FROM jobcst WHERE trnnum = 'GB-1001' ORDER BY recnum")
     assert sum(money(c["cstamt"]) for c in costs) == money(header["invttl"])
     assert [(f"{Decimal(str(c['cstcde'])):.3f}", c["csttyp"]) for c in costs] == [

@@ -169,9 +169,12 @@ class Payables(Periods):
             )
             conn.executemany(
                 "INSERT INTO apivln (_idnum, _idref, recnum, linnum, prtdsc, linqty, linprc, "
-                "extttl, actnum, subact, insusr) VALUES (?, ?, ?, ?, ?, 1, ?, ?, NULL, NULL, ?)",
+                "extttl, actnum, subact, linref, insusr) "
+                "VALUES (?, ?, ?, ?, ?, 1, ?, ?, NULL, NULL, ?, ?)",
+                # linref: the subcontract line the payable line bills (Sage's caption
+                # "Subcontract Line Reference #")
                 [(_guid(), idnum, recnum, b.number, b.description, str(b.amount),
-                  str(b.amount), self.user) for b in billed],
+                  str(b.amount), str(b.line), self.user) for b in billed],
             )
             first = self._next_recnum(conn, "jobcst")
             today = _bindable(self.today())

@@ -395,6 +395,7 @@ CREATE TABLE IF NOT EXISTS apivln (              -- payable invoice lines (GL, n
     extttl  DECIMAL(12,2) NOT NULL DEFAULT 0,
     actnum  INT,                                 -- GL account
     subact  TINYINT,
+    linref  NVARCHAR(20),                        -- subcontract line billed (sbcnln.linnum)
     insdte  DATETIME DEFAULT (strftime('%Y-%m-%d %H:%M:%f', 'now')),
     insusr  NVARCHAR(128),
     upddte  DATETIME,
