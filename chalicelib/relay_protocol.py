@@ -46,11 +46,13 @@ class CommandType(StrEnum):
     PULL_COST_TYPES = "pull_cost_types"
     PULL_PHASES = "pull_phases"
     PULL_BUDGETS = "pull_budgets"
+    PULL_PAYMENTS = "pull_payments"  # payments of payable invoices (acppmt)
 
 
 PULLS = frozenset({CommandType.PULL_JOBS, CommandType.PULL_VENDORS,
                    CommandType.PULL_COST_CODES, CommandType.PULL_COST_TYPES,
-                   CommandType.PULL_PHASES, CommandType.PULL_BUDGETS})
+                   CommandType.PULL_PHASES, CommandType.PULL_BUDGETS,
+                   CommandType.PULL_PAYMENTS})
 
 
 class _Model(BaseModel):
@@ -321,6 +323,10 @@ PAYLOADS: dict[CommandType, type[_Model]] = {
 #                     "unit": "", "amounts": {"1": "1200.00", ...},
 #                     "originals": {"1": "1000.00", ...}, "total": "1200.00",
 #                     "locked": bool}  (amounts/originals: every non-zero type, as strings)
+#   pull_payments    {"payment": "<acppmt._idnum>", "invoice": 7 (acpinv.recnum),
+#                     "invoice_number": "GB-1001", "vendor": 3001, "job": 24001,
+#                     "check_number": "10452", "date": "2026-12-04", "amount": "11250.45",
+#                     "invoice_status": 4, "invoice_balance": "0.00"}
 
 
 # ---- envelopes ------------------------------------------------------------------------------
