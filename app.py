@@ -312,14 +312,16 @@ def scheduled_pulls(event: Any) -> dict[str, list[str]]:
     """Ask the relay agent for the Sage lists whose sync schedule is due."""
     from chalicelib import deadline
     from chalicelib.settings import get_settings
-    from chalicelib.wiring import get_budget_import, get_erp_lists
+    from chalicelib.wiring import get_budget_import, get_erp_lists, get_paid_notices
 
     deadline.start(getattr(event, "context", None))  # a budget import pauses before the end
     company_id = get_settings().procore_company_id
     due = get_erp_lists().request_due(company_id)
     logger.info("scheduled pulls requested", lists=due)
-    # Imports whose pull completed but whose run failed (e.g. Procore was away) go again.
+    # Imports whose pull completed but whose run failed (e.g. Procore was away) go again,
+    # and so do paid notices Procore did not take.
     get_budget_import().resume(company_id)
+    get_paid_notices().report(company_id)
     return {"requested": due}
 
 

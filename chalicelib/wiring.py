@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from chalicelib.services.exporter import ExporterService
     from chalicelib.services.intake import IntakeService
     from chalicelib.services.items import ItemService
+    from chalicelib.services.paid_notices import PaidInvoiceNotices
     from chalicelib.services.preview import ExportPreview
     from chalicelib.services.quarantine import QuarantineService
     from chalicelib.services.results import ResultsService
@@ -99,7 +100,16 @@ def get_erp_lists() -> ErpLists:
     lists = ErpLists(get_store(), get_relay_commands_queue())
     # A budget import waits for Sage's budget lines: it runs when their pull completes.
     lists.on_complete["budgets"] = lambda company_id: get_budget_import().resume(company_id)
+    # Payments Sage recorded on exported invoices go to Procore once the pull is whole.
+    lists.on_complete["payments"] = lambda company_id: get_paid_notices().report(company_id)
     return lists
+
+
+@lru_cache(maxsize=1)
+def get_paid_notices() -> PaidInvoiceNotices:
+    from chalicelib.services.paid_notices import PaidInvoiceNotices
+
+    return PaidInvoiceNotices(get_store(), get_procore)
 
 
 @lru_cache(maxsize=1)

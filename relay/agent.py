@@ -75,8 +75,10 @@ PULL_TABLES: dict[CommandType, str] = {
     CommandType.PULL_COST_TYPES: "cost_types",
     CommandType.PULL_PHASES: "phases",
     CommandType.PULL_BUDGETS: "budgets",
+    CommandType.PULL_PAYMENTS: "payments",
 }
-# Pulls that PullPayload.job narrows to one job.
+# Pulls that PullPayload.job narrows to one job (not payments: the protocol narrows
+# phases and budget lines only).
 JOB_PULLS = frozenset({CommandType.PULL_PHASES, CommandType.PULL_BUDGETS})
 
 # Write command -> the port method that applies it.

@@ -39,6 +39,7 @@ REFRESH_PERMISSION = {
     "jobs": Permission.ADD_ERP_JOB_TO_PROCORE,
     "phases": Permission.IMPORT_SUB_JOB,
     "budgets": Permission.IMPORT_BUDGET,
+    "payments": Permission.SYNC_PAID_INVOICES,
 }
 
 # How the link history names a record adopted instead of created.

@@ -10,18 +10,25 @@ rows added before it.
 
 The cursor is opaque to callers: JSON of the last row's key values, a decimal cost code as
 its text ("3300.000"), e.g. ``[24001]``, ``["3300.000"]``, ``[24001,2]``,
-``[24001,0,"3300.000"]`` (budget lines: job, phase, cost code).
+``[24001,0,"3300.000"]`` (budget lines: job, phase, cost code),
+``[7,"0E984725-C51C-4BF4-9960-E1C80E27ABA0"]`` (payments: the invoice's record number, the
+payment's uniqueidentifier as text, compared as a uniqueidentifier on SQL Server).
 
 Row shapes are relay_protocol's pull shapes, identical from either database: a cost code
 is its text with three decimals; optional text Sage keeps as '' (its NOT NULL columns)
 comes out as None, as it always has. Budget lines (``budgets``: bdglin, its header's lock
 from budget) carry their amounts as text with two decimals, only the cost types that are
 not zero, "no phase" (0) as None, and the unit as Sage keeps it ('' when none).
+Payments (``payments``: acppmt with the invoice it pays, acpinv, joined on _idref ->
+_idnum) carry the amount and the invoice's balance as text with two decimals, the date as
+"YYYY-MM-DD", the payment's id as its uniqueidentifier's text; a blank check number and an
+invoice on no job come out as None.
 """
 
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -31,6 +38,7 @@ from sqlalchemy import (
     Column,
     ColumnElement,
     FromClause,
+    Label,
     Select,
     and_,
     create_engine,
@@ -44,6 +52,8 @@ from relay.sage.port import UNAVAILABLE, SageError
 from relay.sage.tables import (
     BUDGET_COLUMNS,
     SQLITE_EXECUTION,
+    acpinv,
+    acppmt,
     actpay,
     actrec,
     bdglin,
@@ -94,7 +104,7 @@ class ReadSpec:
     """One pullable list: its Sage columns, its key (order and cursor) and its row shape."""
 
     name: str
-    columns: Sequence[Column[Any]]
+    columns: Sequence[Column[Any] | Label[Any]]
     key: Sequence[Column[Any]]
     shape: Callable[[Any], dict[str, Any]]
     job: Column[Any] | None = None  # the column ``job`` narrows (phases, budgets)
@@ -120,6 +130,16 @@ def _budget_line(r: Any) -> dict[str, Any]:
             "cost_code": cost_code_text(r.cstcde), "unit": r.untdsc or "",
             "amounts": _by_type(r, _CURRENT), "originals": _by_type(r, _ORIGINAL),
             "total": money_text(r.ttlbdg), "locked": bool(r.lckedt)}
+
+
+def _payment(r: Any) -> dict[str, Any]:
+    return {"payment": str(r._idnum), "invoice": int(r.invoice),
+            "invoice_number": r.invnum, "vendor": int(r.vndnum),
+            "job": None if r.jobnum is None else int(r.jobnum),
+            "check_number": _text(r.chknum),
+            "date": None if r.chkdte is None else r.chkdte.isoformat(),
+            "amount": money_text(r.amount), "invoice_status": int(r.status),
+            "invoice_balance": money_text(r.invbal)}
 
 
 READS: dict[str, ReadSpec] = {spec.name: spec for spec in (
@@ -152,6 +172,12 @@ READS: dict[str, ReadSpec] = {spec.name: spec for spec in (
              [bdglin.c.recnum, bdglin.c.phsnum, bdglin.c.cstcde], _budget_line,
              job=bdglin.c.recnum,
              source=bdglin.outerjoin(budget, budget.c.recnum == bdglin.c.recnum)),
+    # Payments in the order of the invoices they pay, then of their ids.
+    ReadSpec("payments", [acppmt.c.recnum, acppmt.c._idnum, acppmt.c.chknum, acppmt.c.chkdte,
+                          acppmt.c.amount, acpinv.c.recnum.label("invoice"), acpinv.c.invnum,
+                          acpinv.c.vndnum, acpinv.c.jobnum, acpinv.c.status, acpinv.c.invbal],
+             [acppmt.c.recnum, acppmt.c._idnum], _payment,
+             source=acppmt.join(acpinv, acpinv.c._idnum == acppmt.c._idref)),
 )}
 READABLE_TABLES = tuple(READS)
 
@@ -163,10 +189,21 @@ def _is_decimal(column: Column[Any]) -> bool:
     return column.type.python_type is Decimal
 
 
+def _is_text(column: Column[Any]) -> bool:
+    return column.type.python_type is str  # a uniqueidentifier, read as its text
+
+
+def _key_value(column: Column[Any], value: Any) -> Any:
+    if _is_decimal(column):
+        return cost_code_text(value)
+    if _is_text(column):
+        return str(value)
+    return int(value)
+
+
 def encode_cursor(spec: ReadSpec, row: Any) -> str:
     """The cursor after ``row``: JSON of its key values, a decimal key as text."""
-    values = [cost_code_text(row._mapping[column.name]) if _is_decimal(column)
-              else int(row._mapping[column.name]) for column in spec.key]
+    values = [_key_value(column, row._mapping[column.name]) for column in spec.key]
     return json.dumps(values, separators=(",", ":"))
 
 
@@ -191,6 +228,14 @@ def decode_cursor(spec: ReadSpec, cursor: str) -> list[Any]:
             if not number.is_finite():
                 raise bad
             keys.append(number)
+        elif _is_text(column):
+            if not isinstance(value, str):
+                raise bad
+            try:
+                uuid.UUID(value)
+            except ValueError:
+                raise bad from None
+            keys.append(value)
         elif isinstance(value, int) and not isinstance(value, bool):
             keys.append(value)
         else:

@@ -17,12 +17,17 @@ phase and cost code, one current and one original column per cost type,
 ``BUDGET_COLUMNS``). real_schema.json knows their amounts, ``linnum`` and ``lckedt`` only
 as families of the 2012 SMB classes: decimal(12,2) and int are ours, as in the embedded
 schema.sql.
+
+Payments: ``acppmt`` (4-3 vendor payments, one row per payment of a payable invoice;
+``_idref`` is the invoice's ``acpinv._idnum``, ``recnum`` its record number) with the
+invoice it pays, ``acpinv``. Only the columns the payments pull reads; real_schema.json
+knows ``acppmt.amount`` only as a decimal (decimal(12,2) is ours, as in schema.sql).
 """
 
 from __future__ import annotations
 
-from sqlalchemy import BIGINT, DECIMAL, INTEGER, NVARCHAR, Column, MetaData, Table
-from sqlalchemy.dialects.mssql import TINYINT
+from sqlalchemy import BIGINT, DATE, DECIMAL, INTEGER, NVARCHAR, Column, MetaData, Table
+from sqlalchemy.dialects.mssql import TINYINT, UNIQUEIDENTIFIER
 
 SCHEMA = "dbo"
 # Execution options for an engine on the embedded SQLite file, which has no schemas.
@@ -34,6 +39,9 @@ metadata = MetaData(schema=SCHEMA)
 COST_CODE = DECIMAL(15, 3).with_variant(DECIMAL(15, 3, asdecimal=False), "sqlite")
 # decimal(12,2) money, read the same way on SQLite (relay.sage.reads.money_text).
 MONEY = DECIMAL(12, 2).with_variant(DECIMAL(12, 2, asdecimal=False), "sqlite")
+# uniqueidentifier, read as its text ('0E984725-C51C-...'); the embedded file keeps the
+# text itself (upper case), compared as text.
+GUID = UNIQUEIDENTIFIER(as_uuid=False).with_variant(NVARCHAR(36), "sqlite")
 
 # Cost type -> (current budget column, original budget column) of bdglin
 # (real_schema.json `codes`, "bdglin cost-type columns"; captions "Orig Material", ...).
@@ -112,4 +120,25 @@ bdglin = Table(  # budget lines: one per job, phase (0 = none) and cost code
     Column("ttlbdg", MONEY, nullable=False),
     *(Column(original, MONEY, nullable=False) for _, original in BUDGET_COLUMNS.values()),
     Column("ttlorg", MONEY, nullable=False),
+)
+
+acpinv = Table(  # payable invoices (4-2); only what the payments pull reads
+    "acpinv", metadata,
+    Column("_idnum", GUID, nullable=False),
+    Column("recnum", BIGINT, primary_key=True),
+    Column("invnum", NVARCHAR(20), nullable=False),
+    Column("vndnum", BIGINT, nullable=False),
+    Column("jobnum", BIGINT, nullable=True),  # NULL: an invoice on no job
+    Column("status", TINYINT, nullable=False),  # 1 Open 2 Review 3 Dispute 4 Paid 5 Void
+    Column("invbal", MONEY, nullable=False),
+)
+
+acppmt = Table(  # payments of payable invoices (4-3)
+    "acppmt", metadata,
+    Column("_idnum", GUID, primary_key=True),
+    Column("_idref", GUID, nullable=False),  # -> acpinv._idnum
+    Column("recnum", BIGINT, nullable=False),  # = acpinv.recnum
+    Column("chknum", NVARCHAR(20), nullable=False),  # check (transaction) number
+    Column("chkdte", DATE, nullable=False),
+    Column("amount", MONEY, nullable=False),
 )

@@ -103,6 +103,21 @@ def test_subcontractor_invoices_land_in_sage_ap_and_sage_refusals_are_fixed_and_
     assert stack.sandbox.get_requisition(stack.project, first["id"])["origin_id"] == \
         f"acpinv:{header['recnum']}"
 
+    # Paid in Sage: the payment reaches Procore once, however often payments are pulled.
+    stack.sage.pay_invoice(header["recnum"], check_number="10452", date="2026-12-04",
+                           amount=Decimal("11250.45"))
+    for _ in range(2):
+        status, _ = stack.call("post", "/erp/lists/payments/refresh", "admin")
+        assert status == 202
+        stack.until(lambda: stack.call("get", "/erp/lists", "admin")[1]["pulls"]["payments"]
+                    .get("status") == "complete")
+    payments = ProjectManager(stack).call(
+        "GET", f"/rest/v1.0/contract_payments?project_id={stack.project}&contract_id="
+               f"{record['id']}")
+    assert [(p["check_number"], p["amount"], p["requisition_id"]) for p in payments] == [
+        ("10452", "11250.45", first["id"])]
+    assert payments[0]["origin_id"].startswith("acppmt:")
+
     # The subcontractor repeats an invoice number: Sage refuses it; fixed in Procore, resent.
     december = stack.sandbox.create_billing_period(stack.project, "2026-12-01", "2026-12-31",
                                                    "2027-01-10")

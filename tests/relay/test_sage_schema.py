@@ -166,6 +166,18 @@ SAGE_COLUMNS: dict[str, dict[str, tuple[str, bool]]] = {
         "linprc": ("~decimal", False), "extprc": ("~decimal", False),
         "cstcde": ("decimal(15,3)", False), "insdte": ("datetime", True),
     },
+    # What the payments pull reads (relay/sage/tables.py): the invoice, the payment.
+    "acpinv": {
+        "_idnum": ("uniqueidentifier", False), "recnum": ("bigint", False),
+        "invnum": ("nvarchar(20)", False), "vndnum": ("bigint", False),
+        "jobnum": ("bigint", True), "status": ("tinyint", False),
+        "invbal": ("decimal(12,2)", False),
+    },
+    "acppmt": {
+        "_idnum": ("uniqueidentifier", False), "_idref": ("uniqueidentifier", False),
+        "recnum": ("bigint", False), "chknum": ("nvarchar(20)", False),
+        "chkdte": ("date", False), "amount": ("~decimal", False),
+    },
     "acrpmt": {
         "_idnum": ("uniqueidentifier", False), "_idref": ("uniqueidentifier", False),
         "recnum": ("bigint", False), "chknum": ("nvarchar(20)", False),
@@ -231,7 +243,7 @@ def test_read_metadata_has_the_same_types_and_nullability() -> None:
             assert _matches(expected, column.type.compile(dialect=mssql)), column
             assert column.nullable == nullable, column
             checked += 1
-    assert checked == 26 + 2 + 25  # jobs..phases, budget, bdglin
+    assert checked == 26 + 2 + 25 + 7 + 6  # jobs..phases, budget, bdglin, acpinv, acppmt
 
 
 @pytest.mark.skipif(not REAL_SCHEMA.exists(), reason="the reference material is not here")

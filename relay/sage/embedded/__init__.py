@@ -20,7 +20,8 @@ error codes), ``posting`` (posting periods, job cost distribution and change ord
 numbers), ``database`` (connections and transactions),
 ``writes`` (the port's commands), ``budgets`` (the budget commands), ``change_orders``
 (commitment change orders: subcontract change orders, lines appended to a PO),
-``payables`` (subcontractor invoices in accounts payable), ``periods`` (the company's
+``payables`` (subcontractor invoices in accounts payable), ``payments`` (a payment
+of a payable invoice, for tests and the demo), ``periods`` (the company's
 posting periods, kept in the stand-in's own ``_posting`` table), ``reads`` (the
 paged list reads and the inspection helpers), ``demo_data`` (seeding), composed into
 ``EmbeddedSage`` in ``company``.

@@ -3,9 +3,10 @@ inspection helpers tests and the CLI use.
 
 Pulls (``read``) are relay/sage/reads.py's SQLAlchemy statements, the very ones that run
 on a real Sage company database, executed on this file: jobs, vendors, cost codes, cost
-types, phases and budget lines in key order with an opaque cursor holding the last key returned
-(keyset pagination: a page is never shifted by rows added before it). They read what is
-committed (a pull never runs inside ``batch()``).
+types, phases, budget lines and payments (acppmt with its acpinv) in key order with an
+opaque cursor holding the last key returned (keyset pagination: a page is never shifted
+by rows added before it). They read what is committed (a pull never runs inside
+``batch()``).
 """
 
 from __future__ import annotations
@@ -66,8 +67,8 @@ class Reads(SageDatabase):
 
     def read(self, table: str, *, after: str | None, limit: int,
              job: int | None = None) -> tuple[list[dict[str, Any]], str | None]:
-        """One page of ``table`` (jobs, vendors, cost_codes, cost_types, phases, budgets) in
-        key order.
+        """One page of ``table`` (jobs, vendors, cost_codes, cost_types, phases, budgets,
+        payments) in key order.
 
         ``after`` is the cursor a previous page returned (None for the first page); the
         result is (rows, cursor of the next page, or None on the last page). ``job``

@@ -15,9 +15,10 @@ SCHEMA_FILE = Path(__file__).with_name("schema.sql")
 # (cost codes as text, NULL for "no phase", money as DECTEXT text); 2: Sage's SQL types;
 # 3: clients, cost divisions, sources, receivables, budget line numbers and originals, the
 # change order date; 4: the payable line's subcontract line (apivln.linref) and the
-# embedded company's posting periods. A file of an older layout is refused rather than
-# patched: it is a stand-in, recreated by `seed`.
-LAYOUT_VERSION = 4
+# embedded company's posting periods; 5: the payment date required (acppmt.chkdte NOT
+# NULL, as acrpmt's). A file of an older layout is refused rather than patched: it is a
+# stand-in, recreated by `seed`.
+LAYOUT_VERSION = 5
 
 # On connections opened with PARSE_DECLTYPES: DECIMAL(p,s) columns read back as Decimal
 # (SQLite hands over the stored integer or float as text, exact to 15 digits; the

@@ -407,7 +407,7 @@ CREATE TABLE IF NOT EXISTS acppmt (              -- payments of payable invoices
     _idref  UNIQUEIDENTIFIER NOT NULL REFERENCES acpinv (_idnum) ON DELETE CASCADE,
     recnum  BIGINT NOT NULL,                     -- = acpinv.recnum
     chknum  NVARCHAR(20) NOT NULL DEFAULT '',
-    chkdte  DATE,
+    chkdte  DATE NOT NULL,                       -- payment date (required)
     amount  DECIMAL(12,2) NOT NULL DEFAULT 0,
     dsctkn  DECIMAL(12,2) NOT NULL DEFAULT 0,    -- discount taken
     insdte  DATETIME DEFAULT (strftime('%Y-%m-%d %H:%M:%f', 'now')),
