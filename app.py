@@ -21,12 +21,14 @@ from chalicelib.api import (
 )
 from chalicelib.budget_routes import budget_routes
 from chalicelib.observability import flush_metrics, logger
+from chalicelib.report_routes import report_routes
 from chalicelib.setup_routes import setup_routes
 
 app = Chalice(app_name="procore-sage-connector")
 app.experimental_feature_flags.update(["BLUEPRINTS"])
 app.register_blueprint(setup_routes)
 app.register_blueprint(budget_routes)
+app.register_blueprint(report_routes)
 
 WEBHOOK_CONTENT_TYPES = ["application/json", "text/plain", "application/octet-stream"]
 

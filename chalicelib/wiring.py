@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from chalicelib.services.paid_notices import PaidInvoiceNotices
     from chalicelib.services.preview import ExportPreview
     from chalicelib.services.quarantine import QuarantineService
+    from chalicelib.services.reports import Reports
     from chalicelib.services.results import ResultsService
     from chalicelib.services.setup import SetupService
     from chalicelib.services.sweeper import SweeperService
@@ -103,6 +104,13 @@ def get_erp_lists() -> ErpLists:
     # Payments Sage recorded on exported invoices go to Procore once the pull is whole.
     lists.on_complete["payments"] = lambda company_id: get_paid_notices().report(company_id)
     return lists
+
+
+@lru_cache(maxsize=1)
+def get_reports() -> Reports:
+    from chalicelib.services.reports import Reports
+
+    return Reports(get_store())
 
 
 @lru_cache(maxsize=1)
