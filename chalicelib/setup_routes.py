@@ -20,6 +20,9 @@ from chalicelib.api import (
 
 setup_routes = Blueprint(__name__)
 LINK_KINDS = {"projects": "project", "vendors": "vendor", "sub-jobs": "sub_job"}
+# The vendor list as CSV: no tax id column (it never leaves the connector in clear).
+VENDOR_CSV_COLUMNS = ("vendor", "name", "short_name", "inactive", "address", "city", "state",
+                      "zip_code")
 
 
 def _request() -> Any:
@@ -75,9 +78,19 @@ def add_job_to_procore(job: str) -> Any:
 @setup_routes.route("/erp/vendors", methods=["GET"])
 @http_errors
 def sage_vendors() -> Any:
-    archived = (_request().query_params or {}).get("archived") == "true"
-    return json_response(200, {"vendors": _setup().sage_vendors(caller(_request()),
-                                                                archived=archived)})
+    params = _request().query_params or {}
+    archived = params.get("archived") == "true"
+    vendors = _setup().sage_vendors(caller(_request()), archived=archived)
+    if params.get("format") == "csv":  # "View the Archived Companies List", downloadable
+        from chalice import Response
+
+        from chalicelib.services.reports import to_csv
+
+        name = "archived-companies" if archived else "sage-vendors"
+        return Response(body=to_csv(vendors, VENDOR_CSV_COLUMNS), status_code=200, headers={
+            "Content-Type": "text/csv; charset=utf-8",
+            "Content-Disposition": f'attachment; filename="{name}.csv"'})
+    return json_response(200, {"vendors": vendors})
 
 
 @setup_routes.route("/erp/vendors/suggestions", methods=["GET"])

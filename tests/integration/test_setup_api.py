@@ -297,6 +297,14 @@ def test_archive_and_the_archived_list(api: SetupApi) -> None:
     assert api.call("GET", "/erp/vendors?archived=true", "viewer")[0] == 403
     _, archived = api.call("GET", "/erp/vendors?archived=true", "standard")
     assert [v["vendor"] for v in archived["vendors"]] == [3021]
+    download = api.client.http.get("/erp/vendors?archived=true&format=csv",
+                                   headers={"Authorization": api.mint("standard")})
+    assert download.status_code == 200
+    assert download.headers["Content-Type"].startswith("text/csv")
+    text = download.body.decode() if isinstance(download.body, bytes) else download.body
+    header, *lines = text.splitlines()
+    assert header.split(",")[:2] == ["vendor", "name"] and "tax_id" not in header
+    assert [line.split(",")[0] for line in lines] == ["3021"]
     status, answer = api.call("POST", "/erp/vendors/3021/import", "standard")
     assert status == 409 and "archived" in answer["message"]
     api.pull("vendors", SAGE_VENDORS)  # a refresh keeps what people archived
