@@ -46,7 +46,6 @@ import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
 
 from chalicelib.relay_protocol import PurchaseOrderChangePayload, SubcontractChangeOrderPayload
 from relay.sage.embedded.database import SageDatabase
@@ -65,12 +64,18 @@ from relay.sage.embedded.rules import (
     _text,
     normalize_cost_code,
 )
-from relay.sage.reads import cost_code_text
+from relay.sage.embedded.subcontracts import (
+    SUBCONTRACT_CLOSED,
+    as_money,
+    check_subcontract_line,
+    subcontract_on_job,
+    sum_money,
+    update_columns,
+)
 
 _ZERO = Decimal("0.00")
 APPROVED = 1  # prmchg.status / sbcgln.chgsts 1 Approved
 # Statuses whose records take no change order (codes: real_schema.json `codes`).
-SUBCONTRACT_CLOSED = {2: "Refused", 6: "Closed"}  # subcon.status
 PURCHASE_ORDER_CLOSED = {4: "Closed", 5: "Void"}  # pchord.status
 
 
@@ -150,14 +155,6 @@ def _added(payload: PurchaseOrderChangePayload) -> list[_Added]:
     return checked
 
 
-def _sum(amounts: Sequence[Decimal], what: str, column: str) -> Decimal:
-    return _money(sum(amounts, _ZERO), what, column)
-
-
-def _dec(value: Any) -> Decimal:
-    return Decimal(str(value)).quantize(Decimal("0.01"))
-
-
 class ChangeOrders(SageDatabase):
     """The port's change order commands (a part of EmbeddedSage)."""
 
@@ -174,7 +171,7 @@ class ChangeOrders(SageDatabase):
         if not 1 <= payload.status <= 6:
             raise _invalid(f"change order status {payload.status} is not 1-6 (prmchg.status)")
         changes = _changes(payload)
-        total = _sum([c.amount for c in changes], "change order total", "prmchg.appamt")
+        total = sum_money([c.amount for c in changes], "change order total", "prmchg.appamt")
         approved = payload.status == APPROVED
         job, record = payload.job, payload.subcontract
 
@@ -187,7 +184,9 @@ class ChangeOrders(SageDatabase):
                 if change.line is None:
                     _check_cost(conn, change.number, change.code, change.cost_type)
                 else:
-                    self._check_line(subcon, lines, change)
+                    check_subcontract_line(subcon, lines, label=f"line {change.number}",
+                                           verb="changes", line=change.line,
+                                           code=change.code, cost_type=change.cost_type)
             taken = [row[0] for row in conn.execute(
                 "SELECT chgnum FROM prmchg WHERE jobnum = ? AND phsnum = 0", (job,))]
             chgnum = check_change_order_number(next_change_order_number(taken), taken)
@@ -229,7 +228,7 @@ class ChangeOrders(SageDatabase):
             )
             if approved:
                 for linnum, values in updates.items():
-                    self._update(conn, "sbcnln", values, "recnum = ? AND linnum = ?",
+                    update_columns(conn, self.user, "sbcnln", values, "recnum = ? AND linnum = ?",
                                  (record, linnum))
                 conn.executemany(
                     "INSERT INTO sbcnln (_idnum, _idref, recnum, linnum, dscrpt, cstcde, "
@@ -239,7 +238,7 @@ class ChangeOrders(SageDatabase):
                       c.code, c.cost_type, str(c.amount), str(c.amount), str(c.amount),
                       self.user) for c in changes if c.line is None],
                 )
-                self._update(conn, "subcon", header, "recnum = ?", (record,))
+                update_columns(conn, self.user, "subcon", header, "recnum = ?", (record,))
         return {"prmchg": str(recnum), "chgnum": chgnum, "subcon": str(record)}
 
     def find_subcontract_change_order(
@@ -273,20 +272,20 @@ class ChangeOrders(SageDatabase):
         """Append pcorln lines to the PO after its last line, pchttl and pchbal following,
         in one transaction; {"pchord": recnum, "lines": "first-last"}."""
         added = _added(payload)
-        total = _sum([line.amount for line in added], "change order total", "pchord.pchttl")
+        total = sum_money([line.amount for line in added], "change order total", "pchord.pchttl")
         with self._write() as conn:
             _check_job(conn, payload.job)
             order = self._purchase_order(conn, payload)
             for line in added:
                 _check_cost(conn, line.number, line.code, line.cost_type)
-            pchttl = _money(_dec(order["pchttl"]) + total, "purchase order total",
+            pchttl = _money(as_money(order["pchttl"]) + total, "purchase order total",
                             "pchord.pchttl")
             if pchttl < 0:
                 raise _invalid(
                     f"purchase order {order['recnum']} {order['ordnum']} would total {pchttl} "
                     f"with these lines; a purchase order total cannot be negative "
                     "(pchord.pchttl)")
-            pchbal = _money(_dec(order["pchbal"]) + total, "purchase order balance",
+            pchbal = _money(as_money(order["pchbal"]) + total, "purchase order balance",
                             "pchord.pchbal")
             last = conn.execute("SELECT MAX(linnum) FROM pcorln WHERE recnum = ?",
                                 (order["recnum"],)).fetchone()[0]
@@ -299,8 +298,8 @@ class ChangeOrders(SageDatabase):
                   str(line.quantity), str(line.price), str(line.amount), line.code,
                   line.cost_type, self.user) for index, line in enumerate(added)],
             )
-            self._update(conn, "pchord", {"pchttl": pchttl, "pchbal": pchbal}, "recnum = ?",
-                         (order["recnum"],))
+            update_columns(conn, self.user, "pchord", {"pchttl": pchttl, "pchbal": pchbal},
+                           "recnum = ?", (order["recnum"],))
         return {"pchord": str(payload.order), "lines": f"{first}-{first + len(added) - 1}"}
 
     def find_purchase_order_lines(
@@ -326,24 +325,11 @@ class ChangeOrders(SageDatabase):
     def _subcontract(conn: sqlite3.Connection,
                      payload: SubcontractChangeOrderPayload) -> sqlite3.Row:
         """The subcon row the change order is for, checked as Sage would."""
-        record, job = payload.subcontract, payload.job
-        row: sqlite3.Row | None = None
-        if _storable(record):
-            row = conn.execute("SELECT * FROM subcon WHERE recnum = ? AND jobnum = ?",
-                               (record, job)).fetchone()
-        if row is None:
-            raise _reference(f"subcontract {record} does not exist on job {job} "
-                             "(subcon.recnum)")
-        name = f"subcontract {record} {row['ctcnum']}"
-        wanted = payload.subcontract_number.strip()
-        if row["ctcnum"].strip().casefold() != wanted.casefold():
-            raise _reference(f"subcontract {record} is number {row['ctcnum']!r} in Sage, not "
-                             f"{wanted!r}: the change order names another subcontract "
-                             "(subcon.ctcnum)")
-        if row["vndnum"] != payload.vendor:
-            raise _reference(f"{name} is with vendor {row['vndnum']} in Sage, not vendor "
-                             f"{payload.vendor}: the change order names another vendor "
-                             "(subcon.vndnum)")
+        row = subcontract_on_job(conn, record=payload.subcontract, job=payload.job,
+                                 number=payload.subcontract_number, vendor=payload.vendor,
+                                 names="the change order",
+                                 other_vendor="the change order names another vendor")
+        name = f"subcontract {payload.subcontract} {row['ctcnum']}"
         if row["lckedt"]:
             raise _invalid(f"{name} is locked for editing in Sage (subcon.lckedt); someone "
                            "with access to the subcontract must unlock it before a change "
@@ -355,21 +341,6 @@ class ChangeOrders(SageDatabase):
         return row
 
     @staticmethod
-    def _check_line(subcon: sqlite3.Row, lines: dict[int, sqlite3.Row],
-                    change: _Change) -> None:
-        name = f"subcontract {subcon['recnum']} {subcon['ctcnum']}"
-        row = lines.get(change.line or 0)
-        if row is None:
-            raise _reference(f"line {change.number} changes line {change.line} of {name}, "
-                             "which Sage does not have (sbcnln.linnum)")
-        code = cost_code_text(row["cstcde"])
-        if (code, row["csttyp"]) != (change.code, change.cost_type):
-            raise _reference(
-                f"line {change.number} changes line {change.line} of {name} as cost code "
-                f"{change.code} type {change.cost_type}, but that line is cost code {code} "
-                f"type {row['csttyp']} in Sage (sbcnln.cstcde, sbcnln.csttyp)")
-
-    @staticmethod
     def _line_updates(subcon: sqlite3.Row, lines: dict[int, sqlite3.Row],
                       changes: Sequence[_Change]) -> dict[int, dict[str, Decimal]]:
         """linnum -> the new change/cntrct/remain of each existing line changed."""
@@ -378,14 +349,14 @@ class ChangeOrders(SageDatabase):
             if change.line is None:
                 continue
             row = lines[change.line]
-            before = updates.get(change.line, {"change": _dec(row["change"])})
+            before = updates.get(change.line, {"change": as_money(row["change"])})
             where = (f"line {change.number} (line {change.line} of subcontract "
                      f"{subcon['recnum']})")
             new_change = _money(before["change"] + change.amount, f"{where} changes",
                                 "sbcnln.change")
-            cntrct = _money(_dec(row["amount"]) + new_change, f"{where} new contract",
+            cntrct = _money(as_money(row["amount"]) + new_change, f"{where} new contract",
                             "sbcnln.cntrct")
-            remain = _money(cntrct - _dec(row["billed"]), f"{where} remaining",
+            remain = _money(cntrct - as_money(row["billed"]), f"{where} remaining",
                             "sbcnln.remain")
             updates[change.line] = {"change": new_change, "cntrct": cntrct, "remain": remain}
         return updates
@@ -395,15 +366,15 @@ class ChangeOrders(SageDatabase):
         """The subcontract's chgttl, ctcttl and balttl after an approved change of
         ``total``."""
         name = f"subcontract {subcon['recnum']} {subcon['ctcnum']}"
-        chgttl = _money(_dec(subcon["chgttl"]) + total, f"{name} changes total",
+        chgttl = _money(as_money(subcon["chgttl"]) + total, f"{name} changes total",
                         "subcon.chgttl")
-        ctcttl = _money(_dec(subcon["cntttl"]) + chgttl, f"{name} new contract total",
+        ctcttl = _money(as_money(subcon["cntttl"]) + chgttl, f"{name} new contract total",
                         "subcon.ctcttl")
         if ctcttl < 0:
             raise _invalid(f"{name} would have a new contract total of {ctcttl} with this "
                            "change order; a subcontract total cannot be negative "
                            "(subcon.ctcttl)")
-        balttl = _money(ctcttl - _dec(subcon["invttl"]), f"{name} remaining total",
+        balttl = _money(ctcttl - as_money(subcon["invttl"]), f"{name} remaining total",
                         "subcon.balttl")
         return {"chgttl": chgttl, "ctcttl": ctcttl, "balttl": balttl}
 
@@ -435,12 +406,3 @@ class ChangeOrders(SageDatabase):
                            f"(pchord.status {row['status']}) and takes no new lines; "
                            "reopen it in Sage first")
         return row
-
-    def _update(self, conn: sqlite3.Connection, table: str, values: dict[str, Decimal],
-                where: str, key: tuple[Any, ...]) -> None:
-        assignments = ", ".join(f"{column} = ?" for column in values)
-        conn.execute(
-            f"UPDATE {table} SET {assignments}, updusr = ? "  # noqa: S608 (fixed identifiers)
-            f"WHERE {where}",
-            (*(_bindable(value) for value in values.values()), self.user, *key),
-        )

@@ -53,7 +53,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from chalicelib.relay_protocol import PayableInvoicePayload
-from relay.sage.embedded.change_orders import SUBCONTRACT_CLOSED, _dec, _sum
 from relay.sage.embedded.periods import Periods
 from relay.sage.embedded.posting import check_distribution, posting_period
 from relay.sage.embedded.rules import (
@@ -66,13 +65,19 @@ from relay.sage.embedded.rules import (
     _line_numbers,
     _money,
     _number,
-    _reference,
     _storable,
     _text,
     normalize_cost_code,
 )
+from relay.sage.embedded.subcontracts import (
+    SUBCONTRACT_CLOSED,
+    as_money,
+    check_subcontract_line,
+    subcontract_on_job,
+    sum_money,
+    update_columns,
+)
 from relay.sage.port import CONSTRAINT_FAILED, INVALID_DATA, SageError
-from relay.sage.reads import cost_code_text
 
 AP_SOURCE = 11  # source.recnum of the Accounts Payable journal (jobcst.srcnum)
 CONTRACT = 1  # acpinv.invtyp 1 Contract
@@ -134,11 +139,11 @@ class Payables(Periods):
         dscrpt = _text(payload.description, DESCRIPTION_MAX, "invoice description",
                        "acpinv.dscrpt")
         billed = _billed(payload)
-        invttl = _sum([b.amount for b in billed], "invoice total", "acpinv.invttl")
+        invttl = sum_money([b.amount for b in billed], "invoice total", "acpinv.invttl")
         if invttl < 0:
             raise _invalid(f"invoice {invnum} totals {invttl}; a subcontractor invoice "
                            "cannot be negative (acpinv.invttl): enter a credit in Sage")
-        retain = _sum([b.retention for b in billed], "invoice retention", "acpinv.retain")
+        retain = sum_money([b.retention for b in billed], "invoice retention", "acpinv.retain")
         job, vendor, record = payload.job, payload.vendor, payload.subcontract
 
         with self._write() as conn:
@@ -148,7 +153,9 @@ class Payables(Periods):
             lines = {row["linnum"]: row for row in conn.execute(
                 "SELECT * FROM sbcnln WHERE recnum = ? ORDER BY linnum", (record,))}
             for line in billed:
-                self._check_billed_line(subcon, lines, line)
+                check_subcontract_line(subcon, lines, label=f"invoice line {line.number}",
+                                       verb="bills", line=line.line, code=line.code,
+                                       cost_type=line.cost_type)
             self._check_invoice_number(conn, vendor, invnum)
             postyr, actper = self._period(conn, payload, invnum)
             check_distribution(invttl, [b.amount for b in billed])
@@ -187,9 +194,9 @@ class Payables(Periods):
                   actper, postyr, POSTED, self.user) for index, b in enumerate(billed)],
             )
             for linnum, values in updates.items():
-                self._set(conn, "sbcnln", values, "recnum = ? AND linnum = ?",
+                update_columns(conn, self.user, "sbcnln", values, "recnum = ? AND linnum = ?",
                           (record, linnum))
-            self._set(conn, "subcon", totals, "recnum = ?", (record,))
+            update_columns(conn, self.user, "subcon", totals, "recnum = ?", (record,))
         return _keys(recnum, invnum, postyr, actper)
 
     def find_payable_invoice(self, payload: PayableInvoicePayload) -> dict[str, str] | None:
@@ -199,7 +206,7 @@ class Payables(Periods):
         if not (_storable(payload.job) and _storable(payload.vendor)):
             return None
         try:
-            total = _sum([_money(line.amount, "amount", "apivln.extttl")
+            total = sum_money([_money(line.amount, "amount", "apivln.extttl")
                           for line in payload.lines], "invoice total", "acpinv.invttl")
         except SageError:
             return None  # never written: add_payable_invoice refuses it
@@ -212,7 +219,7 @@ class Payables(Periods):
                  payload.subcontract_number),
             ).fetchall()
         for row in found:
-            if _dec(row["invttl"]) == total:
+            if as_money(row["invttl"]) == total:
                 return _keys(row["recnum"], row["invnum"], row["postyr"], row["actper"])
         return None
 
@@ -222,44 +229,16 @@ class Payables(Periods):
     def _invoiced_subcontract(conn: sqlite3.Connection,
                               payload: PayableInvoicePayload) -> sqlite3.Row:
         """The subcon row the invoice bills, checked as Sage would."""
-        record, job = payload.subcontract, payload.job
-        row: sqlite3.Row | None = None
-        if _storable(record):
-            row = conn.execute("SELECT * FROM subcon WHERE recnum = ? AND jobnum = ?",
-                               (record, job)).fetchone()
-        if row is None:
-            raise _reference(f"subcontract {record} does not exist on job {job} "
-                             "(subcon.recnum)")
-        name = f"subcontract {record} {row['ctcnum']}"
-        wanted = payload.subcontract_number.strip()
-        if row["ctcnum"].strip().casefold() != wanted.casefold():
-            raise _reference(f"subcontract {record} is number {row['ctcnum']!r} in Sage, not "
-                             f"{wanted!r}: the invoice names another subcontract "
-                             "(subcon.ctcnum)")
-        if row["vndnum"] != payload.vendor:
-            raise _reference(f"{name} is with vendor {row['vndnum']} in Sage, not vendor "
-                             f"{payload.vendor}: the invoice is from another vendor than the "
-                             "subcontractor (subcon.vndnum)")
+        row = subcontract_on_job(
+            conn, record=payload.subcontract, job=payload.job,
+            number=payload.subcontract_number, vendor=payload.vendor, names="the invoice",
+            other_vendor="the invoice is from another vendor than the subcontractor")
+        name = f"subcontract {payload.subcontract} {row['ctcnum']}"
         if row["status"] in SUBCONTRACT_CLOSED:
             raise _invalid(f"{name} is {SUBCONTRACT_CLOSED[row['status']]} in Sage "
                            f"(subcon.status {row['status']}) and takes no invoices; "
                            "reopen it in Sage first")
         return row
-
-    @staticmethod
-    def _check_billed_line(subcon: sqlite3.Row, lines: dict[int, sqlite3.Row],
-                           line: _Billed) -> None:
-        name = f"subcontract {subcon['recnum']} {subcon['ctcnum']}"
-        row = lines.get(line.line)
-        if row is None:
-            raise _reference(f"invoice line {line.number} bills line {line.line} of {name}, "
-                             "which Sage does not have (sbcnln.linnum)")
-        code = cost_code_text(row["cstcde"])
-        if (code, row["csttyp"]) != (line.code, line.cost_type):
-            raise _reference(
-                f"invoice line {line.number} bills line {line.line} of {name} as cost code "
-                f"{line.code} type {line.cost_type}, but that line is cost code {code} type "
-                f"{row['csttyp']} in Sage (sbcnln.cstcde, sbcnln.csttyp)")
 
     @staticmethod
     def _check_invoice_number(conn: sqlite3.Connection, vendor: int, invnum: str) -> None:
@@ -298,10 +277,10 @@ class Payables(Periods):
         updates: dict[int, dict[str, Decimal]] = {}
         for line in billed:
             row = lines[line.line]
-            before = updates.get(line.line, {"billed": _dec(row["billed"])})
+            before = updates.get(line.line, {"billed": as_money(row["billed"])})
             where = f"line {line.line} of subcontract {subcon['recnum']} {subcon['ctcnum']}"
             total = _money(before["billed"] + line.amount, f"{where} billed", "sbcnln.billed")
-            remain = _money(_dec(row["cntrct"]) - total, f"{where} remaining",
+            remain = _money(as_money(row["cntrct"]) - total, f"{where} remaining",
                             "sbcnln.remain")
             updates[line.line] = {"billed": total, "remain": remain}
         return updates
@@ -310,18 +289,8 @@ class Payables(Periods):
     def _invoiced_totals(subcon: sqlite3.Row, invttl: Decimal) -> dict[str, Decimal]:
         """The subcontract's invttl and balttl after an invoice of ``invttl``."""
         name = f"subcontract {subcon['recnum']} {subcon['ctcnum']}"
-        invoiced = _money(_dec(subcon["invttl"]) + invttl, f"{name} invoiced total",
+        invoiced = _money(as_money(subcon["invttl"]) + invttl, f"{name} invoiced total",
                           "subcon.invttl")
-        balttl = _money(_dec(subcon["ctcttl"]) - invoiced, f"{name} remaining total",
+        balttl = _money(as_money(subcon["ctcttl"]) - invoiced, f"{name} remaining total",
                         "subcon.balttl")
         return {"invttl": invoiced, "balttl": balttl}
-
-    def _set(self, conn: sqlite3.Connection, table: str, values: dict[str, Decimal],
-             where: str, key: tuple[object, ...]) -> None:
-        assignments = ", ".join(f"{column} = ?" for column in values)
-        conn.execute(
-            f"UPDATE {table} SET {assignments}, updusr = ? "  # noqa: S608 (fixed identifiers)
-            f"WHERE {where}",
-            (*(_bindable(value) for value in values.values()), self.user, *key),
-        )
-

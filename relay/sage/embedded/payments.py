@@ -22,7 +22,6 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from relay.sage.embedded.change_orders import _dec
 from relay.sage.embedded.database import SageDatabase
 from relay.sage.embedded.rules import (
     _bindable,
@@ -33,6 +32,7 @@ from relay.sage.embedded.rules import (
     _storable,
     _text,
 )
+from relay.sage.embedded.subcontracts import as_money
 
 PAID = 4  # acpinv.status 4 Paid
 VOID = 5  # acpinv.status 5 Void
@@ -75,13 +75,13 @@ class Payments(SageDatabase):
                     f"{invoice['vndnum']}")
             if invoice["status"] == VOID:
                 raise _invalid(f"{name} is Void (acpinv.status 5) and takes no payment")
-            balance = _dec(invoice["invbal"])
+            balance = as_money(invoice["invbal"])
             if paid > balance:
                 raise _invalid(f"a payment of {paid} is more than the {balance} balance of "
                                f"{name} (acpinv.invbal)")
             invbal = _money(balance - paid, f"{name} balance", "acpinv.invbal")
-            amtpad = _money(_dec(invoice["amtpad"]) + paid, f"{name} paid", "acpinv.amtpad")
-            ttlpad = _money(_dec(invoice["ttlpad"]) + paid, f"{name} total paid",
+            amtpad = _money(as_money(invoice["amtpad"]) + paid, f"{name} paid", "acpinv.amtpad")
+            ttlpad = _money(as_money(invoice["ttlpad"]) + paid, f"{name} total paid",
                             "acpinv.ttlpad")
             status = PAID if invbal == 0 else invoice["status"]
 
