@@ -66,6 +66,16 @@ def sage_code_text(value: Any) -> str | None:
     return f"{whole}.{decimals.ljust(3, '0')}"
 
 
+def active_codes(rows: list[Mapping[str, Any]]) -> set[str] | None:
+    """Sage's active cost codes ("3300.000") from the pulled list; None before the first
+    pull (then the origin id or the rule alone decides, and Sage refuses an unknown code
+    at export)."""
+    if not rows:
+        return None
+    return {code for r in rows if not r.get("inactive")
+            and (code := sage_code_text(r.get("code")))}
+
+
 def to_sage(cost_code: Mapping[str, Any] | None, rule: str, *,
             known_codes: Collection[str] | None = None) -> str:
     """The Sage cost code of a Procore cost code; CostCodeError naming it if there is none.

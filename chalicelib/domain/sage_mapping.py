@@ -91,6 +91,13 @@ def sage_cost_code(cost_code: Mapping[str, Any] | None,
         raise MappingError(str(exc)) from exc
 
 
+def cost_type_map(defaults: Mapping[str, int],
+                  advanced: Mapping[str, Any]) -> dict[str, int]:
+    """Procore cost type (code or name) -> Sage cost type: the company's own mapping
+    (advanced setting ``cost_type_map``) over the deployment default."""
+    return {**defaults, **(advanced.get("cost_type_map") or {})}
+
+
 def sage_cost_type(line_type: Mapping[str, Any] | None, mapping: Mapping[str, int]) -> int:
     if not line_type:
         raise MappingError("a line has no cost type")
@@ -166,8 +173,8 @@ def build_command(item: Item, *, version: int, project_link: Link | None,
                 lines=[_sub_line(n, line, cost_types, cost_code_rule)
                        for n, line in enumerate(lines, 1)])
     except ValidationError as exc:
-        raise _first_error(exc) from exc
-    return _packed(command_id or make_command_id(item, version), item, command_type,
+        raise first_error(exc) from exc
+    return packed_command(command_id or make_command_id(item, version), item, command_type,
                    version, payload, issued_at)
 
 
@@ -198,12 +205,13 @@ def build_modify_command(item: Item, *, version: int, command_id: str,
                 description=description, status=sage_status(snap),
                 retention_rate=_retention(snap), contract_date=_date(snap.get("contract_date")))
     except ValidationError as exc:
-        raise _first_error(exc) from exc
-    return _packed(command_id, item, command_type, version, payload, issued_at)
+        raise first_error(exc) from exc
+    return packed_command(command_id, item, command_type, version, payload, issued_at)
 
 
-def _packed(command_id: str, item: Item, command_type: CommandType, version: int,
-            payload: Any, issued_at: str) -> Command:
+def packed_command(command_id: str, item: Item, command_type: CommandType, version: int,
+                   payload: Any, issued_at: str) -> Command:
+    """The item's command, compressed when large; MappingError when it cannot fit."""
     try:
         return Command.packed(command_id=command_id, company_id=item.company_id,
                               type=command_type, item_id=item.item_id, export_version=version,
@@ -212,7 +220,7 @@ def _packed(command_id: str, item: Item, command_type: CommandType, version: int
         raise MappingError(str(exc)) from exc
 
 
-def _first_error(exc: ValidationError) -> MappingError:
+def first_error(exc: ValidationError) -> MappingError:
     first = exc.errors()[0]
     where = ".".join(str(p) for p in first["loc"])
     return MappingError(f"{where}: {first['msg']}")

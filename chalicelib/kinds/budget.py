@@ -16,14 +16,13 @@ from pydantic import ValidationError
 from chalicelib.domain import budgets
 from chalicelib.domain.cost_codes import DEFAULT_RULE
 from chalicelib.domain.models import Item
-from chalicelib.domain.sage_mapping import MappingError
+from chalicelib.domain.sage_mapping import MappingError, first_error, packed_command
 from chalicelib.kinds import ExportContext
 from chalicelib.relay_protocol import (
     BudgetChangePayload,
     BudgetPayload,
     Command,
     CommandType,
-    PayloadTooLarge,
 )
 from chalicelib.services.origins import entity_errors
 
@@ -72,15 +71,10 @@ class BudgetKind:
             else:
                 command_type = CommandType.CHANGE_BUDGET
                 payload = BudgetChangePayload(job=job, lines=rows)
-            return Command.packed(command_id=item.command_id or "",
-                                  company_id=item.company_id, type=command_type,
-                                  item_id=item.item_id, export_version=version,
-                                  payload=payload.model_dump(mode="json"), issued_at=issued_at)
         except ValidationError as exc:
-            first = exc.errors()[0]
-            raise MappingError(f"{'.'.join(map(str, first['loc']))}: {first['msg']}") from exc
-        except PayloadTooLarge as exc:
-            raise MappingError(str(exc)) from exc
+            raise first_error(exc) from exc
+        return packed_command(item.command_id or "", item, command_type, version, payload,
+                              issued_at)
 
     def sage_identity(self, item: Item, keys: Mapping[str, str]) -> tuple[str, str]:
         job = str(keys.get("budget") or "")

@@ -20,12 +20,17 @@ from chalicelib.domain import ccos
 from chalicelib.domain.cost_codes import DEFAULT_RULE
 from chalicelib.domain.models import Item
 from chalicelib.domain.observations import not_modifiable
-from chalicelib.domain.sage_mapping import MappingError, sage_cost_code, sage_cost_type
+from chalicelib.domain.sage_mapping import (
+    MappingError,
+    first_error,
+    packed_command,
+    sage_cost_code,
+    sage_cost_type,
+)
 from chalicelib.kinds import ExportContext
 from chalicelib.relay_protocol import (
     Command,
     CommandType,
-    PayloadTooLarge,
     PurchaseOrderAddedLine,
     PurchaseOrderChangePayload,
     SubcontractChangeLine,
@@ -89,19 +94,14 @@ class CommitmentChangeOrderKind:
                     description=f"{ref} {snap.get('title') or ''}".strip(),
                     change_date=date.fromisoformat(issued_at[:10]),
                     lines=[self._sub_line(ln, rule, ctx) for ln in snap["lines"]])
-            return Command.packed(command_id=item.command_id or "",
-                                  company_id=item.company_id, type=command_type,
-                                  item_id=item.item_id, export_version=version,
-                                  payload=payload.model_dump(mode="json"), issued_at=issued_at)
         except MappingError:
             raise
         except ValidationError as exc:
-            first = exc.errors()[0]
-            raise MappingError(f"{'.'.join(map(str, first['loc']))}: {first['msg']}") from exc
+            raise first_error(exc) from exc
         except (KeyError, ValueError) as exc:
             raise MappingError(f"the commitment's Sage record is not known ({exc})") from exc
-        except PayloadTooLarge as exc:
-            raise MappingError(str(exc)) from exc
+        return packed_command(item.command_id or "", item, command_type, version, payload,
+                              issued_at)
 
     @staticmethod
     def _sub_line(line: Mapping[str, Any], rule: str,

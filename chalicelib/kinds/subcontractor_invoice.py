@@ -18,14 +18,19 @@ from chalicelib.domain import invoices
 from chalicelib.domain.cost_codes import DEFAULT_RULE
 from chalicelib.domain.models import Item
 from chalicelib.domain.observations import not_modifiable
-from chalicelib.domain.sage_mapping import MappingError, sage_cost_code, sage_cost_type
+from chalicelib.domain.sage_mapping import (
+    MappingError,
+    first_error,
+    packed_command,
+    sage_cost_code,
+    sage_cost_type,
+)
 from chalicelib.kinds import ExportContext
 from chalicelib.relay_protocol import (
     Command,
     CommandType,
     PayableInvoiceLine,
     PayableInvoicePayload,
-    PayloadTooLarge,
 )
 
 if TYPE_CHECKING:
@@ -69,20 +74,14 @@ class SubcontractorInvoiceKind:
                     amount=invoices.money(line.get("amount")),
                     retention=invoices.money(line.get("retention")))
                     for n, line in enumerate(snap.get("lines") or [], 1)])
-            return Command.packed(command_id=item.command_id or "",
-                                  company_id=item.company_id,
-                                  type=CommandType.ADD_PAYABLE_INVOICE, item_id=item.item_id,
-                                  export_version=version,
-                                  payload=payload.model_dump(mode="json"), issued_at=issued_at)
         except MappingError:
             raise
         except ValidationError as exc:
-            first = exc.errors()[0]
-            raise MappingError(f"{'.'.join(map(str, first['loc']))}: {first['msg']}") from exc
+            raise first_error(exc) from exc
         except (KeyError, TypeError, ValueError) as exc:
             raise MappingError(f"the invoice cannot be mapped ({exc})") from exc
-        except PayloadTooLarge as exc:
-            raise MappingError(str(exc)) from exc
+        return packed_command(item.command_id or "", item, CommandType.ADD_PAYABLE_INVOICE,
+                              version, payload, issued_at)
 
     def sage_identity(self, item: Item, keys: Mapping[str, str]) -> tuple[str, str]:
         return f"acpinv:{keys.get('acpinv')}", str(keys.get("invnum") or item.number)

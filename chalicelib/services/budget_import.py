@@ -27,6 +27,7 @@ from chalicelib.adapters.store import ItemStore, StaleItem
 from chalicelib.domain import budgets, cost_codes
 from chalicelib.domain.models import Link, utc_now
 from chalicelib.domain.permissions import Permission, User, require
+from chalicelib.domain.sage_mapping import cost_type_map
 from chalicelib.domain.state_machine import Status
 from chalicelib.errors import Conflict, FatalUpstreamError, ServiceUnavailable
 from chalicelib.kinds.budget import ITEM_TYPE
@@ -218,7 +219,7 @@ class BudgetImportService:
                 phase = int(phase_key.rsplit("-", 1)[1]) if phase_key else None
                 codes[(sage, phase)] = int(code["id"])
         advanced = self.store.get_company_settings(company_id).get("advanced", {})
-        mapping = {**self.cost_types, **(advanced.get("cost_type_map") or {})}
+        mapping = cost_type_map(self.cost_types, advanced)
         types: dict[int, int] = {}
         for line_type in procore.list_line_item_types():
             origin = str(line_type.get("origin_id") or "")

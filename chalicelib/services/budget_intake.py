@@ -16,6 +16,7 @@ from chalicelib.adapters.store import ItemStore
 from chalicelib.domain import budgets, cost_codes
 from chalicelib.domain.models import SYSTEM_INTAKE, Item
 from chalicelib.domain.observations import Observation
+from chalicelib.domain.sage_mapping import cost_type_map
 from chalicelib.domain.state_machine import Status
 from chalicelib.errors import FatalUpstreamError, UpstreamNotFound
 from chalicelib.observability import count
@@ -107,8 +108,7 @@ class BudgetIntake:
         job = project_link.sage_key if project_link else None
         advanced = self.store.get_company_settings(company_id).get("advanced", {})
         code_rows = self.store.list_erp_rows(company_id, "cost_codes")
-        known = {code for r in code_rows if not r.get("inactive")
-                 and (code := cost_codes.sage_code_text(r.get("code")))} if code_rows else None
+        known = cost_codes.active_codes(code_rows)
         pulled = self.store.get_pull_state(company_id, "budgets").get("completed_at")
         sage_lines = sage_budget_lines(self.store, company_id, job) if pulled else None
         phases = [r for r in self.store.list_erp_rows(
@@ -122,4 +122,4 @@ class BudgetIntake:
             sage_lines=sage_lines, job_has_phases=bool(phases),
             cost_code_rule=str(advanced.get("cost_code_rule") or cost_codes.DEFAULT_RULE),
             known_cost_codes=known,
-            cost_types={**self.cost_types, **(advanced.get("cost_type_map") or {})})
+            cost_types=cost_type_map(self.cost_types, advanced))

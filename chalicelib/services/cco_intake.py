@@ -16,6 +16,7 @@ from chalicelib.adapters.store import ItemStore
 from chalicelib.domain import ccos, cost_codes
 from chalicelib.domain.models import SYSTEM_INTAKE, Item
 from chalicelib.domain.observations import Observation
+from chalicelib.domain.sage_mapping import cost_type_map
 from chalicelib.errors import FatalUpstreamError, UpstreamNotFound
 from chalicelib.observability import count
 from chalicelib.services.items import ItemService
@@ -98,12 +99,11 @@ class CcoIntake:
                 commitment: Item | None) -> ccos.ReadinessContext:
         advanced = self.store.get_company_settings(company_id).get("advanced", {})
         rows = self.store.list_erp_rows(company_id, "cost_codes")
-        known = {code for r in rows if not r.get("inactive")
-                 and (code := cost_codes.sage_code_text(r.get("code")))} if rows else None
+        known = cost_codes.active_codes(rows)
         return ccos.ReadinessContext(
             commitment=commitment,
             project_link=self.store.get_link(company_id, "project", project_id),
             cost_code_rule=str(advanced.get("cost_code_rule") or cost_codes.DEFAULT_RULE),
             known_cost_codes=known,
-            cost_types={**self.cost_types, **(advanced.get("cost_type_map") or {})})
+            cost_types=cost_type_map(self.cost_types, advanced))
 

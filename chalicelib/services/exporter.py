@@ -24,7 +24,12 @@ from chalicelib.adapters.store import ItemStore, StaleItem
 from chalicelib.domain import setup
 from chalicelib.domain.cost_codes import DEFAULT_RULE
 from chalicelib.domain.models import SYSTEM_EXPORTER, Item, utc_now
-from chalicelib.domain.sage_mapping import MappingError, build_command, build_modify_command
+from chalicelib.domain.sage_mapping import (
+    MappingError,
+    build_command,
+    build_modify_command,
+    cost_type_map,
+)
 from chalicelib.domain.state_machine import Action, Status
 from chalicelib.errors import ServiceUnavailable
 from chalicelib.kinds import ExportContext, kind_module
@@ -165,7 +170,7 @@ class ExporterService:
     def cost_types_for(self, company_id: int) -> Mapping[str, int]:
         """The company's own mapping (advanced settings) over the deployment default."""
         advanced = self.store.get_company_settings(company_id).get("advanced", {})
-        return {**self.cost_types, **(advanced.get("cost_type_map") or {})}
+        return cost_type_map(self.cost_types, advanced)
 
     def _vendor_link(self, item: Item) -> Any:
         vendor = item.snapshot.get("vendor") or {}

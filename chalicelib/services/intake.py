@@ -175,12 +175,9 @@ class IntakeService:
         limits = commitments.Limits(
             number_max=int(advanced.get("commitment_number_max", self.limits.number_max)),
             title_max=int(advanced.get("commitment_title_max", self.limits.title_max)))
-        # Sage's active cost codes as last pulled; None before the first pull (then the
-        # origin id or the rule alone decides, and Sage refuses an unknown code at export).
         # A synced commitment's lines are not mapped again, so it needs no list.
         rows = [] if synced else self.store.list_erp_rows(company_id, "cost_codes")
-        known = {code for r in rows if not r.get("inactive")
-                 and (code := cost_codes.sage_code_text(r.get("code")))} if rows else None
+        known = cost_codes.active_codes(rows)
         reasons = commitments.readiness_reasons(
             snapshot,
             project_link=self.store.get_link(company_id, "project", project) if project else None,

@@ -73,7 +73,6 @@ from relay.sage.embedded.subcontracts import (
     update_columns,
 )
 
-_ZERO = Decimal("0.00")
 APPROVED = 1  # prmchg.status / sbcgln.chgsts 1 Approved
 # Statuses whose records take no change order (codes: real_schema.json `codes`).
 PURCHASE_ORDER_CLOSED = {4: "Closed", 5: "Void"}  # pchord.status
