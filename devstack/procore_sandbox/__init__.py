@@ -141,11 +141,13 @@ per resource family; each mixin lists its own routes.
   change orders and their legacy packages), ``change_order_lines`` (their v2.0 line items,
   the PCOs holding them), ``change_events``, ``billing_periods``, ``requisitions``
   (subcontractor invoices, v1.0 and v1.1), ``requisition_items`` (their items, summary
-  figures and ``bulk_item_update``), ``contract_payments``; ``common`` holds what they share
-  (list pages, the sync rules, validated writes). Budget choices: docs/decisions.md
-  ("Sandbox budgets follow Procore's budget endpoints"); change orders and change events:
-  ("Sandbox commitment change orders ..." and "Sandbox change events ..."); invoices and
-  payments: ("Sandbox subcontractor invoices ...").
+  figures and ``bulk_item_update``), ``contract_payments``, ``direct_costs`` (v1.0 and
+  v1.1, their sync), ``direct_cost_lines`` (their line items and line item sync); ``common``
+  holds what they share (list pages, the sync rules, validated writes). Budget choices:
+  docs/decisions.md ("Sandbox budgets follow Procore's budget endpoints"); change orders
+  and change events: ("Sandbox commitment change orders ..." and "Sandbox change events
+  ..."); invoices and payments: ("Sandbox subcontractor invoices ..."); direct costs:
+  ("Sandbox direct costs ...").
 
 A new resource family is a new module under ``resources/``: a mixin with its handlers and
 ``ROUTES``, added to ``ProcoreSandbox``'s bases and to ``API_ROUTES`` in ``server``. This
@@ -188,6 +190,14 @@ from devstack.procore_sandbox.resources.contract_payments import (
     PAYMENT_METHODS,
 )
 from devstack.procore_sandbox.resources.cost_codes import COST_CODE_DELIMITER, LINE_ITEM_BASE_TYPES
+from devstack.procore_sandbox.resources.direct_cost_lines import (
+    DIRECT_COST_LINE_ITEMS_RESOURCE,
+    DIRECT_COSTS_RESOURCE,
+)
+from devstack.procore_sandbox.resources.direct_costs import (
+    DIRECT_COST_STATUSES,
+    DIRECT_COST_TYPES,
+)
 from devstack.procore_sandbox.resources.projects import PROJECT_TEXT_FIELDS, PROJECTS_RESOURCE
 from devstack.procore_sandbox.resources.requisitions import REQUISITION_STATUSES
 from devstack.procore_sandbox.resources.vendors import (
@@ -231,6 +241,10 @@ __all__ = [
     "COST_CODE_DELIMITER",
     "DEFAULT_PER_PAGE",
     "DELIVERY_MODES",
+    "DIRECT_COSTS_RESOURCE",
+    "DIRECT_COST_LINE_ITEMS_RESOURCE",
+    "DIRECT_COST_STATUSES",
+    "DIRECT_COST_TYPES",
     "KINDS",
     "LINE_ITEM_BASE_TYPES",
     "LOOPBACK_HOSTS",

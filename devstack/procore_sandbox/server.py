@@ -39,6 +39,8 @@ from devstack.procore_sandbox.resources.change_orders import ChangeOrdersMixin
 from devstack.procore_sandbox.resources.commitments import CommitmentsMixin
 from devstack.procore_sandbox.resources.contract_payments import ContractPaymentsMixin
 from devstack.procore_sandbox.resources.cost_codes import CostCodesMixin
+from devstack.procore_sandbox.resources.direct_cost_lines import DirectCostLinesMixin
+from devstack.procore_sandbox.resources.direct_costs import DirectCostsMixin
 from devstack.procore_sandbox.resources.line_items import LineItemsMixin
 from devstack.procore_sandbox.resources.projects import ProjectsMixin
 from devstack.procore_sandbox.resources.requisition_items import RequisitionItemsMixin
@@ -90,6 +92,8 @@ API_ROUTES: tuple[Route, ...] = (
     *RequisitionsMixin.ROUTES,
     *RequisitionItemsMixin.ROUTES,
     *ContractPaymentsMixin.ROUTES,
+    *DirectCostsMixin.ROUTES,
+    *DirectCostLinesMixin.ROUTES,
 )
 #: ``/_sandbox/*``: no auth, no quota.
 CONTROL_ROUTES: tuple[Route, ...] = (
@@ -123,6 +127,8 @@ class ProcoreSandbox(
     RequisitionsMixin,
     RequisitionItemsMixin,
     ContractPaymentsMixin,
+    DirectCostsMixin,
+    DirectCostLinesMixin,
     AuthMixin,
     FaultsMixin,
     WebhooksMixin,

@@ -127,6 +127,10 @@ class SandboxState:
     requisition_items: dict[int, dict[int, dict[str, Any]]] = field(default_factory=dict)
     #: contract payment id -> record (``project_id``, ``contract_id`` inside)
     contract_payments: dict[int, dict[str, Any]] = field(default_factory=dict)
+    #: direct cost id -> record (``project_id`` inside)
+    direct_costs: dict[int, dict[str, Any]] = field(default_factory=dict)
+    #: direct cost id -> line item id -> record
+    direct_cost_lines: dict[int, dict[int, dict[str, Any]]] = field(default_factory=dict)
     #: access token -> {"client_id", "expires_at"}
     tokens: dict[str, dict[str, Any]] = field(default_factory=dict)
     faults: list[Fault] = field(default_factory=list)

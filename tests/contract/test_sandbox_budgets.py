@@ -70,6 +70,8 @@ DETAIL_ROW = {
     "category": STR,
     "budget_modifications": DECIMAL,
     "original_budget_amount": DECIMAL,
+    "committed_costs": DECIMAL,
+    "direct_costs": DECIMAL,
     "budget_forecast": {
         "id": INT,
         "manual_amount": DECIMAL,

@@ -11,7 +11,7 @@ is not modelled) plus the standard view's ``approved_budget_changes`` and
 (400); paged like every v1.0 list. Filters: ``budget_line_item_id[]``, ``cost_code_id[]``,
 ``category_id[]``, ``root_cost_code_id[]`` (integers, repeated or comma separated),
 ``biller[]`` (``id=1,type=SubJob``), ``budget_row_type`` (``budgeted`` default,
-``unbudgeted``: WBS codes with committed cost and no budget line item, ``id`` null,
+``unbudgeted``: WBS codes with committed or direct costs and no budget line item, ``id`` null,
 ``all``), ``sort`` (one of the documented keys; default biller type, biller, root cost
 code, cost code, category).
 """
@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from devstack.procore_sandbox.resources.budgets import (
+    _ZERO,
     STANDARD_BUDGET_VIEW,
     UNBUDGETED_REASON,
     BudgetSums,
@@ -64,12 +65,14 @@ class BudgetViewsMixin(ResourceBase):
         line: Mapping[str, Any] | None, sums: BudgetSums,
     ) -> dict[str, Any]:
         """A detail row (openapi/RestV10BudgetViewsBudgetViewIdDetailRowsGet.json) plus the
-        standard view's ``approved_budget_changes`` and ``revised_budget`` columns."""
+        standard view's ``approved_budget_changes``, ``revised_budget``, ``committed_costs``
+        and ``direct_costs`` columns (the last two also on unbudgeted rows)."""
         project = self.state.projects[project_id]
         sub_job = self.state.sub_jobs.get(code["sub_job_id"]) if code["sub_job_id"] else None
         root = self._root_code(project_id, code)
         cost_type = self.state.line_item_types.get(type_id) or {}
         amounts = None if line is None else self._budget_line_amounts(line, sums)
+        wbs = self._wbs_code_id(code, type_id)
         zero = "0.0"
         return {
             "id": None if line is None else line["id"],
@@ -78,7 +81,7 @@ class BudgetViewsMixin(ResourceBase):
             "company": self.company_name,
             "project_id": project_id,
             "project": project["name"],
-            "wbs_code_id": self._wbs_code_id(code, type_id),
+            "wbs_code_id": wbs,
             "biller_id": code["biller_id"],
             "biller": (sub_job or project)["name"],
             "biller_type": code["biller_type"],
@@ -99,6 +102,10 @@ class BudgetViewsMixin(ResourceBase):
             "approved_budget_changes": zero if amounts is None
             else _text(amounts["approved_budget_changes"]),
             "revised_budget": zero if amounts is None else _text(amounts["revised_budget"]),
+            "committed_costs": _text(sums.committed.get(wbs, _ZERO)) if amounts is None
+            else _text(amounts["committed_costs"]),
+            "direct_costs": _text(sums.direct.get(wbs, _ZERO)) if amounts is None
+            else _text(amounts["direct_costs"]),
         }
 
 
@@ -143,8 +150,8 @@ class BudgetViewsMixin(ResourceBase):
             if row_type != "unbudgeted":
                 code = codes[line["cost_code_id"]]
                 rows.append(self._budget_row(pid, code, line["line_item_type_id"], line, sums))
-        if row_type != "budgeted":  # WBS codes with costs (commitment lines) and no line
-            for wbs in sorted(sums.committed):
+        if row_type != "budgeted":  # WBS codes with costs (commitment or direct cost lines)
+            for wbs in sorted(set(sums.committed) | set(sums.direct)):  # and no budget line
                 pair = self._wbs_pair(pid, wbs)
                 if wbs not in budgeted and pair is not None and pair[1] is not None:
                     rows.append(self._budget_row(pid, codes[pair[0]], pair[1], None, sums))

@@ -14,6 +14,8 @@ where the reference is silent are in docs/decisions.md ("Sandbox budgets ...").
   its biller): one live line per WBS code. DELETE (v2.0 only) soft deletes.
 * While the budget is locked, a new line's ``original_budget_amount`` must be 0 and no
   write may change it.
+* direct costs = the v1.0 PATCH's ``direct_costs`` plus the direct cost lines (any status)
+  on the line's WBS code.
 * Every write fires ``Budget Line Items`` (create/update/delete). Lock and unlock fire
   nothing (no documented resource).
 """
@@ -98,6 +100,7 @@ class BudgetSums:
     approved_wbs: set[int] = field(default_factory=set)
     pending: dict[int, Decimal] = field(default_factory=dict)
     committed: dict[int, Decimal] = field(default_factory=dict)
+    direct: dict[int, Decimal] = field(default_factory=dict)  # direct cost lines (any status)
 
 
 class BudgetsMixin(ResourceBase):
@@ -183,6 +186,11 @@ class BudgetsMixin(ResourceBase):
                         continue
                     wbs = self._wbs_code_id(code, line["line_item_type_id"])
                     sums.committed[wbs] = sums.committed.get(wbs, _ZERO) + Decimal(line["amount"])
+        for cost in self.state.direct_costs.values():
+            if cost["project_id"] == project_id:
+                for line in self.state.direct_cost_lines.get(cost["id"], {}).values():
+                    wbs = line["wbs_code_id"]
+                    sums.direct[wbs] = sums.direct.get(wbs, _ZERO) + line["amount"]
         return sums
 
     def _budget_line_amounts(self, line: Mapping[str, Any], sums: BudgetSums) -> dict[str, Any]:
@@ -191,7 +199,8 @@ class BudgetsMixin(ResourceBase):
         approved = sums.approved.get(wbs, _ZERO)
         revised = original + modifications + approved
         pending = sums.pending.get(wbs, _ZERO)
-        committed, direct = sums.committed.get(wbs, _ZERO), line["direct_costs"]
+        committed = sums.committed.get(wbs, _ZERO)
+        direct = line["direct_costs"] + sums.direct.get(wbs, _ZERO)  # PATCHed + direct costs
         projected_costs = committed + direct
         return {
             "modifications": modifications, "approved_budget_changes": approved,
