@@ -47,6 +47,10 @@ class CommandType(StrEnum):
     PULL_PHASES = "pull_phases"
     PULL_BUDGETS = "pull_budgets"
     PULL_PAYMENTS = "pull_payments"  # payments of payable invoices (acppmt)
+    # Job cost transactions of one job since a cursor: ONE page per command, answered by
+    # one Result (rows in ``data_zlib``); the connector asks for the next page only after
+    # Procore accepted this one, so its cursor never runs ahead of Procore.
+    PULL_JOB_COSTS = "pull_job_costs"
 
 
 PULLS = frozenset({CommandType.PULL_JOBS, CommandType.PULL_VENDORS,
@@ -296,6 +300,27 @@ class PullPayload(_Model):
     job: int | None = None
 
 
+class JobCostPullPayload(_Model):
+    """One page of a job's jobcst rows changed after ``after`` and not after ``until``.
+
+    ``after`` is the cursor the previous page's Result returned (None: from the start);
+    ``until`` caps the run at its start (None on a run's first page: the agent sets it to
+    Sage's clock less JOB_COST_SETTLE_SECONDS and returns it, and every later page of the
+    run carries it). Rows are ordered by (changed at, recnum): changed at = upddte, or
+    insdte for a row never updated, so a row voided later comes again in a later run.
+    """
+
+    job: int = Field(ge=1)
+    after: str | None = None
+    until: str | None = None
+    page_size: int = Field(default=1000, ge=1, le=1000)
+
+
+# A row written this many seconds before a run's start may still be in an open Sage
+# transaction when the run reads: the cap stays that far behind Sage's clock.
+JOB_COST_SETTLE_SECONDS = 60
+
+
 PAYLOADS: dict[CommandType, type[_Model]] = {
     CommandType.ADD_SUBCONTRACT: SubcontractPayload,
     CommandType.ADD_PURCHASE_ORDER: PurchaseOrderPayload,
@@ -309,6 +334,7 @@ PAYLOADS: dict[CommandType, type[_Model]] = {
     CommandType.APPEND_PURCHASE_ORDER_LINES: PurchaseOrderChangePayload,
     CommandType.ADD_PAYABLE_INVOICE: PayableInvoicePayload,
     **{pull: PullPayload for pull in PULLS},
+    CommandType.PULL_JOB_COSTS: JobCostPullPayload,
 }
 
 # Row shapes in pull results (Result.data), one dict per Sage record:
@@ -327,6 +353,18 @@ PAYLOADS: dict[CommandType, type[_Model]] = {
 #                     "invoice_number": "GB-1001", "vendor": 3001, "job": 24001,
 #                     "check_number": "10452", "date": "2026-12-04", "amount": "11250.45",
 #                     "invoice_status": 4, "invoice_balance": "0.00"}
+#   pull_job_costs   {"record": 88 (jobcst.recnum), "job": 24001, "phase": None | 1,
+#                     "cost_code": "3300.000", "cost_type": 1, "amount": "1250.00",
+#                     "hours": "0.00", "date": "2026-11-02" | None, "description",
+#                     "transaction": "GB-1001" (trnnum), "source": 11 (srcnum),
+#                     "journal": "Accounts Payable" (source.srcnme, "" when unknown),
+#                     "vendor": 3001 | None, "employee": None | 12, "equipment": None,
+#                     "status": 1 | 2, "period": 11, "year": 2026,
+#                     "commitment": None | "SC-001" (an AP row's acpinv.ctcnum or pchord,
+#                     found by vendor + invoice number + job), "changed_at": "..."}
+#                    Result.sage_keys: {"cursor": "<after the page's last row>" (the last
+#                    page's too; the ``after`` asked when no row), "until": "<cap>"};
+#                    more=True while rows remain before the cap.
 
 
 # ---- envelopes ------------------------------------------------------------------------------
@@ -392,11 +430,26 @@ class Result(_Model):
     error: SageFailure | None = None
     sage_keys: dict[str, str] = Field(default_factory=dict)  # e.g. {"subcon": "17"}
     data: list[dict[str, Any]] | None = None  # pulls: one page of rows
+    data_zlib: str | None = None  # the page compressed (job costs: 1,000 rows are ~350 KB)
     page: int | None = None
     more: bool = False
     attempts: int = 1
     agent_id: str
     finished_at: str
+
+
+    def rows(self) -> list[dict[str, Any]]:
+        """The page's rows, whichever way they travelled."""
+        if self.data_zlib is not None:
+            rows: list[dict[str, Any]] = json.loads(
+                zlib.decompress(base64.b64decode(self.data_zlib)))
+            return rows
+        return list(self.data or [])
+
+    @staticmethod
+    def pack_rows(rows: list[dict[str, Any]]) -> str:
+        raw = json.dumps(rows, separators=(",", ":"), default=str).encode()
+        return base64.b64encode(zlib.compress(raw, 6)).decode()
 
 
 class Heartbeat(_Model):

@@ -16,6 +16,14 @@ pull with one error Result (page None). Pages come from the port, or from a real
 company database when ``sage_database_url`` is configured; that database is read-only for
 the agent, so writes are then refused (12806) until Sage's API stands behind the port.
 
+A job cost pull (PULL_JOB_COSTS) is one page per command: the agent reads ONE page of the
+job's jobcst rows after the command's cursor and up to its cap (``read_job_costs``; with
+no cap, Sage's clock less JOB_COST_SETTLE_SECONDS) and answers ONE Result (page 1, rows
+compressed in ``data_zlib``, sage_keys {"cursor": next cursor or "", "until": the cap},
+more while rows remain before the cap; dedup id ``<command_id>:p1``). The cloud sends the
+next page's command only after Procore took this one. A page whose message would be over
+PAGE_BYTES_MAX ends early, its cursor after its last row sent.
+
 Order within a job: the command queue is FIFO, grouped by Sage job (MessageGroupId), and
 one batch may hold several messages of a group. When one of them fails (its parse, an
 unexpected exception, or a Result that is not ok) the rest of that group in the batch is
@@ -40,7 +48,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
@@ -51,6 +59,7 @@ from chalicelib.relay_protocol import (
     Command,
     CommandType,
     Heartbeat,
+    JobCostPullPayload,
     PullPayload,
     Result,
     SageFailure,
@@ -58,11 +67,13 @@ from chalicelib.relay_protocol import (
 from relay.config import AgentConfig
 from relay.journal import Journal
 from relay.sage.port import INVALID_DATA, SECURITY_DENIED, SageError, SagePort, SageReader
-from relay.sage.reads import SageReads
+from relay.sage.reads import SageReads, job_cost_cursor
 
 AGENT_VERSION = "0.1.0"
 
 log = logging.getLogger("relay.agent")
+
+_Read = TypeVar("_Read")  # what a read retried by RelayAgent._retrying answers
 
 # A result message's JSON stays under this (SQS allows 256 KB): bigger pages are halved.
 PAGE_BYTES_MAX = 200_000
@@ -295,8 +306,11 @@ class RelayAgent:
         command = self._parse(message)
         if command is None:
             return False  # left on the queue: SQS redrives it to the DLQ after maxReceiveCount
-        if command.type in PULLS:
-            last = self.pull(command)
+        if command.type in PULLS or command.type is CommandType.PULL_JOB_COSTS:
+            if command.type is CommandType.PULL_JOB_COSTS:
+                last = self.pull_job_costs(command)
+            else:
+                last = self.pull(command)
             if last is None:
                 return False  # failed unexpectedly (logged): redelivered, then the DLQ
             self.sqs.delete_message(QueueUrl=self.config.commands_queue_url,
@@ -406,10 +420,16 @@ class RelayAgent:
     def _read_page(self, command: Command, table: str, cursor: str | None, limit: int,
                    job: int | None) -> tuple[list[dict[str, Any]], str | None, int]:
         """One sage.read, retried with back-off while Sage is busy; (rows, next, attempts)."""
+        (rows, next_cursor), attempts = self._retrying(
+            command, lambda: self.reads.read(table, after=cursor, limit=limit, job=job))
+        return rows, next_cursor, attempts
+
+    def _retrying(self, command: Command, read: Callable[[], _Read]) -> tuple[_Read, int]:
+        """``read`` retried with back-off while Sage is busy; (its answer, attempts)."""
         attempts = self.config.max_attempts
         for attempt in range(1, attempts + 1):
             try:
-                rows, next_cursor = self.reads.read(table, after=cursor, limit=limit, job=job)
+                answer = read()
             except SageError as exc:
                 if not (exc.retryable and attempt < attempts):
                     raise
@@ -420,8 +440,70 @@ class RelayAgent:
                        attempt=attempt, retry_in=round(delay, 3))
                 self._sleep(delay)
                 continue
-            return rows, next_cursor, attempt
+            return answer, attempt
         raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def pull_job_costs(self, command: Command) -> Result | None:
+        """Answer PULL_JOB_COSTS with ONE Result: one page of the job's job costs.
+
+        Rows in ``data_zlib``; sage_keys {"cursor": the position after the page's last row
+        (the last page's too), "until": the run's cap}; more while rows remain before the
+        cap. No journal (read-only). An
+        invalid payload, cursor or cap and a Sage error (a busy Sage retried as for every
+        pull) answer one error Result; an unexpected error is logged and None returned,
+        leaving the message for redelivery / the DLQ.
+        """
+        try:
+            payload: JobCostPullPayload = command.typed_payload()
+        except ValidationError as exc:
+            failure = SageFailure(code=INVALID_DATA, message=_validation_message(exc))
+            return self._send_pull_error(command, failure, 1, pages=0)
+        try:
+            (rows, cursor, until), attempts = self._retrying(
+                command, lambda: self.reads.read_job_costs(
+                    payload.job, after=payload.after, until=payload.until,
+                    limit=payload.page_size))
+            result = self._job_cost_page(command, rows, cursor is not None, until, attempts,
+                                         after=payload.after)
+        except SageError as exc:  # a retryable one was retried max_attempts times
+            failure = SageFailure(code=exc.code, message=exc.message, retryable=exc.retryable)
+            return self._send_pull_error(command, failure,
+                                         self.config.max_attempts if exc.retryable else 1,
+                                         pages=0)
+        except ValueError as exc:  # a cursor or cap the reader does not take
+            failure = SageFailure(code=INVALID_DATA, message=f"{command.type.value}: {exc}")
+            return self._send_pull_error(command, failure, 1, pages=0)
+        except Exception:  # an adapter bug must not kill the loop
+            log.exception("pull failed unexpectedly", extra={"fields": {
+                "command_id": command.command_id, "item_id": command.item_id,
+                "outcome": "exception", "pages_sent": 0}})
+            return None
+        self._send_result(result, dedup_id=f"{command.command_id}:p1")
+        _event(logging.INFO, "pull answered", command_id=command.command_id,
+               item_id=command.item_id, type=command.type.value, outcome="ok", pages=1,
+               rows=len(result.rows()), more=result.more, job=payload.job)
+        return result
+
+    def _job_cost_page(self, command: Command, rows: list[dict[str, Any]], more: bool,
+                       until: str, attempts: int, *, after: str | None) -> Result:
+        """The page's Result, its rows halved until the message is under PAGE_BYTES_MAX.
+
+        sage_keys["cursor"] is the position after the last row sent, on the last page too
+        (the next run starts there), or ``after`` as asked when no row was read.
+        """
+        while True:
+            cursor = job_cost_cursor(rows[-1]) if rows else (after or "")
+            result = self._result(command, ok=True, data_zlib=Result.pack_rows(rows), page=1,
+                                  more=more, sage_keys={"cursor": cursor, "until": until},
+                                  attempts=attempts)
+            if len(result.model_dump_json().encode()) <= PAGE_BYTES_MAX:
+                return result
+            if len(rows) == 1:
+                raise SageError(INVALID_DATA, f"{command.type.value}: the record "
+                                f"{rows[0].get('record')} is too large to send (over "
+                                f"{PAGE_BYTES_MAX} bytes)")
+            rows = rows[:len(rows) // 2]
+            more = True
 
     def _split(self, command: Command, rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
         """``rows`` in as few halvings as keep each result message under PAGE_BYTES_MAX."""

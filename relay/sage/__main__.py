@@ -1,9 +1,13 @@
 """Manage the embedded Sage company database:
-``python -m relay.sage init|seed|show TABLE|periods``.
+``python -m relay.sage init|seed|show TABLE|periods|post-job-cost|void-job-cost RECNUM``.
 
 ``periods`` shows the company's posting periods, or changes them: ``--lock 3`` /
 ``--unlock 3`` one period, ``--year``/``--current`` the posting year and current period,
 ``--lock-date``/``--no-lock-date``, ``--reset`` back to the defaults (this year, this month).
+
+``post-job-cost`` posts one job cost row (jobcst) from its flags, as Sage's 6-3 Job Cost
+entry would (``--job``, ``--cost-code``, ``--cost-type``, ``--amount`` and ``--journal``,
+a source name or number, are required); ``void-job-cost RECNUM`` voids one.
 
 The database path comes from ``--db``, else $RELAY_SAGE_DB, else .devstack/sage.db, so the
 local stack, the agent and an operator at a terminal all look at the same file.
@@ -79,7 +83,37 @@ def _parser() -> argparse.ArgumentParser:
     periods.add_argument("--no-lock-date", action="store_true", help="remove the lock date")
     periods.add_argument("--reset", action="store_true",
                          help="forget the settings: this year, this month, nothing locked")
+    post = commands.add_parser("post-job-cost", parents=[common],
+                               help="post one job cost row (jobcst) in a journal")
+    post.add_argument("--job", type=int, required=True)
+    post.add_argument("--phase", type=int)
+    post.add_argument("--cost-code", required=True, help="e.g. 3300.000")
+    post.add_argument("--cost-type", type=int, required=True, help="1-9")
+    post.add_argument("--amount", required=True, help="e.g. 1250.00")
+    post.add_argument("--hours")
+    post.add_argument("--date", type=date.fromisoformat, metavar="YYYY-MM-DD")
+    post.add_argument("--description", default="")
+    post.add_argument("--transaction", default="", help="transaction number (trnnum)")
+    post.add_argument("--journal", required=True,
+                      help="source journal name (e.g. Payroll) or number")
+    post.add_argument("--vendor", type=int)
+    post.add_argument("--employee", type=int)
+    post.add_argument("--equipment", type=int)
+    void = commands.add_parser("void-job-cost", parents=[common],
+                               help="void one job cost row (jobcst.status 2)")
+    void.add_argument("recnum", type=int, help="jobcst.recnum")
     return parser
+
+
+def _job_cost_row(args: argparse.Namespace) -> dict[str, Any]:
+    journal: str | int = int(args.journal) if args.journal.isdigit() else args.journal
+    row: dict[str, Any] = {
+        "job": args.job, "phase": args.phase, "cost_code": args.cost_code,
+        "cost_type": args.cost_type, "amount": args.amount, "hours": args.hours,
+        "date": args.date, "description": args.description,
+        "transaction": args.transaction, "journal": journal, "vendor": args.vendor,
+        "employee": args.employee, "equipment": args.equipment}
+    return row
 
 
 def _periods_text(periods: PostingPeriods) -> str:
@@ -114,6 +148,16 @@ def main(argv: list[str] | None = None) -> int:
             sage.init()
             added = sage.seed_demo()
             _out(f"Seeded {path}: {added} rows added")
+        elif args.command in ("post-job-cost", "void-job-cost"):
+            if not os.path.exists(path):
+                _out(f"No database at {path}; run `python -m relay.sage init` first", err=True)
+                return 1
+            if args.command == "post-job-cost":
+                [recnum] = sage.post_job_costs([_job_cost_row(args)])
+                _out(f"Posted job cost {recnum}")
+            else:
+                sage.void_job_cost(args.recnum)
+                _out(f"Voided job cost {args.recnum}")
         elif args.command == "periods":
             if not os.path.exists(path):
                 _out(f"No database at {path}; run `python -m relay.sage init` first", err=True)

@@ -51,6 +51,20 @@ class SageReader(Protocol):
         SageError 17000 (retryable)."""
         ...
 
+    def read_job_costs(self, job: int, *, after: str | None, until: str | None,
+                       limit: int) -> tuple[list[dict[str, Any]], str | None, str]:
+        """One page of ``job``'s job cost transactions for PULL_JOB_COSTS: jobcst rows
+        (Open 1 and Void 2) changed after ``after`` and not after ``until``, ordered by
+        (changed at, recnum), changed at = upddte, else insdte; rows in relay_protocol's
+        pull_job_costs shape. Returns (rows, cursor of the next page or None, the cap).
+        ``after`` is the opaque cursor a previous page returned (JSON of the last row's
+        changed at and recnum; None: from the start). ``until`` None: the cap is Sage's
+        clock less JOB_COST_SETTLE_SECONDS, read from the database; either way the cap
+        comes back as text ('YYYY-MM-DD HH:MM:SS.SSS', UTC) for the run's later pages.
+        Bad job, cursor, cap or limit -> ValueError; the database unreachable ->
+        SageError 17000 (retryable)."""
+        ...
+
 
 class SagePort(SageReader, Protocol):
     def add_subcontract(self, payload: SubcontractPayload) -> dict[str, str]:

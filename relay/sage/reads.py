@@ -23,6 +23,21 @@ Payments (``payments``: acppmt with the invoice it pays, acpinv, joined on _idre
 _idnum) carry the amount and the invoice's balance as text with two decimals, the date as
 "YYYY-MM-DD", the payment's id as its uniqueidentifier's text; a blank check number and an
 invoice on no job come out as None.
+
+Job costs (``read_job_costs``, the PULL_JOB_COSTS page) are a read of their own: the jobcst
+rows of ONE job, Open (1) and Void (2), with the name of the journal they were posted in
+(source.srcnme, outer-joined: "" when Sage has no source row) and, for an Accounts Payable
+row, the commitment of the payable invoice it distributes (acpinv of the same vendor,
+invoice number = trnnum and job: its ctcnum, else its pchord, else None; a scalar
+subquery taking the first such invoice, so a row is never repeated by the join). Their
+key is (changed at, recnum), changed at = COALESCE(upddte, insdte) (a row Sage keeps
+neither stamp for reads as 1900-01-01 00:00:00.000, so it is pulled, not lost), and a
+run is capped at ``until`` (inclusive): the database's clock less
+JOB_COST_SETTLE_SECONDS when the caller has none, read through SQL (SQLite's strftime,
+SQL Server's SYSUTCDATETIME()). Stamps travel as the text 'YYYY-MM-DD HH:MM:SS.SSS'
+(relay.sage.tables.stamp_text), the cursor as ``["2026-11-02 10:15:30.123",88]``; on SQL
+Server a stamp is bound as CAST(? AS DATETIME) so it compares with datetime columns at
+their own precision.
 """
 
 from __future__ import annotations
@@ -31,6 +46,7 @@ import json
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -41,17 +57,28 @@ from sqlalchemy import (
     Label,
     Select,
     and_,
+    case,
+    cast,
     create_engine,
+    func,
+    literal,
+    literal_column,
     or_,
     select,
+    type_coerce,
 )
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import CompileError, DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.visitors import InternalTraversal
 
+from chalicelib.relay_protocol import JOB_COST_SETTLE_SECONDS
 from relay.sage.port import UNAVAILABLE, SageError
 from relay.sage.tables import (
     BUDGET_COLUMNS,
     SQLITE_EXECUTION,
+    STAMP,
     acpinv,
     acppmt,
     actpay,
@@ -60,7 +87,11 @@ from relay.sage.tables import (
     budget,
     cstcde,
     csttyp,
+    jobcst,
     jobphs,
+    parse_stamp,
+    source,
+    stamp_text,
 )
 
 _THOUSANDTH = Decimal("0.001")
@@ -275,6 +306,184 @@ def read_statement(table: str, *, after: str | None, limit: int,
     return statement.order_by(*spec.key).limit(limit + 1)
 
 
+# ---- job costs --------------------------------------------------------------------------------
+
+# source.srcnme of the journal whose rows may distribute a payable invoice (the name, not
+# the number: source numbers are the company's own; see embedded/demo_data.py).
+AP_JOURNAL = "Accounts Payable"
+JOB_COST_STATUSES = (1, 2)  # jobcst.status 1 Open (posted), 2 Void
+
+
+class _Earliest(ColumnElement[datetime]):
+    """The stamp of a jobcst row Sage keeps no insdte/upddte for: 1900-01-01, rendered
+    inline (an expression index on the embedded file can match it; SQL Server reads
+    'YYYYMMDD' the same whatever its date format setting)."""
+
+    type = STAMP
+    inherit_cache = True
+
+
+@compiles(_Earliest)
+def _earliest(element: _Earliest, compiler: SQLCompiler, **kw: Any) -> str:
+    raise CompileError(f"job cost reads run on SQLite or SQL Server, not {compiler.dialect.name}")
+
+
+@compiles(_Earliest, "sqlite")
+def _earliest_sqlite(element: _Earliest, compiler: SQLCompiler, **kw: Any) -> str:
+    return "'1900-01-01 00:00:00.000'"
+
+
+@compiles(_Earliest, "mssql")
+def _earliest_mssql(element: _Earliest, compiler: SQLCompiler, **kw: Any) -> str:
+    return "CAST('19000101' AS DATETIME)"
+
+
+# changed at: upddte, or insdte for a row never updated (the order and the cursor).
+CHANGED_AT: ColumnElement[datetime] = func.coalesce(jobcst.c.upddte, jobcst.c.insdte,
+                                                    _Earliest())
+
+# The commitment an Accounts Payable row's invoice names: subcontract, else purchase order.
+_COMMITMENT = (
+    select(func.coalesce(func.nullif(acpinv.c.ctcnum, ""), func.nullif(acpinv.c.pchord, "")))
+    .where(acpinv.c.vndnum == jobcst.c.vndnum, acpinv.c.invnum == jobcst.c.trnnum,
+           acpinv.c.jobnum == jobcst.c.jobnum)
+    .order_by(acpinv.c.recnum).limit(1).scalar_subquery()
+)
+
+JOB_COST_COLUMNS: list[Any] = [
+    jobcst.c.recnum, jobcst.c.jobnum, jobcst.c.phsnum, jobcst.c.cstcde, jobcst.c.csttyp,
+    jobcst.c.cstamt, jobcst.c.csthrs, jobcst.c.trndte, jobcst.c.dscrpt, jobcst.c.trnnum,
+    jobcst.c.srcnum, source.c.srcnme.label("journal"), jobcst.c.vndnum, jobcst.c.empnum,
+    jobcst.c.eqpnum, jobcst.c.status, jobcst.c.actprd, jobcst.c.postyr,
+    case((source.c.srcnme == AP_JOURNAL, _COMMITMENT), else_=None).label("commitment"),
+    CHANGED_AT.label("changed_at"),
+]
+
+
+def _optional_number(value: int | None) -> int | None:
+    """An optional reference (vndnum, empnum, eqpnum): NULL and 0 are None."""
+    return int(value) if value else None
+
+
+def _job_cost(r: Any) -> dict[str, Any]:
+    return {"record": int(r.recnum), "job": int(r.jobnum), "phase": int(r.phsnum) or None,
+            "cost_code": cost_code_text(r.cstcde), "cost_type": int(r.csttyp),
+            "amount": money_text(r.cstamt), "hours": money_text(r.csthrs),
+            "date": None if r.trndte is None else r.trndte.isoformat(),
+            "description": r.dscrpt, "transaction": r.trnnum, "source": int(r.srcnum),
+            "journal": r.journal or "", "vendor": _optional_number(r.vndnum),
+            "employee": _optional_number(r.empnum), "equipment": _optional_number(r.eqpnum),
+            "status": int(r.status), "period": int(r.actprd), "year": int(r.postyr),
+            "commitment": _text(r.commitment), "changed_at": stamp_text(r.changed_at)}
+
+
+def job_cost_cursor(row: dict[str, Any]) -> str:
+    """The cursor after a job cost row (its changed at and record): the next page starts
+    after it. The agent uses it to end a page early."""
+    return json.dumps([row["changed_at"], int(row["record"])], separators=(",", ":"))
+
+
+def decode_job_cost_cursor(cursor: str) -> tuple[datetime, int]:
+    """(changed at, recnum) a job cost cursor holds; ValueError if it is not one."""
+    bad = ValueError(f"cursor {cursor!r} is not a job cost cursor")
+    try:
+        values = json.loads(cursor)
+    except ValueError:
+        raise bad from None
+    if not (isinstance(values, list) and len(values) == 2 and isinstance(values[0], str)
+            and isinstance(values[1], int) and not isinstance(values[1], bool)):
+        raise bad
+    try:
+        return parse_stamp(values[0]), values[1]
+    except ValueError:
+        raise bad from None
+
+
+def until_stamp(until: str) -> datetime:
+    """The cap a caller gave ('2026-11-02 10:15:30.123'); ValueError if it is not a time."""
+    if not isinstance(until, str):
+        raise ValueError(f"until {until!r} is not a time")
+    try:
+        return parse_stamp(until)
+    except ValueError:
+        raise ValueError(f"until {until!r} is not a time ('YYYY-MM-DD HH:MM:SS.SSS')") from None
+
+
+class _Stamp(ColumnElement[datetime]):
+    """A stamp bound for comparison with changed at: on SQL Server CAST(? AS DATETIME), so
+    it compares at datetime's own precision (a bare datetime2 parameter would not equal
+    the datetime it came from); on SQLite the bare text, which compares with the stored
+    text and lets the expression index seek (a CAST would give it another affinity)."""
+
+    type = STAMP
+    inherit_cache = True
+    _traverse_internals = [("value", InternalTraversal.dp_clauseelement)]
+
+    def __init__(self, value: datetime) -> None:
+        self.value = literal(value, STAMP)
+
+
+@compiles(_Stamp)
+def _stamp_bound(element: _Stamp, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.value, **kw)
+
+
+@compiles(_Stamp, "mssql")
+def _stamp_mssql(element: _Stamp, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"CAST({compiler.process(element.value, **kw)} AS DATETIME)"
+
+
+def _stamp(value: datetime) -> ColumnElement[datetime]:
+    return _Stamp(value)
+
+
+def _job_cost_page(job: int, after: str | None, limit: int) -> tuple[datetime, int] | None:
+    """The key ``after`` holds (None: from the start), once job and limit are checked;
+    ValueError for any of them."""
+    if isinstance(job, bool) or not isinstance(job, int) or job < 1:
+        raise ValueError(f"job must be a positive integer, not {job!r}")
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise ValueError(f"limit must be a positive integer, not {limit!r}")
+    return None if after is None else decode_job_cost_cursor(after)
+
+
+def job_costs_statement(job: int, *, after: str | None, until: str,
+                        limit: int) -> Select[Any]:
+    """The SELECT for one page of ``job``'s job costs changed after the cursor ``after``
+    and not after ``until``: up to ``limit`` + 1 rows in (changed at, recnum) order. A bad
+    job, cursor, cap or limit -> ValueError."""
+    key = _job_cost_page(job, after, limit)
+    cap = until_stamp(until)
+    statement = (
+        select(*JOB_COST_COLUMNS)
+        .select_from(jobcst.outerjoin(source, source.c.recnum == jobcst.c.srcnum))
+        .where(jobcst.c.jobnum == job, jobcst.c.status.in_(JOB_COST_STATUSES),
+               CHANGED_AT <= _stamp(cap))
+    )
+    if key is not None:
+        changed, recnum = key
+        # changed >= x first: a range an index on (job, changed at) seeks to, not scans.
+        statement = statement.where(CHANGED_AT >= _stamp(changed), or_(
+            CHANGED_AT > _stamp(changed),
+            and_(CHANGED_AT == _stamp(changed), jobcst.c.recnum > recnum)))
+    return statement.order_by(CHANGED_AT, jobcst.c.recnum).limit(limit + 1)
+
+
+def clock_statement(dialect: str, seconds: int = JOB_COST_SETTLE_SECONDS) -> Select[Any]:
+    """SELECT the database's UTC clock less ``seconds``, as a stamp (the run's cap): SQLite
+    strftime('%Y-%m-%d %H:%M:%f', 'now', '-60 seconds'), SQL Server
+    CAST(DATEADD(second, -60, SYSUTCDATETIME()) AS DATETIME). ValueError for another
+    database."""
+    if dialect == "sqlite":
+        return select(type_coerce(func.strftime("%Y-%m-%d %H:%M:%f", "now",
+                                                f"-{int(seconds)} seconds"),
+                                  STAMP).label("clock"))
+    if dialect == "mssql":
+        return select(cast(func.dateadd(literal_column("second"), -int(seconds),
+                                        func.sysutcdatetime()), STAMP).label("clock"))
+    raise ValueError(f"job cost reads run on SQLite or SQL Server, not {dialect}")
+
+
 def _default_error(exc: DBAPIError) -> SageError:
     """A database error as Sage's 17000: retryable when the server could not be reached."""
     reachable = not isinstance(exc, OperationalError | InterfaceError)
@@ -324,6 +533,27 @@ class SageReads:
         rows = [spec.shape(row) for row in found[:limit]]
         cursor = encode_cursor(spec, found[limit - 1]) if len(found) > limit else None
         return rows, cursor
+
+    def read_job_costs(self, job: int, *, after: str | None, until: str | None,
+                       limit: int) -> tuple[list[dict[str, Any]], str | None, str]:
+        """One page of ``job``'s job costs: (rows, cursor of the next page or None, the
+        cap). ``until`` None: the cap is the database's clock less JOB_COST_SETTLE_SECONDS
+        (a run's first page); every later page of the run passes the cap it returned.
+        Bad job, cursor, cap or limit -> ValueError (before the database is asked)."""
+        _job_cost_page(job, after, limit)
+        cap = None if until is None else stamp_text(until_stamp(until))
+        try:
+            with self.engine.connect() as conn:
+                if cap is None:
+                    clock = clock_statement(conn.dialect.name)
+                    cap = stamp_text(conn.execute(clock).scalar_one())
+                statement = job_costs_statement(job, after=after, until=cap, limit=limit)
+                found = conn.execute(statement).all()
+        except DBAPIError as exc:
+            raise self._errors(exc) from exc
+        rows = [_job_cost(row) for row in found[:limit]]
+        cursor = job_cost_cursor(rows[-1]) if len(found) > limit else None
+        return rows, cursor, cap
 
     def describe(self) -> str:
         """Where reads go, password hidden (for logs)."""

@@ -22,12 +22,36 @@ Payments: ``acppmt`` (4-3 vendor payments, one row per payment of a payable invo
 ``_idref`` is the invoice's ``acpinv._idnum``, ``recnum`` its record number) with the
 invoice it pays, ``acpinv``. Only the columns the payments pull reads; real_schema.json
 knows ``acppmt.amount`` only as a decimal (decimal(12,2) is ours, as in schema.sql).
+
+Job costs: ``jobcst`` (6-3 and every posting that job-costs; status 1 Open (posted), 2
+Void), the journal it was posted in, ``source`` (srcnum -> srcnme), and the payable
+invoice an Accounts Payable row distributes (``acpinv``: vendor, invoice number and job;
+its subcontract ``ctcnum`` or purchase order ``pchord``). Only the columns the job cost
+pull reads. The audit stamps insdte/upddte are ``STAMP``: datetime (UTC) on SQL Server;
+the embedded file keeps SQLite's text 'YYYY-MM-DD HH:MM:SS.SSS' (its default and the
+upddte triggers write strftime('%Y-%m-%d %H:%M:%f')), read and bound as that text.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import BIGINT, DATE, DECIMAL, INTEGER, NVARCHAR, Column, MetaData, Table
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BIGINT,
+    DATE,
+    DATETIME,
+    DECIMAL,
+    INTEGER,
+    NVARCHAR,
+    SMALLINT,
+    Column,
+    MetaData,
+    Table,
+)
 from sqlalchemy.dialects.mssql import TINYINT, UNIQUEIDENTIFIER
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
 SCHEMA = "dbo"
 # Execution options for an engine on the embedded SQLite file, which has no schemas.
@@ -42,6 +66,52 @@ MONEY = DECIMAL(12, 2).with_variant(DECIMAL(12, 2, asdecimal=False), "sqlite")
 # uniqueidentifier, read as its text ('0E984725-C51C-...'); the embedded file keeps the
 # text itself (upper case), compared as text.
 GUID = UNIQUEIDENTIFIER(as_uuid=False).with_variant(NVARCHAR(36), "sqlite")
+# decimal(7,2) hours (jobcst.csthrs), read the same way on SQLite.
+HOURS = DECIMAL(7, 2).with_variant(DECIMAL(7, 2, asdecimal=False), "sqlite")
+
+
+def stamp_text(value: datetime) -> str:
+    """An audit stamp as the job cost pull writes it: 'YYYY-MM-DD HH:MM:SS.SSS' (UTC), the
+    text SQLite's strftime('%Y-%m-%d %H:%M:%f') gives, so the embedded file's stamps and
+    this text compare alike (milliseconds truncated: SQL Server's datetime keeps 1/300 s)."""
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return f"{value:%Y-%m-%d %H:%M:%S}.{value.microsecond // 1000:03d}"
+
+
+def parse_stamp(text: str) -> datetime:
+    """A stamp's text ('2026-11-02 10:15:30.123', or any ISO 8601 form; an offset is
+    taken to UTC) as a naive UTC datetime; ValueError if it is not one."""
+    value = datetime.fromisoformat(text)
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value
+
+
+class Stamp(TypeDecorator[datetime]):
+    """insdte/upddte: a naive UTC datetime in Python; datetime on SQL Server; on SQLite the
+    text of ``stamp_text`` (how the embedded file stores it), bound and read as text."""
+
+    impl = DATETIME
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(NVARCHAR(23))
+        return dialect.type_descriptor(DATETIME())
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if value is None or dialect.name != "sqlite":
+            return value
+        return stamp_text(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None or isinstance(value, datetime):
+            return value
+        return parse_stamp(str(value))
+
+
+STAMP = Stamp()
 
 # Cost type -> (current budget column, original budget column) of bdglin
 # (real_schema.json `codes`, "bdglin cost-type columns"; captions "Orig Material", ...).
@@ -122,13 +192,15 @@ bdglin = Table(  # budget lines: one per job, phase (0 = none) and cost code
     Column("ttlorg", MONEY, nullable=False),
 )
 
-acpinv = Table(  # payable invoices (4-2); only what the payments pull reads
+acpinv = Table(  # payable invoices (4-2); only what the payments and job cost pulls read
     "acpinv", metadata,
     Column("_idnum", GUID, nullable=False),
     Column("recnum", BIGINT, primary_key=True),
     Column("invnum", NVARCHAR(20), nullable=False),
     Column("vndnum", BIGINT, nullable=False),
     Column("jobnum", BIGINT, nullable=True),  # NULL: an invoice on no job
+    Column("pchord", NVARCHAR(20), nullable=False),  # purchase order number; '' = none
+    Column("ctcnum", NVARCHAR(20), nullable=False),  # subcontract number; '' = none
     Column("status", TINYINT, nullable=False),  # 1 Open 2 Review 3 Dispute 4 Paid 5 Void
     Column("invbal", MONEY, nullable=False),
 )
@@ -141,4 +213,33 @@ acppmt = Table(  # payments of payable invoices (4-3)
     Column("chknum", NVARCHAR(20), nullable=False),  # check (transaction) number
     Column("chkdte", DATE, nullable=False),
     Column("amount", MONEY, nullable=False),
+)
+
+source = Table(  # posting sources (journals): jobcst.srcnum -> recnum
+    "source", metadata,
+    Column("recnum", BIGINT, primary_key=True),
+    Column("srcnme", NVARCHAR(50), nullable=False),  # the journal's name
+)
+
+jobcst = Table(  # job cost transactions (6-3); only what the job cost pull reads
+    "jobcst", metadata,
+    Column("recnum", BIGINT, primary_key=True),
+    Column("jobnum", BIGINT, nullable=False),
+    Column("phsnum", BIGINT, nullable=False),  # 0 = no phase
+    Column("trnnum", NVARCHAR(20), nullable=False),  # transaction (invoice) number
+    Column("trndte", DATE, nullable=True),
+    Column("dscrpt", NVARCHAR(50), nullable=False),
+    Column("cstcde", COST_CODE, nullable=False),
+    Column("csttyp", TINYINT, nullable=False),
+    Column("cstamt", MONEY, nullable=False),
+    Column("csthrs", HOURS, nullable=False),
+    Column("vndnum", BIGINT, nullable=True),
+    Column("empnum", BIGINT, nullable=True),
+    Column("eqpnum", BIGINT, nullable=True),
+    Column("srcnum", TINYINT, nullable=False),  # -> source.recnum (the journal)
+    Column("actprd", TINYINT, nullable=False),  # posting period
+    Column("postyr", SMALLINT, nullable=False),
+    Column("status", TINYINT, nullable=False),  # 1 Open (posted) 2 Void
+    Column("insdte", STAMP, nullable=True),
+    Column("upddte", STAMP, nullable=True),
 )

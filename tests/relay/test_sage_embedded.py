@@ -184,7 +184,7 @@ def test_embedded_sage_satisfies_the_port(sage: EmbeddedSage) -> None:
 def test_seed_demo_creates_the_demo_company_once(tmp_path: Path) -> None:
     db = EmbeddedSage(tmp_path / "sage.db")
     db.init()
-    assert db.seed_demo() == 27
+    assert db.seed_demo() == 31
     assert [(r["recnum"], r["typnme"]) for r in db.rows("csttyp")] == [
         (1, "Material"), (2, "Labor"), (3, "Equipment"), (4, "Subcontract"), (5, "Other"),
         (6, "User Def Type 6"), (7, "User Def Type 7"), (8, "User Def Type 8"),
@@ -200,7 +200,8 @@ def test_seed_demo_creates_the_demo_company_once(tmp_path: Path) -> None:
     assert [r["recnum"] for r in db.rows("cstcde")] == [
         "1100.000", "2200.000", "3300.000", "5120.000", "9900.000", "26000.000"]
     assert [(r["recnum"], r["srcnme"]) for r in db.rows("source")] == [
-        (11, "Accounts Payable")]
+        (1, "General Journal"), (10, "Accounts Receivable"), (11, "Accounts Payable"),
+        (15, "Payroll"), (17, "Equipment")]
     before = {t: db.count(t) for t in ("csttyp", "actrec", "actpay", "cstcde", "source")}
     assert db.seed_demo() == 0
     assert {t: db.count(t) for t in before} == before
@@ -748,7 +749,7 @@ def test_cli_init_seed_show(tmp_path: Path) -> None:
     done = cli("init", "--db", db)
     assert done.returncode == 0, done.stderr
     assert "Initialized" in done.stdout
-    assert cli("seed", "--db", db).stdout.strip().endswith("27 rows added")
+    assert cli("seed", "--db", db).stdout.strip().endswith("31 rows added")
     assert cli("--db", db, "seed").stdout.strip().endswith("0 rows added")
 
     shown = cli("show", "actrec", "--db", db)

@@ -166,12 +166,26 @@ SAGE_COLUMNS: dict[str, dict[str, tuple[str, bool]]] = {
         "linprc": ("~decimal", False), "extprc": ("~decimal", False),
         "cstcde": ("decimal(15,3)", False), "insdte": ("datetime", True),
     },
-    # What the payments pull reads (relay/sage/tables.py): the invoice, the payment.
+    # What the payments pull reads (relay/sage/tables.py): the invoice, the payment; and
+    # what the job cost pull reads of the invoice (its commitment).
     "acpinv": {
         "_idnum": ("uniqueidentifier", False), "recnum": ("bigint", False),
         "invnum": ("nvarchar(20)", False), "vndnum": ("bigint", False),
         "jobnum": ("bigint", True), "status": ("tinyint", False),
-        "invbal": ("decimal(12,2)", False),
+        "invbal": ("decimal(12,2)", False), "pchord": ("nvarchar(20)", False),
+        "ctcnum": ("nvarchar(20)", False),
+    },
+    # What the job cost pull reads (relay/sage/tables.py).
+    "jobcst": {
+        "recnum": ("bigint", False), "jobnum": ("bigint", False), "phsnum": ("bigint", False),
+        "trnnum": ("nvarchar(20)", False), "trndte": ("date", True),
+        "dscrpt": ("nvarchar(50)", False), "cstcde": ("decimal(15,3)", False),
+        "csttyp": ("tinyint", False), "cstamt": ("decimal(12,2)", False),
+        "csthrs": ("decimal(7,2)", False), "vndnum": ("bigint", True),
+        "empnum": ("bigint", True), "eqpnum": ("bigint", True), "srcnum": ("tinyint", False),
+        "actprd": ("tinyint", False), "postyr": ("smallint", False),
+        "status": ("tinyint", False), "insdte": ("datetime", True),
+        "upddte": ("datetime", True),
     },
     "acppmt": {
         "_idnum": ("uniqueidentifier", False), "_idref": ("uniqueidentifier", False),
@@ -243,7 +257,8 @@ def test_read_metadata_has_the_same_types_and_nullability() -> None:
             assert _matches(expected, column.type.compile(dialect=mssql)), column
             assert column.nullable == nullable, column
             checked += 1
-    assert checked == 26 + 2 + 25 + 7 + 6  # jobs..phases, budget, bdglin, acpinv, acppmt
+    # jobs..phases, budget, bdglin, acpinv, acppmt, source, jobcst
+    assert checked == 26 + 2 + 25 + 9 + 6 + 2 + 19
 
 
 @pytest.mark.skipif(not REAL_SCHEMA.exists(), reason="the reference material is not here")

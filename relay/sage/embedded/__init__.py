@@ -21,7 +21,8 @@ numbers), ``database`` (connections and transactions),
 ``writes`` (the port's commands), ``budgets`` (the budget commands), ``change_orders``
 (commitment change orders: subcontract change orders, lines appended to a PO),
 ``payables`` (subcontractor invoices in accounts payable), ``payments`` (a payment
-of a payable invoice, for tests and the demo), ``periods`` (the company's
+of a payable invoice, for tests and the demo), ``job_costs`` (jobcst rows posted in a
+journal, voided or corrected, for tests, the demo and the bench), ``periods`` (the company's
 posting periods, kept in the stand-in's own ``_posting`` table), ``reads`` (the
 paged list reads and the inspection helpers), ``demo_data`` (seeding), composed into
 ``EmbeddedSage`` in ``company``.

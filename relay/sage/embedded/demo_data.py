@@ -56,11 +56,20 @@ DEMO_COST_CODES = [
     ("26000.000", "Electrical"),
 ]
 
-# Source journals (source, jobcst.srcnum) the writes post to. Every Sage company has its
-# journals; the one number used is the Accounts Payable journal, 11, as third-party tools
-# reading Sage's job cost for AP postings filter it (UNCONFIRMED: a single non-Sage source).
+# Source journals (source, jobcst.srcnum): (number, srcnme, srcdsc). Every Sage company has
+# its journals. Procore's connector brings the job costs of three into Direct Costs: 1-3
+# Journal Transactions, 4-2 Payable Invoices and 5-2 Payroll Records; the others (equipment,
+# receivables, ...) stay in Sage. The connector knows a journal by its name (srcnme), never
+# by its number. The numbers are UNCONFIRMED: 11 is the Accounts Payable journal's as
+# third-party tools reading Sage's job cost for AP postings filter it (a single non-Sage
+# source; the writes post payable invoices to it, payables.AP_SOURCE); 1, 10, 15 and 17 are
+# ours.
 DEMO_SOURCES = [
-    (11, "Accounts Payable"),
+    (1, "General Journal", "1-3 Journal Transactions"),
+    (10, "Accounts Receivable", "3-2 Receivable Invoices"),
+    (11, "Accounts Payable", "4-2 Payable Invoices"),
+    (15, "Payroll", "5-2 Payroll Records"),
+    (17, "Equipment", "7-2 Equipment Costs"),
 ]
 SOURCE_NAME_MAX = 50  # source.srcnme, source.srcdsc nvarchar(50) (schema.sql)
 
@@ -196,6 +205,7 @@ class Seeding(SageDatabase):
                                           tax_id=DEMO_TAX_IDS.get(vendor), skip_existing=True)
             for code, name in DEMO_COST_CODES:
                 added += self.add_cost_code(code, name, skip_existing=True)
-            for source, name in DEMO_SOURCES:
-                added += self.add_source(source, name, skip_existing=True)
+            for source, name, description in DEMO_SOURCES:
+                added += self.add_source(source, name, description=description,
+                                         skip_existing=True)
         return added

@@ -5,8 +5,9 @@ Pulls (``read``) are relay/sage/reads.py's SQLAlchemy statements, the very ones 
 on a real Sage company database, executed on this file: jobs, vendors, cost codes, cost
 types, phases, budget lines and payments (acppmt with its acpinv) in key order with an
 opaque cursor holding the last key returned (keyset pagination: a page is never shifted
-by rows added before it). They read what is committed (a pull never runs inside
-``batch()``).
+by rows added before it), and one job's job costs (``read_job_costs``: jobcst with its
+journal and an AP row's commitment, by changed at and recnum, capped at ``until``). They
+read what is committed (a pull never runs inside ``batch()``).
 """
 
 from __future__ import annotations
@@ -76,6 +77,15 @@ class Reads(SageDatabase):
         ValueError.
         """
         return self._pulls.read(table, after=after, limit=limit, job=job)
+
+    def read_job_costs(self, job: int, *, after: str | None, until: str | None,
+                       limit: int) -> tuple[list[dict[str, Any]], str | None, str]:
+        """One page of ``job``'s job costs (jobcst, Open and Void) changed after the cursor
+        ``after`` and not after ``until``, by (changed at, recnum): (rows, cursor of the
+        next page or None, the cap). ``until`` None: this file's clock less
+        JOB_COST_SETTLE_SECONDS. Bad job, cursor, cap or limit -> ValueError.
+        """
+        return self._pulls.read_job_costs(job, after=after, until=until, limit=limit)
 
     # -- reads for tests and the CLI -----------------------------------------------------------
 

@@ -447,6 +447,13 @@ CREATE TABLE IF NOT EXISTS jobcst (
     upddte  DATETIME,
     updusr  NVARCHAR(128)
 );
+-- The job cost pull's order within a job (relay/sage/reads.py CHANGED_AT, exactly as it is
+-- written there) and the look-up of the payable invoice an AP row distributes: indexes of
+-- the stand-in's own (a real Sage has its own), so a bulk of postings pages fast. Indexes
+-- only: init() adds them to a file of this layout too, no layout change.
+CREATE INDEX IF NOT EXISTS jobcst_job_changed
+    ON jobcst (jobnum, coalesce(upddte, insdte, '1900-01-01 00:00:00.000'), recnum);
+CREATE INDEX IF NOT EXISTS acpinv_vendor_invoice ON acpinv (vndnum, invnum, jobnum);
 
 -- ---- accounts receivable (acrinv: types and NULLs as the EF scaffold shows) --------------
 
