@@ -20,6 +20,7 @@ from chalicelib.api import (
     query_int,
 )
 from chalicelib.budget_routes import budget_routes
+from chalicelib.job_cost_routes import job_cost_routes
 from chalicelib.observability import flush_metrics, logger
 from chalicelib.report_routes import report_routes
 from chalicelib.setup_routes import setup_routes
@@ -29,6 +30,7 @@ app.experimental_feature_flags.update(["BLUEPRINTS"])
 app.register_blueprint(setup_routes)
 app.register_blueprint(budget_routes)
 app.register_blueprint(report_routes)
+app.register_blueprint(job_cost_routes)
 
 WEBHOOK_CONTENT_TYPES = ["application/json", "text/plain", "application/octet-stream"]
 
@@ -314,7 +316,13 @@ def scheduled_pulls(event: Any) -> dict[str, list[str]]:
     """Ask the relay agent for the Sage lists whose sync schedule is due."""
     from chalicelib import deadline
     from chalicelib.settings import get_settings
-    from chalicelib.wiring import get_budget_import, get_erp_lists, get_paid_notices
+    from chalicelib.wiring import (
+        get_budget_import,
+        get_company_settings,
+        get_erp_lists,
+        get_job_cost_sync,
+        get_paid_notices,
+    )
 
     deadline.start(getattr(event, "context", None))  # a budget import pauses before the end
     company_id = get_settings().procore_company_id
@@ -324,7 +332,11 @@ def scheduled_pulls(event: Any) -> dict[str, list[str]]:
     # and so do paid notices Procore did not take.
     get_budget_import().resume(company_id)
     get_paid_notices().report(company_id)
-    return {"requested": due}
+    # Job costs run per enabled project on their own schedule (and pages that never came
+    # are asked for again).
+    minutes = get_company_settings().get_for(company_id)["sync_schedule"]["job_costs"]
+    job_costs = get_job_cost_sync().run_due(company_id, int(minutes))
+    return {"requested": due, "job_cost_projects": [str(p) for p in job_costs]}
 
 
 @app.schedule(Rate(5, unit=Rate.MINUTES), name="sweep-exports")

@@ -4,6 +4,9 @@ deployment has no one to grant them rights through the API).
     python -m chalicelib.admin_cli put-user SUBJECT --erp admin --push \\
         [--tool commitments=admin] [--name "Ada Admin"] [--company 4264]
     python -m chalicelib.admin_cli list-users [--company 4264]
+    python -m chalicelib.admin_cli backfill-job-costs PROJECT_ID --as SUBJECT [--enable]
+        [--timeout SECONDS]    (the first job cost sync of a large job, with a progress
+                               bar; interrupted, the run goes on: run it again to follow)
 
 Uses TABLE_NAME (and PROCORE_COMPANY_ID unless --company) and the usual AWS credentials.
 """
@@ -34,13 +37,23 @@ def main(argv: list[str] | None = None) -> int:
     put.add_argument("--tool", action="append", default=[], metavar="TOOL=LEVEL")
     put.add_argument("--name")
     listing = commands.add_parser("list-users")
-    for sub in (put, listing):
+    backfill = commands.add_parser("backfill-job-costs",
+                                   help="sync a project's job costs now, with progress")
+    backfill.add_argument("project_id", type=int)
+    backfill.add_argument("--as", dest="subject", required=True,
+                          help="the ERP admin (token subject) the run is started as")
+    backfill.add_argument("--enable", action="store_true",
+                          help="enable the project's job cost sync first")
+    backfill.add_argument("--timeout", type=float, default=6 * 3600)
+    for sub in (put, listing, backfill):
         sub.add_argument("--company", type=int, default=None)
     args = parser.parse_args(argv)
     company = args.company or get_settings().procore_company_id
     if not company:
         parser.error("no company: pass --company or set PROCORE_COMPANY_ID")
     store = get_store()
+    if args.command == "backfill-job-costs":
+        return _backfill(store, company, args)
     if args.command == "list-users":
         users = [public(u) for u in store.list_users(company)]
         sys.stdout.write(json.dumps(users, indent=2) + "\n")
@@ -56,6 +69,31 @@ def main(argv: list[str] | None = None) -> int:
     store.put_user(user, updated_by="admin_cli", updated_at=utc_now())
     sys.stdout.write(json.dumps(public(user), indent=2) + "\n")
     return 0
+
+
+def _backfill(store: object, company: int, args: argparse.Namespace) -> int:
+    from tqdm import tqdm  # the admin's tool only (requirements-dev.txt)
+
+    from chalicelib.errors import ConnectorError
+    from chalicelib.services.job_cost_backfill import BackfillTimeout, backfill
+    from chalicelib.wiring import get_job_cost_sync
+
+    user = store.get_user(company, args.subject)  # type: ignore[attr-defined]
+    if user is None:
+        sys.stderr.write(f"no connector user {args.subject!r} in company {company}\n")
+        return 2
+    bar = tqdm(desc=f"project {args.project_id} job costs", unit=" rows")
+    try:
+        summary = backfill(get_job_cost_sync(), store, user, args.project_id,  # type: ignore[arg-type]
+                           enable=args.enable, progress=bar, timeout_seconds=args.timeout)
+    except ConnectorError as exc:
+        sys.stderr.write(f"{exc.message}\n")
+        return 1
+    except BackfillTimeout as exc:
+        sys.stderr.write(f"{exc}; it goes on in AWS: run the command again to follow it\n")
+        return 3
+    sys.stdout.write(json.dumps(summary, indent=2) + "\n")
+    return 0 if summary.get("status") == "ok" else 1
 
 
 if __name__ == "__main__":

@@ -82,6 +82,14 @@ def query_int(params: Mapping[str, str] | None, name: str, *, default: int | Non
     return value
 
 
+def project_path(value: str) -> int:
+    """A ``{project_id}`` path parameter; BadRequest naming it when it is not an id."""
+    if not value.isdigit() or int(value) < 1:
+        raise BadRequest("path parameter 'project_id' must be a Procore project id",
+                         field="project_id")
+    return int(value)
+
+
 def caller(request: Any) -> Any:
     """The approver making ``request``: a verified bearer token, levels from the store (no
     record: no permissions, so every action answers 403 naming what it needs)."""

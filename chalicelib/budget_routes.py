@@ -10,18 +10,9 @@ from typing import Any
 
 from chalice import Blueprint
 
-from chalicelib.api import caller, http_errors, json_response
+from chalicelib.api import caller, http_errors, json_response, project_path
 
 budget_routes = Blueprint(__name__)
-
-
-def _project(value: str) -> int:
-    from chalicelib.errors import BadRequest
-
-    if not value.isdigit() or int(value) < 1:
-        raise BadRequest("path parameter 'project_id' must be a Procore project id",
-                         field="project_id")
-    return int(value)
 
 
 @budget_routes.route("/projects/{project_id}/budget/import", methods=["POST"])
@@ -30,7 +21,7 @@ def import_budget(project_id: str) -> Any:
     from chalicelib.wiring import get_budget_import
 
     user = caller(budget_routes.current_request)
-    return json_response(202, get_budget_import().request(user, _project(project_id)))
+    return json_response(202, get_budget_import().request(user, project_path(project_id)))
 
 
 @budget_routes.route("/projects/{project_id}/budget/import", methods=["GET"])
@@ -39,7 +30,7 @@ def budget_import_status(project_id: str) -> Any:
     from chalicelib.wiring import get_budget_import
 
     user = caller(budget_routes.current_request)
-    return json_response(200, get_budget_import().status(user, _project(project_id)))
+    return json_response(200, get_budget_import().status(user, project_path(project_id)))
 
 
 @budget_routes.route("/items/{item_id}/preview", methods=["GET"])

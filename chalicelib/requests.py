@@ -103,6 +103,9 @@ class ScheduleBody(BaseModel):
     cost_codes: int | None = Field(default=None, ge=0, le=10080)
     cost_types: int | None = Field(default=None, ge=0, le=10080)
     phases: int | None = Field(default=None, ge=0, le=10080)
+    budgets: int | None = Field(default=None, ge=0, le=10080)
+    payments: int | None = Field(default=None, ge=0, le=10080)
+    job_costs: int | None = Field(default=None, ge=0, le=10080)  # per enabled project
     # The settings version the client edited (GET /settings answers it): a save over a
     # newer version is refused with 409 instead of reverting someone else's change.
     version: int | None = Field(default=None, ge=0)
@@ -155,3 +158,19 @@ class UserBody(BaseModel):
     can_push_to_accounting: bool = False
     tool_levels: dict[ToolName, LevelName] = Field(default_factory=dict)
     privileges: list[Literal["create_new_project"]] = Field(default_factory=list)
+
+
+class JobCostSyncBody(BaseModel):
+    """Turn a project's job cost syncing on or off."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    enabled: bool
+
+
+class JobCostRunBody(BaseModel):
+    """Sync job costs now: one project, or (without it) every enabled one."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    project_id: int | None = Field(default=None, gt=0)

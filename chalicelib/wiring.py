@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from chalicelib.services.exporter import ExporterService
     from chalicelib.services.intake import IntakeService
     from chalicelib.services.items import ItemService
+    from chalicelib.services.job_cost_reports import JobCostReports
+    from chalicelib.services.job_cost_sync import JobCostSync
     from chalicelib.services.paid_notices import PaidInvoiceNotices
     from chalicelib.services.preview import ExportPreview
     from chalicelib.services.quarantine import QuarantineService
@@ -91,7 +93,23 @@ def get_results() -> ResultsService:
     from chalicelib.services.results import ResultsService
 
     return ResultsService(get_store(), get_item_service(), get_procore, get_erp_lists(),
-                          context_for=get_exporter().export_context)
+                          context_for=get_exporter().export_context,
+                          job_costs=get_job_cost_sync)
+
+
+@lru_cache(maxsize=1)
+def get_job_cost_reports() -> JobCostReports:
+    from chalicelib.services.job_cost_reports import JobCostReports
+
+    return JobCostReports(get_store(), get_procore, get_settings().cost_type_map)
+
+
+@lru_cache(maxsize=1)
+def get_job_cost_sync() -> JobCostSync:
+    from chalicelib.services.job_cost_sync import JobCostSync
+
+    return JobCostSync(get_store(), get_relay_commands_queue(), get_procore,
+                       get_settings().cost_type_map)
 
 
 @lru_cache(maxsize=1)

@@ -56,11 +56,17 @@ class ProcoreBudgets:
         chosen = next((v for v in views if v.get("name") == STANDARD_VIEW), views[0])
         return int(chosen["id"])
 
-    def list_budget_rows(self, project_id: int) -> list[dict[str, Any]]:
-        """Every budgeted detail row of the project's standard view (one per line item)."""
+    def list_budget_rows(self, project_id: int, *,
+                         row_type: str = "budgeted") -> list[dict[str, Any]]:
+        """The detail rows of the project's standard view: budgeted (one per line item);
+        ``"all"`` adds the unbudgeted rows (cost code x cost type with costs and no line
+        item, e.g. direct costs on an unbudgeted code)."""
         view = self.budget_view_id(project_id)
-        return self.get_all(f"/rest/v1.0/budget_views/{view}/detail_rows",
-                            {"project_id": int(project_id)}, per_page=1000)
+        params: dict[str, Any] = {"project_id": int(project_id)}
+        if row_type != "budgeted":
+            params["budget_row_type"] = row_type
+        return self.get_all(f"/rest/v1.0/budget_views/{view}/detail_rows", params,
+                            per_page=1000)
 
     def create_budget_line_item(self, project_id: int,
                                 fields: Mapping[str, Any]) -> dict[str, Any]:

@@ -21,6 +21,8 @@ Key layout (all scoped by company):
     QUARANTINE#{company}                {at}-{digest}    an unreadable webhook delivery
     INTENT#{company}#{kind}             {sage_key}       a Procore create about to be sent
     IMPORT#{company}                    budget#{project} a budget import from Sage (versioned)
+    JOBCOST#{company}                   SYNC#{project}   a project's job cost sync (versioned)
+    JOBCOST#{company}#{project}         ROWS#{bucket}    jobcst rows as synced (store_job_costs)
 
 Index ``inbox``: GSI1PK = "{company}#{status}", GSI1SK = "{updated_at}#{item_id}".
 Index ``company_items``: GSI2PK = "COMPANY#{company}#ITEMS", same sort key.
@@ -36,7 +38,8 @@ under its content hash (immutable, so writing it again changes nothing) and the 
 holds ``{"$snapshot": hash}`` in its place. Reads put them back.
 
 ``ItemStore`` (here) reads and writes items, audit events, links and processed webhook
-events; the other records are ``TableRecords`` (``store_records``), which it inherits, and
+events; the other records are ``TableRecords`` (``store_records``) and ``JobCostRecords``
+(``store_job_costs``), which it inherits, and
 the plumbing both share (calls, batches, cursors) is ``TableAdapter`` (``store_base``).
 """
 
@@ -55,6 +58,7 @@ from chalicelib.adapters.store_base import (
     decode_cursor,
     encode_cursor,
 )
+from chalicelib.adapters.store_job_costs import JobCostRecords
 from chalicelib.adapters.store_records import ERP_KEYS, SETTINGS_META, TableRecords, erp_key
 from chalicelib.domain.models import AuditEvent, Item, Link, content_hash
 from chalicelib.domain.state_machine import Status
@@ -91,7 +95,7 @@ def item_pk(company_id: int, kind: str, procore_id: int) -> str:
     return f"ITEM#{company_id}#{kind}#{procore_id}"
 
 
-class ItemStore(TableRecords):
+class ItemStore(TableRecords, JobCostRecords):
     """Adapter for the connector table. Takes a low-level boto3 DynamoDB client."""
 
     # ---- items -----------------------------------------------------------------------

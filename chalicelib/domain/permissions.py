@@ -110,6 +110,7 @@ class Permission(StrEnum):
     VIEW_ARCHIVED_COMPANIES = "view the archived companies list"
     MANAGE_USERS = "manage connector users and their levels"
     MANAGE_QUARANTINE = "list and replay quarantined webhook deliveries"
+    VIEW_RECONCILIATION_REPORT = "view the reconciliation report (Procore vs Sage)"
 
 
 @dataclass(frozen=True)
@@ -185,6 +186,9 @@ MATRIX: dict[Permission, Rule] = {
     P.MANAGE_USERS: Rule(_ADMIN, _erp(Level.ADMIN)),
     # Not in Procore's matrix (its connector has no quarantine): the operator's tool.
     P.MANAGE_QUARANTINE: Rule(_ADMIN, _erp(Level.ADMIN)),
+    # Not in Procore's matrix either (its connector has no reconciliation): like the ERP
+    # job costs report at company level, it shows every job's money.
+    P.VIEW_RECONCILIATION_REPORT: Rule(_ADMIN, _erp(Level.ADMIN)),
 }
 
 

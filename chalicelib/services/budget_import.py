@@ -24,14 +24,14 @@ from typing import Any
 from chalicelib import deadline
 from chalicelib.adapters.procore import ProcoreClient
 from chalicelib.adapters.store import ItemStore, StaleItem
-from chalicelib.domain import budgets, cost_codes
+from chalicelib.domain import budgets
 from chalicelib.domain.models import Link, utc_now
 from chalicelib.domain.permissions import Permission, User, require
-from chalicelib.domain.sage_mapping import cost_type_map
 from chalicelib.domain.state_machine import Status
 from chalicelib.errors import Conflict, FatalUpstreamError, ServiceUnavailable
 from chalicelib.kinds.budget import ITEM_TYPE
 from chalicelib.observability import count, logger
+from chalicelib.services import sage_codes
 from chalicelib.services.budget_intake import sage_budget_lines
 from chalicelib.services.erp_lists import ErpLists
 
@@ -209,25 +209,8 @@ class BudgetImportService:
              sage_rows: list[dict[str, Any]]) -> dict[tuple[int, int], tuple[Decimal, str]]:
         """(Procore cost code id, line item type id) -> (amount, origin id), or every reason
         a cell has no Procore counterpart (nothing is written then)."""
-        codes: dict[tuple[str, int | None], int] = {}
-        sub_jobs = {int(link.procore_id): link.sage_key
-                    for link in self.store.list_links(company_id, "sub_job")}
-        for code in procore.list_cost_codes(project_id):
-            sage = cost_codes.sage_code_text(code.get("origin_id"))
-            if sage is not None:
-                phase_key = sub_jobs.get(int(code.get("sub_job_id") or 0))
-                phase = int(phase_key.rsplit("-", 1)[1]) if phase_key else None
-                codes[(sage, phase)] = int(code["id"])
-        advanced = self.store.get_company_settings(company_id).get("advanced", {})
-        mapping = cost_type_map(self.cost_types, advanced)
-        types: dict[int, int] = {}
-        for line_type in procore.list_line_item_types():
-            origin = str(line_type.get("origin_id") or "")
-            number = int(origin) if origin.isdigit() else next(
-                (mapping[k] for k in (line_type.get("code"), line_type.get("name"))
-                 if k and k in mapping), None)
-            if number is not None:
-                types.setdefault(int(number), int(line_type["id"]))
+        codes = sage_codes.cost_code_ids(self.store, procore, company_id, project_id)
+        types = sage_codes.cost_type_ids(self.store, procore, company_id, self.cost_types)
         cells: dict[tuple[int, int], tuple[Decimal, str]] = {}
         problems = []
         for row in sage_rows:

@@ -17,6 +17,9 @@ from chalicelib.adapters.store import ItemStore
 from chalicelib.domain.models import utc_now
 from chalicelib.domain.permissions import Permission, User, require
 from chalicelib.services.erp_lists import DEFAULT_SCHEDULE_MINUTES, ErpLists
+from chalicelib.services.job_cost_sync import (
+    DEFAULT_SCHEDULE_MINUTES as JOB_COST_SCHEDULE_MINUTES,
+)
 
 HISTORY_KEEP = 50
 
@@ -65,7 +68,9 @@ class CompanySettingsService:
     def get_for(self, company_id: int) -> dict[str, Any]:
         saved = self.store.get_company_settings(company_id)
         return {"direct_exports": bool(saved.get("direct_exports")),
-                "sync_schedule": {**DEFAULT_SCHEDULE_MINUTES, **saved.get("sync_schedule", {})},
+                "sync_schedule": {**DEFAULT_SCHEDULE_MINUTES,
+                                  "job_costs": JOB_COST_SCHEDULE_MINUTES,
+                                  **saved.get("sync_schedule", {})},
                 "advanced": saved.get("advanced", {}),
                 "default_cost_types": saved.get("default_cost_types", {}),
                 "history": saved.get("history", []),

@@ -26,6 +26,7 @@ from chalicelib.services.origins import ORIGIN_WRITERS, entity_errors
 
 if TYPE_CHECKING:
     from chalicelib.adapters.procore import ProcoreClient
+    from chalicelib.services.job_cost_sync import JobCostSync
 
 RESULT_ATTEMPTS = 3
 
@@ -34,8 +35,10 @@ class ResultsService:
     def __init__(self, store: ItemStore, items: ItemService,
                  procore_for: Callable[[int], ProcoreClient], lists: ErpLists,
                  clock: Callable[[], str] = utc_now, *,
-                 context_for: Callable[[Item], ExportContext] | None = None) -> None:
+                 context_for: Callable[[Item], ExportContext] | None = None,
+                 job_costs: Callable[[], JobCostSync] | None = None) -> None:
         self.context_for = context_for
+        self.job_costs = job_costs
         self.store = store
         self.items = items
         self.procore_for = procore_for
@@ -49,6 +52,8 @@ class ResultsService:
             return "heartbeat"
         if message.item_id.startswith("pull:"):
             return self.lists.handle_page(message)
+        if message.item_id.startswith("jobcost:") and self.job_costs is not None:
+            return self.job_costs().handle_page(message)
         return self._result(message)
 
     def _result(self, result: Result) -> str:

@@ -159,7 +159,8 @@ def test_scheduled_pulls_follow_the_schedule(api: SetupApi) -> None:
     first = api.client.lambda_.invoke("scheduled-pulls", event).payload
     assert sorted(first["requested"]) == ["budgets", "cost_codes", "jobs", "payments",
                                           "phases", "vendors"]
-    assert api.client.lambda_.invoke("scheduled-pulls", event).payload == {"requested": []}
+    assert api.client.lambda_.invoke("scheduled-pulls", event).payload == {
+        "requested": [], "job_cost_projects": []}
     assert len(api.relay_commands()) == 6
 
 
