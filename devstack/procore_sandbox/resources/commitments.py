@@ -12,8 +12,31 @@ given; ``_commitment_answer`` renders them per endpoint:
 * lists and sync entities: the compact view (``procore-spec/sdk/RestV10WorkOrderContractsGet
   .json``, ``openapi/RestV10PurchaseOrderContractsGet.json``); show, POST and PATCH: the
   full record with its ``line_items`` (``openapi/RestV10WorkOrderContractsIdGet.json``,
-  ``RestV10PurchaseOrderContractsIdGet.json``). Amounts that need change orders, invoices
-  or payments (none here) are ``"0.00"``; revised and remaining amounts equal the total.
+  ``RestV10PurchaseOrderContractsIdGet.json``).
+* Amounts (every view: list, show, POST/PATCH, sync entities; decimal text, 2 places; docs/
+  decisions.md "Sandbox commitment amounts follow their change orders, invoices and
+  payments") follow the commitment's CCOs (``change_orders``), subcontractor invoices
+  (``requisitions``) and contract payments, summed once per answer (``_commitment_sums``;
+  a list or sync answer sums for all its commitments in one pass):
+
+  - ``grand_total``: the schedule of values total (stored as the lines change).
+  - ``approved_change_orders`` / ``pending_change_orders`` / ``draft_change_orders_amount``:
+    the sum of the ``grand_total`` (its lines' amounts, to the cent) of the commitment's
+    live CCOs by status (``CCO_AMOUNT_STATUSES``): ``approved``; ``pending``, ``pricing``,
+    ``not_pricing``, ``revised``, ``proceeding``, ``not_proceeding``, ``pending_billable``
+    ("Pending - ..."); ``draft``. ``no_charge``, ``rejected``, ``void`` and deleted CCOs
+    count nowhere.
+  - ``revised_contract`` = grand total + approved; ``pending_revised_contract`` = revised +
+    pending.
+  - ``total_requisitions_amount`` = ``total_draw_requests_amount``: over the commitment's
+    invoices with status ``approved`` or ``approved_as_noted`` (``INVOICED_STATUSES``), the
+    sum of each item's ``work_completed_this_period`` + ``materials_presently_stored``
+    (billed, before retainage).
+  - ``total_payments``: the sum of the commitment's contract payments' ``amount``; show also
+    lists them in ``payments_issued`` (an array of payments in the schema, by id).
+  - ``remaining_balance_outstanding`` = revised - total payments; ``percentage_paid`` (text
+    in the schema) = total payments / revised x 100, 2 places (half up), "0.00" when the
+    revised contract is 0.
 * Requests over HTTP: the ``work_order_contract`` / ``purchase_order_contract`` object takes
   only the keys of its kind's create/update schema (``REQUEST_FIELDS``), each of its
   documented kind (text a JSON string; dates, enums, integers, booleans checked); anything
@@ -34,9 +57,9 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, ClassVar
 
 from devstack.procore_sandbox.resources.common import (
@@ -183,17 +206,36 @@ REQUEST_FIELDS: Mapping[str, Mapping[str, FieldSpec]] = {
 #: ``custom_field_%{custom_field_definition_id}``: documented, but the sandbox keeps no
 #: custom field definitions, so each is refused with ``MUST_EXIST``
 _CUSTOM_FIELD = re.compile(r"custom_field_\d+")
-# Answer amounts without change orders, invoices or payments; the others equal the total.
-_ZERO_AMOUNTS = (
-    "approved_change_orders",
-    "draft_change_orders_amount",
-    "pending_change_orders",
+#: which CCO statuses (change_orders.CCO_STATUSES) count in which commitment amount; the
+#: others (no_charge, rejected, void) count in none
+CCO_AMOUNT_STATUSES: Mapping[str, tuple[str, ...]] = {
+    "approved_change_orders": ("approved",),
+    "pending_change_orders": ("pending", "pricing", "not_pricing", "revised", "proceeding",
+                              "not_proceeding", "pending_billable"),
+    "draft_change_orders_amount": ("draft",),
+}
+_CCO_BUCKET = {status: key for key, statuses in CCO_AMOUNT_STATUSES.items()
+               for status in statuses}
+#: subcontractor invoice statuses whose amounts are invoiced (requisitions.py: approved ones)
+INVOICED_STATUSES = ("approved", "approved_as_noted")
+#: the amount keys of every view (sdk/RestV10WorkOrderContractsGet.json, openapi/RestV10
+#: PurchaseOrderContracts{Get,IdGet}.json, sdk/RestV10WorkOrderContractsIdGet.json)
+AMOUNT_KEYS = (
+    *CCO_AMOUNT_STATUSES,
+    "pending_revised_contract",
     "percentage_paid",
+    "remaining_balance_outstanding",
+    "revised_contract",
     "total_draw_requests_amount",
     "total_payments",
     "total_requisitions_amount",
 )
-_TOTAL_AMOUNTS = ("pending_revised_contract", "revised_contract", "remaining_balance_outstanding")
+#: contract payment keys of show's ``payments_issued`` items (openapi/RestV10{WorkOrder,
+#: PurchaseOrder}ContractsIdGet.json; the SDK names ``date`` ``var_date``)
+PAYMENT_ISSUED_KEYS = (
+    "id", "amount", "check_number", "created_at", "date", "draw_request_number",
+    "invoice_number", "notes", "payment_number", "attachments", "origin_id", "origin_data",
+)
 # Stored and shown as they are in both views (vendor and project are refreshed on answer).
 _STORED = (
     "id",
@@ -230,14 +272,16 @@ _COMPACT = {
         "billing_schedule_of_values_status",
     ),
 }
-# Show-only collections the sandbox never fills (attachments, change orders, payments).
+# Show-only collections the sandbox leaves empty (payments_issued is filled from the
+# contract payments; change_order_packages is not rendered here).
 _EMPTY_COLLECTIONS = (
     "change_order_packages",
     "change_order_requests",
     "invoice_contacts",
-    "payments_issued",
     "potential_change_orders",
 )
+_ZERO = Decimal(0)
+_HUNDRED = Decimal(100)
 
 
 def _decimal(value: object, name: str) -> Decimal:
@@ -448,10 +492,74 @@ class CommitmentsMixin(ResourceBase):
         record["deleted_at"] = record["updated_at"] = _now_iso()
         self._event("delete", kind.resource_name, record["id"], record["project"]["id"], actor, out)
 
+    def _commitment_sums(self, ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+        """Per commitment id: its CCO amounts by ``CCO_AMOUNT_STATUSES`` key, ``invoiced``,
+        ``paid`` (Decimals) and ``payments`` (its contract payment records, by id). One pass
+        over the CCOs, invoices and payments for all ``ids``; lines and items are read only
+        for the CCOs and invoices of these commitments."""
+        sums: dict[int, dict[str, Any]] = {
+            cid: {**dict.fromkeys(CCO_AMOUNT_STATUSES, _ZERO), "invoiced": _ZERO,
+                  "paid": _ZERO, "payments": []}
+            for cid in ids
+        }
+        state = self.state
+        for cco in state.change_orders.values():
+            bucket = _CCO_BUCKET.get(cco["status"])
+            totals = sums.get(cco["contract_id"])
+            if bucket is None or totals is None or cco.get("deleted_at"):
+                continue
+            lines = state.change_order_lines.get(cco["id"], {}).values()
+            # the CCO's grand_total as it answers it: its lines' sum, to the cent
+            totals[bucket] += sum((line["amount"] for line in lines), _ZERO).quantize(_CENT)
+        for invoice in state.requisitions.values():
+            totals = sums.get(invoice["commitment_id"])
+            if totals is None or invoice["status"] not in INVOICED_STATUSES:
+                continue
+            for item in state.requisition_items.get(invoice["id"], {}).values():
+                totals["invoiced"] += (item["work_completed_this_period"]
+                                       + item["materials_presently_stored"])
+        for payment in state.contract_payments.values():
+            totals = sums.get(payment["contract_id"])
+            if totals is not None:
+                totals["paid"] += payment["amount"]
+                totals["payments"].append(payment)
+        for totals in sums.values():
+            totals["payments"].sort(key=lambda p: p["id"])
+        return sums
+
+    @staticmethod
+    def _amounts(grand_total: str, sums: Mapping[str, Any]) -> dict[str, str]:
+        """The amount keys (``AMOUNT_KEYS``) of one commitment from its ``_commitment_sums``."""
+        revised = Decimal(grand_total) + sums["approved_change_orders"]
+        paid = sums["paid"]
+        percent = (paid * _HUNDRED / revised).quantize(_CENT, ROUND_HALF_UP) if revised else _ZERO
+        return {
+            **{key: _money(sums[key]) for key in CCO_AMOUNT_STATUSES},
+            "revised_contract": _money(revised),
+            "pending_revised_contract": _money(revised + sums["pending_change_orders"]),
+            "total_requisitions_amount": _money(sums["invoiced"]),
+            "total_draw_requests_amount": _money(sums["invoiced"]),
+            "total_payments": _money(paid),
+            "remaining_balance_outstanding": _money(revised - paid),
+            "percentage_paid": _money(percent),
+        }
+
+    def _commitment_answers(
+        self, kind: CommitmentKind, records: Iterable[Mapping[str, Any]], *, full: bool
+    ) -> list[dict[str, Any]]:
+        """Several commitments' answers, their amounts summed in one pass."""
+        records = list(records)
+        sums = self._commitment_sums(r["id"] for r in records)
+        return [self._commitment_answer(kind, r, full=full, sums=sums[r["id"]]) for r in records]
+
     def _commitment_answer(
-        self, kind: CommitmentKind, record: Mapping[str, Any], *, full: bool
+        self, kind: CommitmentKind, record: Mapping[str, Any], *, full: bool,
+        sums: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """The compact view (lists, sync entities) or the full record (show, POST, PATCH)."""
+        """The compact view (lists, sync entities) or the full record (show, POST, PATCH).
+        ``sums``: the record's ``_commitment_sums`` when the caller has them."""
+        if sums is None:
+            sums = self._commitment_sums((record["id"],))[record["id"]]
         answer = {key: copy.deepcopy(record.get(key)) for key in _COMPACT[kind.segment]}
         project = self.state.projects.get(record["project"]["id"], record["project"])
         answer["project"] = {"id": project["id"], "name": project["name"]}
@@ -464,12 +572,17 @@ class CommitmentsMixin(ResourceBase):
                 answer["vendor"].update(
                     origin_data=current.get("origin_data"), origin_id=current.get("origin_id")
                 )
-        answer.update(dict.fromkeys(_ZERO_AMOUNTS, "0.00"))
-        answer.update(dict.fromkeys(_TOTAL_AMOUNTS, record["grand_total"]))
+        answer.update(self._amounts(record["grand_total"], sums))
         answer["currency_configuration"] = dict(CURRENCY)
         if full:
             answer.pop("billing_schedule_of_values_status", None)
             answer.update({name: [] for name in _EMPTY_COLLECTIONS})
+            answer["payments_issued"] = [
+                {**{key: copy.deepcopy(p.get(key)) for key in PAYMENT_ISSUED_KEYS},
+                 "amount": _money(p["amount"]), "attachments": [],
+                 "currency_configuration": dict(CURRENCY)}
+                for p in sums["payments"]
+            ]
             # openapi/RestV10PurchaseOrderContractsIdGet.json types a PO's attachments as
             # one object (a work order's as an array); without attachments: null.
             po = kind.segment == "purchase_order_contracts"
@@ -510,7 +623,7 @@ class CommitmentsMixin(ResourceBase):
             and bool(c.get("deleted_at")) in wanted
         }
         answer = self._page(req, records)  # filtered and paged as stored, then shown
-        answer.body = [self._commitment_answer(kind, c, full=False) for c in answer.body]
+        answer.body = self._commitment_answers(kind, answer.body, full=False)
         return answer
 
     @staticmethod
@@ -601,7 +714,7 @@ class CommitmentsMixin(ResourceBase):
 
             answer = self._sync(updates, in_project, pool, create=None, on_change=changed)
             # entities are the records as each update left them, shown in the compact view
-            answer.body["entities"] = [
-                self._commitment_answer(kind, e, full=False) for e in answer.body["entities"]
-            ]
+            answer.body["entities"] = self._commitment_answers(
+                kind, answer.body["entities"], full=False
+            )
             return answer
