@@ -6,7 +6,14 @@ times (these machines are noisy). Nothing here is asserted by the tests.
 
 from __future__ import annotations
 
-from bench import budget_export, export_path, import_time, intake_load, webhook_receiver
+from bench import (
+    budget_export,
+    export_path,
+    import_time,
+    intake_load,
+    job_costs,
+    webhook_receiver,
+)
 
 
 def main() -> None:
@@ -19,6 +26,7 @@ def main() -> None:
          f"{webhook_receiver.per_call_ms():.1f} ms"),
         *export_path.rows(),
         *budget_export.rows(),  # a 1,000-line budget, then a change set of 10 lines
+        *job_costs.rows(),  # 10,000 and 100,000 job cost rows into Procore direct costs
         *intake_load.rows(),  # 10,000 deliveries over 200 commitments: the longest part
     ]
     export_path.print_table(rows)
