@@ -47,6 +47,7 @@ class CommandType(StrEnum):
     PULL_PHASES = "pull_phases"
     PULL_BUDGETS = "pull_budgets"
     PULL_PAYMENTS = "pull_payments"  # payments of payable invoices (acppmt)
+    PULL_COMMITMENTS = "pull_commitments"  # subcon + pchord totals (reconciliation)
     # Job cost transactions of one job since a cursor: ONE page per command, answered by
     # one Result (rows in ``data_zlib``); the connector asks for the next page only after
     # Procore accepted this one, so its cursor never runs ahead of Procore.
@@ -56,7 +57,7 @@ class CommandType(StrEnum):
 PULLS = frozenset({CommandType.PULL_JOBS, CommandType.PULL_VENDORS,
                    CommandType.PULL_COST_CODES, CommandType.PULL_COST_TYPES,
                    CommandType.PULL_PHASES, CommandType.PULL_BUDGETS,
-                   CommandType.PULL_PAYMENTS})
+                   CommandType.PULL_PAYMENTS, CommandType.PULL_COMMITMENTS})
 
 
 class _Model(BaseModel):
@@ -294,7 +295,8 @@ class PayableInvoicePayload(_Model):
 
 
 class PullPayload(_Model):
-    """Read a Sage list in pages; ``job`` narrows phases or budget lines to one job."""
+    """Read a Sage list in pages; ``job`` narrows phases, budget lines or commitments to
+    one job."""
 
     page_size: int = Field(default=200, ge=1, le=1000)
     job: int | None = None
@@ -353,6 +355,15 @@ PAYLOADS: dict[CommandType, type[_Model]] = {
 #                     "invoice_number": "GB-1001", "vendor": 3001, "job": 24001,
 #                     "check_number": "10452", "date": "2026-12-04", "amount": "11250.45",
 #                     "invoice_status": 4, "invoice_balance": "0.00"}
+#   pull_commitments {"sage_key": "subcon:17" | "pchord:5" (the commitment link's key),
+#                     "kind": "subcontract" | "purchase_order", "job": 24001,
+#                     "number": "SC-001" (ctcnum / ordnum), "vendor": 3001, "status": 4,
+#                     "original": "60500.50" (subcon.cntttl; a PO: None),
+#                     "changes": "1500.00" (subcon.chgttl; a PO: None),
+#                     "total": "62000.50" (subcon.ctcttl / pchord.pchttl),
+#                     "invoiced": "12500.50" (subcon.invttl; a PO: the sum of its payable
+#                     invoices' invttl), "paid": "11250.45" (the sum of acpinv.amtpad of
+#                     the payable invoices naming it, void ones left out)}
 #   pull_job_costs   {"record": 88 (jobcst.recnum), "job": 24001, "phase": None | 1,
 #                     "cost_code": "3300.000", "cost_type": 1, "amount": "1250.00",
 #                     "hours": "0.00", "date": "2026-11-02" | None, "description",

@@ -105,6 +105,7 @@ class ScheduleBody(BaseModel):
     phases: int | None = Field(default=None, ge=0, le=10080)
     budgets: int | None = Field(default=None, ge=0, le=10080)
     payments: int | None = Field(default=None, ge=0, le=10080)
+    commitments: int | None = Field(default=None, ge=0, le=10080)
     job_costs: int | None = Field(default=None, ge=0, le=10080)  # per enabled project
     # The settings version the client edited (GET /settings answers it): a save over a
     # newer version is refused with 409 instead of reverting someone else's change.

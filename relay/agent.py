@@ -87,10 +87,12 @@ PULL_TABLES: dict[CommandType, str] = {
     CommandType.PULL_PHASES: "phases",
     CommandType.PULL_BUDGETS: "budgets",
     CommandType.PULL_PAYMENTS: "payments",
+    CommandType.PULL_COMMITMENTS: "commitments",
 }
-# Pulls that PullPayload.job narrows to one job (not payments: the protocol narrows
-# phases and budget lines only).
-JOB_PULLS = frozenset({CommandType.PULL_PHASES, CommandType.PULL_BUDGETS})
+# Pulls that PullPayload.job narrows to one job (not the others: a job given with them is
+# ignored, the whole list is read).
+JOB_PULLS = frozenset({CommandType.PULL_PHASES, CommandType.PULL_BUDGETS,
+                       CommandType.PULL_COMMITMENTS})
 
 # Write command -> the port method that applies it.
 WRITES: dict[CommandType, Callable[[SagePort, Any], dict[str, str]]] = {

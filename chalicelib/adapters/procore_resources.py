@@ -285,6 +285,12 @@ class ProcoreResources:
         path = f"/rest/v1.0/{_commitment_segment(kind)}/{int(commitment_id)}"
         return self.get(path, {"project_id": int(project_id)})
 
+    def list_commitments(self, kind: CommitmentKind, project_id: int) -> list[dict[str, Any]]:
+        """The project's subcontracts or purchase orders (the list's compact view, with
+        their amounts: approved changes, revised contract, invoiced, paid)."""
+        return self.get_all(f"/rest/v1.0/{_commitment_segment(kind)}",
+                            {"project_id": int(project_id)})
+
     def list_commitment_line_items(
         self, kind: CommitmentKind, project_id: int, commitment_id: int
     ) -> list[dict[str, Any]]:

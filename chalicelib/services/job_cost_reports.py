@@ -5,8 +5,9 @@ Sources, each read once per report:
   * Procore: the project's standard budget view detail rows (per cost code x cost type:
     revised budget, committed costs, direct costs), read live;
   * Sage: the job cost rows the job cost sync keeps (``store_job_costs``), Sage's budget
-    lines of the job (the ``budgets`` pull) and the subcontractor invoices the connector
-    exported (synced items).
+    lines of the job (the ``budgets`` pull) and its commitments' totals, invoiced and
+    paid (the ``commitments`` pull; ``commitment_reconcile``), each as of its last read
+    (answered beside).
 Cells are keyed by Sage's cost code and cost type through the same exact mapping the
 syncs use (``sage_codes``): a Procore row whose cost code or type has no Sage counterpart
 is listed under its Procore name, never merged into another cell.
@@ -23,10 +24,10 @@ from chalicelib.adapters.store import ItemStore
 from chalicelib.domain import job_costs
 from chalicelib.domain.budgets import money
 from chalicelib.domain.permissions import Permission, User, require
-from chalicelib.domain.state_machine import Status
 from chalicelib.errors import NotFound
 from chalicelib.services import sage_codes
 from chalicelib.services.budget_intake import sage_budget_lines
+from chalicelib.services.commitment_reconcile import commitment_measures
 
 ZERO = Decimal("0.00")
 JOB_COST_COLUMNS = ("project_id", "job", "cost_code", "cost_type", "budget", "committed",
@@ -121,42 +122,20 @@ class JobCostReports:
                                      held.get("direct_costs", ZERO), direct.get(cell, ZERO)))
         compared += self._commitments(user.company_id, project_id, job)
         differences = [row for row in compared if row["difference"] != "0.00"]
+        pulls = {name: (self.store.get_pull_state(user.company_id, name) or {})
+                 .get("completed_at") for name in ("budgets", "commitments")}
         return {"project_id": project_id, "job": job, "compared": len(compared),
-                "differences": len(differences), "rows": differences}
+                "differences": len(differences),
+                "sage_as_of": {**pulls, "job_costs": (state.get("last_run") or {})
+                               .get("finished_at")},
+                "rows": differences}
 
     def _commitments(self, company_id: int, project_id: int,
                      job: str | None) -> list[dict[str, Any]]:
-        """Invoiced per commitment: what the connector exported from Procore vs the AP
-        job cost Sage holds for the commitment (an invoice entered only in Sage shows)."""
-        procore_invoiced: dict[str, Decimal] = {}
-        for item in self._synced_invoices(company_id, project_id):
-            commitment = self.store.get_item(company_id, "commitment",
-                                             int(item.snapshot.get("commitment_id") or 0))
-            keys = commitment.erp_keys if commitment is not None else {}
-            number = str(keys.get("ctcnum") or keys.get("ordnum") or
-                         f"Procore commitment {item.snapshot.get('commitment_id')}")
-            procore_invoiced[number] = (procore_invoiced.get(number, ZERO) +
-                                        (money(item.snapshot.get("total")) or ZERO))
-        sage_invoiced: dict[str, Decimal] = {}
-        for row in self.store.iter_job_cost_rows(company_id, project_id):
-            if row.get("commitment") and int(row["status"]) == job_costs.POSTED:
-                number = str(row["commitment"])
-                sage_invoiced[number] = sage_invoiced.get(number, ZERO) + money(row["amount"])
-        return [_measure(project_id, job, "commitment", number, "invoiced",
-                         procore_invoiced.get(number, ZERO), sage_invoiced.get(number, ZERO))
-                for number in sorted(set(procore_invoiced) | set(sage_invoiced))]
+        return commitment_measures(self.store, self.procore_for(company_id), company_id,
+                                   project_id, job, _measure)
 
     # ---- parts ---------------------------------------------------------------------------
-    def _synced_invoices(self, company_id: int, project_id: int) -> list[Any]:
-        found, cursor = [], None
-        while True:
-            items, cursor = self.store.list_items(
-                company_id, kind="subcontractor_invoice", status=Status.SYNCED,
-                project_id=project_id, limit=100, cursor=cursor)
-            found += items
-            if cursor is None:
-                return found
-
     def _state(self, company_id: int, project_id: int) -> dict[str, Any]:
         state = self.store.get_job_cost_sync(company_id, project_id)
         if not state.get("job"):

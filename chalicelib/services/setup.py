@@ -40,6 +40,8 @@ REFRESH_PERMISSION = {
     "phases": Permission.IMPORT_SUB_JOB,
     "budgets": Permission.IMPORT_BUDGET,
     "payments": Permission.SYNC_PAID_INVOICES,
+    # Sage's commitment totals serve the reconciliation report (ERP admin): its rule.
+    "commitments": Permission.VIEW_RECONCILIATION_REPORT,
 }
 
 # How the link history names a record adopted instead of created.

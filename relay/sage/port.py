@@ -44,9 +44,10 @@ class SageReader(Protocol):
     def read(self, table: str, *, after: str | None, limit: int,
              job: int | None = None) -> tuple[list[dict[str, Any]], str | None]:
         """One page of a Sage list for pulls: table is one of jobs, vendors, cost_codes,
-        cost_types, phases, budgets, payments; rows in the shapes of relay_protocol's pull comment,
-        ordered by key; returns (rows, cursor of the next page or None). The cursor is
-        opaque (JSON of the last key). ``job`` narrows phases and budgets to one job.
+        cost_types, phases, budgets, payments, commitments (subcon and pchord, subcontracts
+        first); rows in the shapes of relay_protocol's pull comment, ordered by key;
+        returns (rows, cursor of the next page or None). The cursor is opaque (JSON of the
+        last key). ``job`` narrows phases, budgets and commitments to one job.
         Unknown table, bad cursor or limit -> ValueError; the database unreachable ->
         SageError 17000 (retryable)."""
         ...

@@ -12,7 +12,8 @@ The cursor is opaque to callers: JSON of the last row's key values, a decimal co
 its text ("3300.000"), e.g. ``[24001]``, ``["3300.000"]``, ``[24001,2]``,
 ``[24001,0,"3300.000"]`` (budget lines: job, phase, cost code),
 ``[7,"0E984725-C51C-4BF4-9960-E1C80E27ABA0"]`` (payments: the invoice's record number, the
-payment's uniqueidentifier as text, compared as a uniqueidentifier on SQL Server).
+payment's uniqueidentifier as text, compared as a uniqueidentifier on SQL Server),
+``[1,17]`` (commitments: the kind, 1 subcontract or 2 purchase order, and its recnum).
 
 Row shapes are relay_protocol's pull shapes, identical from either database: a cost code
 is its text with three decimals; optional text Sage keeps as '' (its NOT NULL columns)
@@ -23,6 +24,18 @@ Payments (``payments``: acppmt with the invoice it pays, acpinv, joined on _idre
 _idnum) carry the amount and the invoice's balance as text with two decimals, the date as
 "YYYY-MM-DD", the payment's id as its uniqueidentifier's text; a blank check number and an
 invoice on no job come out as None.
+Commitments (``commitments``: one row per subcontract, subcon, and per purchase order,
+pchord; a UNION ALL of the two read as one derived table) are keyed by (kind, recnum),
+the kind a number written into the statement (1 subcontract, 2 purchase order), so every
+subcontract comes before every purchase order, each in record order; ``job`` narrows
+them to one job. Their amounts are text with two decimals: a subcontract's original,
+changes, total and invoiced are its own cntttl, chgttl, ctcttl and invttl; a purchase
+order has no original nor changes (None), its total is pchttl and its invoiced the sum of
+invttl of the payable invoices naming it (acpinv.pchord = ordnum on the same job). Paid
+is the sum of amtpad of the payable invoices naming the commitment (a subcontract's:
+acpinv.ctcnum = ctcnum, same job and vendor; a purchase order's: acpinv.pchord = ordnum).
+Void invoices (status 5) count in neither sum. The sums are correlated scalar subqueries
+(0 when no invoice), so a commitment is never repeated by a join.
 
 Job costs (``read_job_costs``, the PULL_JOB_COSTS page) are a read of their own: the jobcst
 rows of ONE job, Open (1) and Void (2), with the name of the journal they were posted in
@@ -51,6 +64,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import (
+    INTEGER,
     Column,
     ColumnElement,
     FromClause,
@@ -63,9 +77,11 @@ from sqlalchemy import (
     func,
     literal,
     literal_column,
+    null,
     or_,
     select,
     type_coerce,
+    union_all,
 )
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import CompileError, DBAPIError, InterfaceError, OperationalError
@@ -77,6 +93,7 @@ from chalicelib.relay_protocol import JOB_COST_SETTLE_SECONDS
 from relay.sage.port import UNAVAILABLE, SageError
 from relay.sage.tables import (
     BUDGET_COLUMNS,
+    MONEY,
     SQLITE_EXECUTION,
     STAMP,
     acpinv,
@@ -90,8 +107,10 @@ from relay.sage.tables import (
     jobcst,
     jobphs,
     parse_stamp,
+    pchord,
     source,
     stamp_text,
+    subcon,
 )
 
 _THOUSANDTH = Decimal("0.001")
@@ -138,8 +157,8 @@ class ReadSpec:
     columns: Sequence[Column[Any] | Label[Any]]
     key: Sequence[Column[Any]]
     shape: Callable[[Any], dict[str, Any]]
-    job: Column[Any] | None = None  # the column ``job`` narrows (phases, budgets)
-    source: FromClause | None = None  # a join, when the columns come from two tables
+    job: Column[Any] | None = None  # the column ``job`` narrows (phases, budgets, ...)
+    source: FromClause | None = None  # a join or a derived table, when not one table
 
 
 def _by_type(row: Any, columns: Sequence[str]) -> dict[str, str]:
@@ -171,6 +190,59 @@ def _payment(r: Any) -> dict[str, Any]:
             "date": None if r.chkdte is None else r.chkdte.isoformat(),
             "amount": money_text(r.amount), "invoice_status": int(r.status),
             "invoice_balance": money_text(r.invbal)}
+
+
+# ---- commitments -----------------------------------------------------------------------------
+
+# The kind, as the commitments' first key column: every subcontract, then every purchase
+# order. Its row: (Sage table, protocol kind).
+SUBCONTRACT, PURCHASE_ORDER = 1, 2
+COMMITMENT_KINDS: dict[int, tuple[str, str]] = {SUBCONTRACT: ("subcon", "subcontract"),
+                                                PURCHASE_ORDER: ("pchord", "purchase_order")}
+VOID_INVOICE = 5  # acpinv.status 5 Void: counts in no commitment's invoiced or paid
+
+
+def _invoices(total: Column[Any], *naming: ColumnElement[bool]) -> Any:
+    """SUM(``total``) of the payable invoices ``naming`` a commitment, void ones left
+    out; 0 when there is none (a correlated scalar subquery: one value per commitment)."""
+    return (select(func.coalesce(func.sum(total), 0))
+            .where(*naming, acpinv.c.status != VOID_INVOICE)
+            .scalar_subquery())
+
+
+_SUBCONTRACT_INVOICES = (acpinv.c.ctcnum == subcon.c.ctcnum,
+                         acpinv.c.jobnum == subcon.c.jobnum,
+                         acpinv.c.vndnum == subcon.c.vndnum)
+_NO_AMOUNT = cast(null(), MONEY)  # a purchase order's original and changes
+
+COMMITMENTS = union_all(
+    select(literal_column(str(SUBCONTRACT), INTEGER).label("kind"), subcon.c.recnum,
+           subcon.c.jobnum, subcon.c.ctcnum.label("number"), subcon.c.vndnum,
+           subcon.c.status, subcon.c.cntttl.label("original"),
+           subcon.c.chgttl.label("changes"), subcon.c.ctcttl.label("total"),
+           subcon.c.invttl.label("invoiced"),
+           _invoices(acpinv.c.amtpad, *_SUBCONTRACT_INVOICES).label("paid")),
+    select(literal_column(str(PURCHASE_ORDER), INTEGER).label("kind"), pchord.c.recnum,
+           pchord.c.jobnum, pchord.c.ordnum.label("number"), pchord.c.vndnum,
+           pchord.c.status, _NO_AMOUNT.label("original"), _NO_AMOUNT.label("changes"),
+           pchord.c.pchttl.label("total"),
+           _invoices(acpinv.c.invttl, acpinv.c.pchord == pchord.c.ordnum,
+                     acpinv.c.jobnum == pchord.c.jobnum).label("invoiced"),
+           _invoices(acpinv.c.amtpad, acpinv.c.pchord == pchord.c.ordnum).label("paid")),
+).subquery("commitments")
+
+
+def _optional_money(value: Decimal | float | int | None) -> str | None:
+    return None if value is None else money_text(value)
+
+
+def _commitment(r: Any) -> dict[str, Any]:
+    table, kind = COMMITMENT_KINDS[int(r.kind)]
+    return {"sage_key": f"{table}:{int(r.recnum)}", "kind": kind, "job": int(r.jobnum),
+            "number": r.number, "vendor": int(r.vndnum), "status": int(r.status),
+            "original": _optional_money(r.original), "changes": _optional_money(r.changes),
+            "total": money_text(r.total), "invoiced": money_text(r.invoiced),
+            "paid": money_text(r.paid)}
 
 
 READS: dict[str, ReadSpec] = {spec.name: spec for spec in (
@@ -209,8 +281,12 @@ READS: dict[str, ReadSpec] = {spec.name: spec for spec in (
                           acpinv.c.vndnum, acpinv.c.jobnum, acpinv.c.status, acpinv.c.invbal],
              [acppmt.c.recnum, acppmt.c._idnum], _payment,
              source=acppmt.join(acpinv, acpinv.c._idnum == acppmt.c._idref)),
+    # Subcontracts, then purchase orders, each in record order (the derived table's kind).
+    ReadSpec("commitments", list(COMMITMENTS.c), [COMMITMENTS.c.kind, COMMITMENTS.c.recnum],
+             _commitment, job=COMMITMENTS.c.jobnum, source=COMMITMENTS),
 )}
 READABLE_TABLES = tuple(READS)
+JOB_READS = tuple(name for name, spec in READS.items() if spec.job is not None)
 
 
 # ---- cursors ----------------------------------------------------------------------------------
@@ -295,7 +371,8 @@ def read_statement(table: str, *, after: str | None, limit: int,
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
         raise ValueError(f"limit must be a positive integer, not {limit!r}")
     if job is not None and spec.job is None:
-        raise ValueError(f"job narrows phases and budgets only, not {table}")
+        narrowed = f"{', '.join(JOB_READS[:-1])} and {JOB_READS[-1]}"
+        raise ValueError(f"job narrows {narrowed} only, not {table}")
     statement = select(*spec.columns)
     if spec.source is not None:
         statement = statement.select_from(spec.source)

@@ -23,6 +23,13 @@ Payments: ``acppmt`` (4-3 vendor payments, one row per payment of a payable invo
 invoice it pays, ``acpinv``. Only the columns the payments pull reads; real_schema.json
 knows ``acppmt.amount`` only as a decimal (decimal(12,2) is ours, as in schema.sql).
 
+Commitments (the commitments pull: totals per subcontract and purchase order, for
+reconciliation): ``subcon`` (subcontracts: original, approved changes, new contract and
+invoiced totals) and ``pchord`` (purchase orders: their total), with the payable
+invoices naming them (``acpinv``: ``invttl`` and ``amtpad``, summed per commitment). Only
+the columns the commitments pull reads; real_schema.json knows subcon's totals other than
+invttl, and pchttl, only as decimals (decimal(12,2) is ours, as in schema.sql).
+
 Job costs: ``jobcst`` (6-3 and every posting that job-costs; status 1 Open (posted), 2
 Void), the journal it was posted in, ``source`` (srcnum -> srcnme), and the payable
 invoice an Accounts Payable row distributes (``acpinv``: vendor, invoice number and job;
@@ -192,8 +199,31 @@ bdglin = Table(  # budget lines: one per job, phase (0 = none) and cost code
     Column("ttlorg", MONEY, nullable=False),
 )
 
-acpinv = Table(  # payable invoices (4-2); only what the payments and job cost pulls read
-    "acpinv", metadata,
+subcon = Table(  # subcontracts; only what the commitments pull reads
+    "subcon", metadata,
+    Column("recnum", BIGINT, primary_key=True),
+    Column("ctcnum", NVARCHAR(20), nullable=False),  # subcontract number, unique per job
+    Column("vndnum", BIGINT, nullable=False),
+    Column("jobnum", BIGINT, nullable=False),
+    Column("status", TINYINT, nullable=False),
+    Column("cntttl", MONEY, nullable=False),  # original contract
+    Column("chgttl", MONEY, nullable=False),  # approved changes
+    Column("ctcttl", MONEY, nullable=False),  # new contract = cntttl + chgttl
+    Column("invttl", MONEY, nullable=False),  # invoiced
+)
+
+pchord = Table(  # purchase orders; only what the commitments pull reads
+    "pchord", metadata,
+    Column("recnum", BIGINT, primary_key=True),
+    Column("ordnum", NVARCHAR(20), nullable=False),  # PO number, unique company-wide
+    Column("vndnum", BIGINT, nullable=False),
+    Column("jobnum", BIGINT, nullable=False),
+    Column("status", TINYINT, nullable=False),  # 1 Open ... 4 Closed 5 Void 6 Master
+    Column("pchttl", MONEY, nullable=False),  # total of the lines
+)
+
+acpinv = Table(  # payable invoices (4-2); what the payments, commitments and job cost
+    "acpinv", metadata,  # pulls read
     Column("_idnum", GUID, nullable=False),
     Column("recnum", BIGINT, primary_key=True),
     Column("invnum", NVARCHAR(20), nullable=False),
@@ -202,6 +232,8 @@ acpinv = Table(  # payable invoices (4-2); only what the payments and job cost p
     Column("pchord", NVARCHAR(20), nullable=False),  # purchase order number; '' = none
     Column("ctcnum", NVARCHAR(20), nullable=False),  # subcontract number; '' = none
     Column("status", TINYINT, nullable=False),  # 1 Open 2 Review 3 Dispute 4 Paid 5 Void
+    Column("invttl", MONEY, nullable=False),  # invoice total
+    Column("amtpad", MONEY, nullable=False),  # paid so far
     Column("invbal", MONEY, nullable=False),
 )
 

@@ -32,8 +32,6 @@ ROWS = [  # job 24001, cost code 3300.000 <- Procore 03-300 (the division-dash r
      "description": "Crew week 45", "transaction": "PR-45"},
     {"journal": "Equipment", "cost_type": 3, "amount": "400.00",
      "description": "Excavator hours", "transaction": "EQ-9"},
-    {"journal": "Accounts Payable", "cost_type": 4, "amount": "5000.00", "vendor": 3001,
-     "description": "Concrete progress billing", "transaction": "GB-9001"},
 ]
 
 
@@ -49,20 +47,24 @@ def post(stack: ExportStack, job: int = 24001, rows: list[dict[str, Any]] = ROWS
                                      inserted_at=ago(180))
 
 
-def plant_subcontract_invoice(stack: ExportStack) -> None:
-    """An invoice entered in Sage only, on subcontract SC-001: its AP job cost is the
-    commitment's cost (Sage's payable invoice names the subcontract)."""
+def plant_subcontract_invoice(stack: ExportStack, subcontract: int) -> None:
+    """An invoice entered in Sage only, on the exported subcontract SC-001 (Sage's own AP
+    write: acpinv naming the subcontract, its billed amounts, the jobcst distribution),
+    its job cost written before the run's settle time."""
     import sqlite3
-    import uuid
 
+    from chalicelib.relay_protocol import PayableInvoicePayload
+
+    stack.sage.add_payable_invoice(PayableInvoicePayload.model_validate({
+        "job": 24001, "vendor": 3001, "subcontract": subcontract,
+        "subcontract_number": "SC-001", "invoice_number": "GB-9001",
+        "description": "Concrete progress billing", "invoice_date": "2026-11-02",
+        "lines": [{"line_number": 1, "subcontract_line": 1, "description": "Footings",
+                   "cost_code": "3300.000", "cost_type": 4, "amount": "5000.00"}]}))
+    settled = ago(180).strftime("%Y-%m-%d %H:%M:%S.000")
     with sqlite3.connect(stack.tmp / "sage.db") as conn:
-        recnum = conn.execute("SELECT COALESCE(MAX(recnum), 0) + 1 FROM acpinv").fetchone()[0]
-        conn.execute(
-            "INSERT INTO acpinv (_idnum, recnum, invnum, vndnum, jobnum, phsnum, ctcnum, "
-            "dscrpt, invtyp, status, invttl, retain, setpay, amtpad, ttlpad, invbal, "
-            "actper, postyr) VALUES (?, ?, 'GB-9001', 3001, 24001, 0, 'SC-001', "
-            "'Concrete progress billing', 1, 1, 5000, 0, 5000, 0, 0, 5000, 11, 2026)",
-            (str(uuid.uuid4()).upper(), recnum))
+        conn.execute("UPDATE jobcst SET insdte = ?, upddte = ? WHERE trnnum = 'GB-9001'",
+                     (settled, settled))
 
 
 def sync_now(stack: ExportStack, project: int) -> dict[str, Any]:
@@ -99,8 +101,13 @@ def test_job_costs_reach_procore_direct_costs_and_every_report(stack: ExportStac
                               erp_level=Level.ADMIN, tool_levels={
                                   "reports": Level.READ_ONLY, "budget": Level.ADMIN}))
     stack.start_agent()
-    plant_subcontract_invoice(stack)
-    general, payable, payroll, equipment, commitment = post(stack)
+    record = stack.commitment()  # SC-001, exported to Sage
+    stack.until(stack.status(record["id"], "ready_to_export"))
+    stack.call("post", f"/items/commitment-{record['id']}/accept", "approver")
+    exported = stack.until(stack.status(record["id"], "synced"))
+    plant_subcontract_invoice(stack, int(exported.erp_keys["subcon"]))
+    general, payable, payroll, equipment = post(stack)
+    [commitment] = [r["recnum"] for r in stack.sage.rows("jobcst", {"trnnum": "GB-9001"})]
     post(stack, job=24002, rows=ROWS[:1])  # the second project's job: not enabled
 
     # Only an ERP admin enables; the answer names the action and level.
@@ -195,12 +202,17 @@ def test_job_costs_reach_procore_direct_costs_and_every_report(stack: ExportStac
         assert status == 403, (who, body)
 
     # Reconciliation: the invoice entered only in Sage is a difference with both values.
+    status, _ = stack.call("post", "/erp/lists/commitments/refresh", "admin")
+    assert status == 202
+    stack.until(lambda: stack.call("get", "/erp/lists", "admin")[1]["pulls"]["commitments"]
+                .get("status") == "complete")
     status, body = stack.call("get", f"/reports/reconciliation?project_id={stack.project}",
                               "admin")
     assert status == 200, body
-    assert {(r["scope"], r["key"], r["measure"], r["procore"], r["sage"])
-            for r in body["rows"]} >= {("commitment", "SC-001", "invoiced", "0.00",
-                                        "5000.00")}
+    assert [(r["scope"], r["key"], r["measure"], r["procore"], r["sage"], r["difference"])
+            for r in body["rows"] if r["scope"] == "commitment"] == [
+        ("commitment", "SC-001", "invoiced", "0.00", "5000.00", "5000.00")]
+    assert body["compared"] > len(body["rows"]) and body["sage_as_of"]["commitments"]
     assert all(r["difference"] != "0.00" for r in body["rows"])
     status, body = stack.call("get", f"/reports/reconciliation?project_id={stack.project}",
                               "approver")

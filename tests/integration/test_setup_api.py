@@ -157,11 +157,11 @@ def test_scheduled_pulls_follow_the_schedule(api: SetupApi) -> None:
         source="aws.events", detail_type="Scheduled Event", detail={},
         resources=["arn:aws:events:us-east-1:123456789012:rule/pulls"])
     first = api.client.lambda_.invoke("scheduled-pulls", event).payload
-    assert sorted(first["requested"]) == ["budgets", "cost_codes", "jobs", "payments",
-                                          "phases", "vendors"]
+    assert sorted(first["requested"]) == ["budgets", "commitments", "cost_codes", "jobs",
+                                          "payments", "phases", "vendors"]
     assert api.client.lambda_.invoke("scheduled-pulls", event).payload == {
         "requested": [], "job_cost_projects": []}
-    assert len(api.relay_commands()) == 6
+    assert len(api.relay_commands()) == 7
 
 
 # ---- jobs <-> projects ----------------------------------------------------------

@@ -166,14 +166,16 @@ SAGE_COLUMNS: dict[str, dict[str, tuple[str, bool]]] = {
         "linprc": ("~decimal", False), "extprc": ("~decimal", False),
         "cstcde": ("decimal(15,3)", False), "insdte": ("datetime", True),
     },
-    # What the payments pull reads (relay/sage/tables.py): the invoice, the payment; and
-    # what the job cost pull reads of the invoice (its commitment).
+    # What the payments pull reads (relay/sage/tables.py): the invoice, the payment; what
+    # the job cost pull reads of the invoice (its commitment); and what the commitments
+    # pull sums (its total and what was paid).
     "acpinv": {
         "_idnum": ("uniqueidentifier", False), "recnum": ("bigint", False),
         "invnum": ("nvarchar(20)", False), "vndnum": ("bigint", False),
         "jobnum": ("bigint", True), "status": ("tinyint", False),
         "invbal": ("decimal(12,2)", False), "pchord": ("nvarchar(20)", False),
-        "ctcnum": ("nvarchar(20)", False),
+        "ctcnum": ("nvarchar(20)", False), "invttl": ("decimal(12,2)", False),
+        "amtpad": ("decimal(12,2)", False),
     },
     # What the job cost pull reads (relay/sage/tables.py).
     "jobcst": {
@@ -257,8 +259,8 @@ def test_read_metadata_has_the_same_types_and_nullability() -> None:
             assert _matches(expected, column.type.compile(dialect=mssql)), column
             assert column.nullable == nullable, column
             checked += 1
-    # jobs..phases, budget, bdglin, acpinv, acppmt, source, jobcst
-    assert checked == 26 + 2 + 25 + 9 + 6 + 2 + 19
+    # jobs..phases, budget, bdglin, acpinv, acppmt, source, jobcst, subcon, pchord
+    assert checked == 26 + 2 + 25 + 11 + 6 + 2 + 19 + 9 + 6
 
 
 @pytest.mark.skipif(not REAL_SCHEMA.exists(), reason="the reference material is not here")

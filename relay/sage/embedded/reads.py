@@ -3,7 +3,8 @@ inspection helpers tests and the CLI use.
 
 Pulls (``read``) are relay/sage/reads.py's SQLAlchemy statements, the very ones that run
 on a real Sage company database, executed on this file: jobs, vendors, cost codes, cost
-types, phases, budget lines and payments (acppmt with its acpinv) in key order with an
+types, phases, budget lines, payments (acppmt with its acpinv) and commitments (subcon
+and pchord with the sums of the payable invoices naming them) in key order with an
 opaque cursor holding the last key returned (keyset pagination: a page is never shifted
 by rows added before it), and one job's job costs (``read_job_costs``: jobcst with its
 journal and an AP row's commitment, by changed at and recnum, capped at ``until``). They
@@ -69,11 +70,11 @@ class Reads(SageDatabase):
     def read(self, table: str, *, after: str | None, limit: int,
              job: int | None = None) -> tuple[list[dict[str, Any]], str | None]:
         """One page of ``table`` (jobs, vendors, cost_codes, cost_types, phases, budgets,
-        payments) in key order.
+        payments, commitments) in key order.
 
         ``after`` is the cursor a previous page returned (None for the first page); the
         result is (rows, cursor of the next page, or None on the last page). ``job``
-        narrows phases and budgets to one job. Unknown table, bad cursor or limit ->
+        narrows phases, budgets and commitments to one job. Unknown table, bad cursor or limit ->
         ValueError.
         """
         return self._pulls.read(table, after=after, limit=limit, job=job)
