@@ -20,7 +20,7 @@ from typing import Any
 
 from devstack.procore_sandbox import ProcoreSandbox
 from devstack.procore_sandbox.resources.change_orders import CCO_STATUSES
-from devstack.procore_sandbox.resources.commitments import (
+from devstack.procore_sandbox.resources.commitment_amounts import (
     AMOUNT_KEYS,
     CCO_AMOUNT_STATUSES,
     INVOICED_STATUSES,

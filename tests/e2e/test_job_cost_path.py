@@ -214,6 +214,10 @@ def test_job_costs_reach_procore_direct_costs_and_every_report(stack: ExportStac
         ("commitment", "SC-001", "invoiced", "0.00", "5000.00", "5000.00")]
     assert body["compared"] > len(body["rows"]) and body["sage_as_of"]["commitments"]
     assert all(r["difference"] != "0.00" for r in body["rows"])
+    listed = csv_rows(stack, f"/reports/reconciliation?format=csv&project_id={stack.project}",
+                      "admin")
+    assert [(r["key"], r["measure"], r["difference"]) for r in listed
+            if r["scope"] == "commitment"] == [("SC-001", "invoiced", "5000.00")]
     status, body = stack.call("get", f"/reports/reconciliation?project_id={stack.project}",
                               "approver")
     assert status == 403, body
