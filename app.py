@@ -24,6 +24,7 @@ from chalicelib.job_cost_routes import job_cost_routes
 from chalicelib.observability import flush_metrics, logger
 from chalicelib.report_routes import report_routes
 from chalicelib.setup_routes import setup_routes
+from chalicelib.web_routes import web_routes
 
 app = Chalice(app_name="procore-sage-connector")
 app.experimental_feature_flags.update(["BLUEPRINTS"])
@@ -31,6 +32,7 @@ app.register_blueprint(setup_routes)
 app.register_blueprint(budget_routes)
 app.register_blueprint(report_routes)
 app.register_blueprint(job_cost_routes)
+app.register_blueprint(web_routes)
 
 WEBHOOK_CONTENT_TYPES = ["application/json", "text/plain", "application/octet-stream"]
 
@@ -149,6 +151,7 @@ def _caller() -> Any:
 @app.route("/items", methods=["GET"])
 @http_errors
 def list_items() -> Any:
+    from chalicelib.domain.item_views import item_view
     from chalicelib.domain.permissions import Permission, require
     from chalicelib.domain.state_machine import Status
     from chalicelib.errors import BadRequest
@@ -170,7 +173,8 @@ def list_items() -> Any:
         project_id=query_int(params, "project_id", minimum=1),
         limit=query_int(params, "limit", default=50, minimum=1, maximum=200) or 50,
         cursor=params.get("cursor"))
-    return json_response(200, {"items": [i.public() for i in items], "next_cursor": cursor})
+    return json_response(200, {"items": [item_view(i, user) for i in items],
+                               "next_cursor": cursor})
 
 
 @app.route("/items/{item_id}", methods=["GET"])
@@ -182,12 +186,13 @@ def get_item(item_id: str) -> Any:
 
     user = _caller()
     require(user, Permission.READ_INBOX)
-    return json_response(200, get_item_service().detail(user.company_id, item_id))
+    return json_response(200, get_item_service().detail(user, item_id))
 
 
 @app.route("/items/{item_id}/accept", methods=["POST"])
 @http_errors
 def accept_item(item_id: str) -> Any:
+    from chalicelib.domain.item_views import item_view
     _for_item(item_id)
     from chalicelib.requests import AcceptBody
     from chalicelib.wiring import get_item_service
@@ -195,51 +200,60 @@ def accept_item(item_id: str) -> Any:
     user = _caller()
     body = parse_model(AcceptBody, optional_json_object(app.current_request.raw_body))
     item = get_item_service().accept(user, item_id, body.model_dump(exclude_none=True))
-    return json_response(200, item.public())
+    return json_response(200, item_view(item, user))
 
 
 @app.route("/items/{item_id}/reject", methods=["POST"])
 @http_errors
 def reject_item(item_id: str) -> Any:
+    from chalicelib.domain.item_views import item_view
     _for_item(item_id)
     from chalicelib.requests import RejectBody
     from chalicelib.wiring import get_item_service
 
     user = _caller()
     body = parse_model(RejectBody, json_object(app.current_request.raw_body))
-    return json_response(200, get_item_service().reject(user, item_id, body.reason).public())
+    return json_response(200, item_view(get_item_service().reject(user, item_id, body.reason),
+                                        user))
 
 
 @app.route("/items/{item_id}/retrieve", methods=["POST"])
 @http_errors
 def retrieve_item(item_id: str) -> Any:
+    from chalicelib.domain.item_views import item_view
     _for_item(item_id)
     from chalicelib.wiring import get_item_service
 
-    return json_response(200, get_item_service().retrieve(_caller(), item_id).public())
+    user = _caller()
+    return json_response(200, item_view(get_item_service().retrieve(user, item_id), user))
 
 
 @app.route("/items/{item_id}/resend", methods=["POST"])
 @http_errors
 def resend_item(item_id: str) -> Any:
+    from chalicelib.domain.item_views import item_view
     _for_item(item_id)
     from chalicelib.wiring import get_item_service
 
-    return json_response(200, get_item_service().resend(_caller(), item_id).public())
+    user = _caller()
+    return json_response(200, item_view(get_item_service().resend(user, item_id), user))
 
 
 @app.route("/items/{item_id}/unlink", methods=["POST"])
 @http_errors
 def unlink_item(item_id: str) -> Any:
+    from chalicelib.domain.item_views import item_view
     _for_item(item_id)
     from chalicelib.wiring import get_unlinker
 
-    return json_response(200, get_unlinker().unlink_item(_caller(), item_id).public())
+    user = _caller()
+    return json_response(200, item_view(get_unlinker().unlink_item(user, item_id), user))
 
 
 @app.route("/items/send", methods=["POST"])
 @http_errors
 def send_item() -> Any:
+    from chalicelib.domain.item_views import item_view
     from chalicelib.requests import SendBody
     from chalicelib.services.send import send
     from chalicelib.wiring import get_intake, get_item_service
@@ -247,7 +261,7 @@ def send_item() -> Any:
     user = _caller()
     body = parse_model(SendBody, json_object(app.current_request.raw_body))
     item = send(user, body, get_intake(), get_item_service())
-    return json_response(200, item.public())
+    return json_response(200, item_view(item, user))
 
 
 # ---- connector users (company admins) ---------------------------------------------------------

@@ -66,6 +66,11 @@ class Settings(BaseSettings):
     jwt_issuer: str = ""
     jwt_audience: str = ""
     jwt_jwks_url: str = ""
+    # The inbox page's sign-in: Cognito's hosted UI (authorization code + PKCE) at this
+    # domain (https://<prefix>.auth.<region>.amazoncognito.com), the app client being
+    # jwt_audience. In the local stack a key it holds signs tokens for the seeded users
+    # instead (jwt_private_key_pem, a plain secret: local/test only).
+    cognito_domain: str = ""
 
     # Readiness limits (Procore's documented Sage 100 limits; UNCONFIRMED, so settable)
     commitment_number_max: int = 12
@@ -78,13 +83,15 @@ class Settings(BaseSettings):
     webhook_token: SecretStr | None = None
     procore_client_secret: SecretStr | None = None
     jwt_public_key_pem: SecretStr | None = None
+    jwt_private_key_pem: SecretStr | None = None
     secret_max_age: int = 300
 
     @model_validator(mode="after")
     def _plain_secrets_only_locally(self) -> Settings:
         plain = [
             name
-            for name in ("webhook_token", "procore_client_secret", "jwt_public_key_pem")
+            for name in ("webhook_token", "procore_client_secret", "jwt_public_key_pem",
+                         "jwt_private_key_pem")
             if getattr(self, name) is not None
         ]
         if plain and self.stage not in PLAIN_SECRET_STAGES:

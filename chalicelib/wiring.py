@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from chalicelib.services.company_settings import CompanySettingsService
     from chalicelib.services.erp_lists import ErpLists
     from chalicelib.services.exporter import ExporterService
+    from chalicelib.services.inbox_status import InboxStatus
     from chalicelib.services.intake import IntakeService
     from chalicelib.services.items import ItemService
     from chalicelib.services.job_cost_reports import JobCostReports
@@ -95,6 +96,15 @@ def get_results() -> ResultsService:
     return ResultsService(get_store(), get_item_service(), get_procore, get_erp_lists(),
                           context_for=get_exporter().export_context,
                           job_costs=get_job_cost_sync)
+
+
+@lru_cache(maxsize=1)
+def get_inbox_status() -> InboxStatus:
+    from chalicelib.services.inbox_status import InboxStatus
+
+    settings = get_settings()
+    return InboxStatus(get_store(), agent_silent_seconds=settings.export_stale_seconds,
+                       stuck_after_seconds=settings.stuck_after_seconds)
 
 
 @lru_cache(maxsize=1)

@@ -193,6 +193,20 @@ class ItemStore(TableRecords, JobCostRecords):
         return items, (encode_cursor(last) if last else None)
 
     # ---- links -----------------------------------------------------------------------
+    def count_items(self, company_id: int, status: Status) -> int:
+        """How many items are in ``status`` (the inbox index, counted, not read)."""
+        kwargs: dict[str, Any] = {
+            "TableName": self.table_name, "IndexName": "inbox", "Select": "COUNT",
+            "KeyConditionExpression": "GSI1PK = :pk",
+            "ExpressionAttributeValues": {":pk": _s(f"{company_id}#{status.value}")}}
+        total = 0
+        while True:
+            answer = self._call("query", **kwargs)
+            total += int(answer.get("Count", 0))
+            if "LastEvaluatedKey" not in answer:
+                return total
+            kwargs["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+
     def get_link(self, company_id: int, kind: str, procore_id: int) -> Link | None:
         answer = self._call("get_item", TableName=self.table_name, Key={
             "PK": _s(f"LINK#{company_id}#{kind}#procore#{procore_id}"), "SK": _s("LINK")})

@@ -71,9 +71,14 @@ class ItemService:
             raise NotFound(f"no item {item_id!r} in company {company_id}")
         return item
 
-    def detail(self, company_id: int, item_id: str) -> dict[str, Any]:
+    def detail(self, user: User, item_id: str) -> dict[str, Any]:
+        """The item as the caller sees it (``item_views``), its history and, while it
+        exports, what it waits for."""
+        from chalicelib.domain.item_views import item_detail
+
+        company_id = user.company_id
         item = self.get(company_id, item_id)
-        body = item.public()
+        body = item_detail(item, user)
         body["history"] = [e.model_dump(mode="json") for e in self.store.audit_trail(
             company_id, item.kind, item.procore_id)]
         if item.status is Status.EXPORTING:

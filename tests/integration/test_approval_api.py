@@ -108,7 +108,8 @@ def test_accept_puts_exactly_one_message_on_the_export_queue(api: Any) -> None:
     response = api.call("POST", f"/items/{item.item_id}/accept")
     assert response.status_code == 200
     answer = body(response)
-    assert answer["status"] == "accepted" and answer["export_enqueued"] is True
+    assert answer["status"] == "accepted" and answer["export_queued"] is True
+    assert "command_id" not in answer and "snapshot_hash" not in answer  # bookkeeping
     assert answer["status_by"] == "approver"
     messages = api.aws.receive_all(api.aws.export_url)
     assert len(messages) == 1
@@ -119,9 +120,12 @@ def test_accept_puts_exactly_one_message_on_the_export_queue(api: Any) -> None:
                        "command_id": f"{COMPANY_ID}:{item.item_id}:v{version}", "redrive": 0}
     # The export record, fixed at acceptance: what exports and under which command id.
     export = answer["export"]
-    assert export["version"] == version and export["command_id"] == message["command_id"]
-    assert export["snapshot_hash"] == item.snapshot_hash and export["operation"] == "add"
-    assert export["accepted_by"] == "approver"
+    assert export["version"] == version and export["operation"] == "add"
+    assert export["accepted_by"] == "approver" and "command_id" not in export
+    stored = get_store().get_item(COMPANY_ID, item.kind, item.procore_id)
+    assert stored is not None and stored.export is not None
+    assert stored.export.command_id == message["command_id"]
+    assert stored.export.snapshot_hash == item.snapshot_hash
     # A second accept is refused and sends nothing more.
     again = api.call("POST", f"/items/{item.item_id}/accept", who="admin_approver")
     assert again.status_code == 409
@@ -336,7 +340,7 @@ def test_accept_while_the_export_queue_is_down_is_sent_later(
     response = api.call("POST", f"/items/{item.item_id}/accept")
     assert response.status_code == 200  # the acceptance is durable...
     assert body(response)["status"] == "accepted"
-    assert body(response)["export_enqueued"] is False  # ...and visibly not yet handed off
+    assert body(response)["export_queued"] is False  # ...and visibly not yet handed off
     assert api.aws.queue_depth(real_url) == 0
     monkeypatch.setenv("EXPORT_QUEUE_URL", real_url)
     wiring.reset()

@@ -37,7 +37,9 @@ def test_unlink_clears_link_and_origin_and_the_item_can_be_sent_again(
     assert answer.status_code == 200, body(answer)
     unlinked = body(answer)
     assert unlinked["status"] == "unlinked"
-    assert unlinked["synced_snapshot"] is None and unlinked["erp_keys"] == {}
+    assert unlinked["sage_keys"] == {}
+    stored = get_store().get_item(COMPANY_ID, "commitment", item.procore_id)
+    assert stored is not None and stored.synced_snapshot is None
     assert get_store().get_link(COMPANY_ID, "commitment", item.procore_id) is None
     assert get_store().get_link_by_sage(COMPANY_ID, "commitment", "subcon:17") is None
     procore = flow.sandbox.get_commitment(WOC, item.procore_id)
