@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: test lint unit package cfn-lint bench run demo clean
+.PHONY: test lint unit package cfn-lint bench run demo clean screenshots
 
 $(STAMP): requirements.txt requirements-dev.txt relay/requirements.txt
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH"; exit 1; }
@@ -12,8 +12,17 @@ $(STAMP): requirements.txt requirements-dev.txt relay/requirements.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	@touch $(STAMP)
 
+# loadgroup: the browser tests (xdist_group "browser") run together on one worker, so
+# their one local stack starts once.
 test: $(STAMP) lint
-	$(PY) -m pytest -n 2
+	@bash .ci/chromium
+	$(PY) -m pytest -n 2 --dist loadgroup
+
+# The inbox in real Chromium, its screenshots kept in docs/screenshots/ (inbox.png,
+# detail.png, failed.png; the tests take them anyway, into a tmp dir).
+screenshots: $(STAMP)
+	@bash .ci/chromium
+	SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(PY) -m pytest -m browser tests/browser
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -253,7 +253,7 @@ def unlink_item(item_id: str) -> Any:
 @app.route("/items/send", methods=["POST"])
 @http_errors
 def send_item() -> Any:
-    from chalicelib.domain.item_views import item_view
+    from chalicelib.domain.item_views import item_detail
     from chalicelib.requests import SendBody
     from chalicelib.services.send import send
     from chalicelib.wiring import get_intake, get_item_service
@@ -261,7 +261,7 @@ def send_item() -> Any:
     user = _caller()
     body = parse_model(SendBody, json_object(app.current_request.raw_body))
     item = send(user, body, get_intake(), get_item_service())
-    return json_response(200, item_view(item, user))
+    return json_response(200, item_detail(item, user))  # what was sent, to check it
 
 
 # ---- connector users (company admins) ---------------------------------------------------------

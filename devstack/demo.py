@@ -247,7 +247,7 @@ class Story:
         started = time.monotonic()
         self.connector("POST", f"/items/{item['id']}/accept", "approver")
         synced = self.wait_for(item["id"], "synced", "failed")
-        number = synced["accept_params"]["sage_job_number"]
+        number = synced["accepted_with"]["sage_job_number"]
         found = sage.find_job(number)
         origin = self.procore_call("GET", f"/rest/v1.0/projects/{project['id']}"
                                           f"?company_id={self.company}")
@@ -282,7 +282,7 @@ class Story:
         started = time.monotonic()
         self.connector("POST", f"/items/{item['id']}/accept", "approver")
         synced = self.wait_for(item["id"], "synced", "failed")
-        key = (synced.get("erp_keys") or {}).get("actpay")
+        key = (synced.get("sage_keys") or {}).get("actpay")
         origin = self.procore_call("GET", f"/rest/v1.0/vendors/{plumbing['id']}"
                                           f"?company_id={self.company}")
         self.rows.append([item["id"], str(key), synced["status"],

@@ -102,14 +102,14 @@ def cco_story(story: Story, pid: int, contract_id: int, purchase_order_id: int,
     wait_cco(story, item_id, f"{total:.2f}")
     story.step(f"{item_id} is in the accounting inbox, ready to export ({total:,})")
 
-    db, subcon = story.env["SAGE_DB"], int(subcontract["erp_keys"]["subcon"])
+    db, subcon = story.env["SAGE_DB"], int(subcontract["sage_keys"]["subcon"])
     before, lines_before = subcon_totals(db, subcon), sbcnln_changes(db, subcon)
     started = time.monotonic()
     story.connector("POST", f"/items/{item_id}/accept", "approver")
     story.step(f"approver accepts {item_id}")
     synced = story.wait_for(item_id, "synced", "failed")
     seconds = time.monotonic() - started
-    keys = synced.get("erp_keys") or {}
+    keys = synced.get("sage_keys") or {}
     changes = sage_rows(db, "SELECT * FROM prmchg WHERE recnum = ?", int(keys.get("prmchg") or 0))
     change = changes[0] if changes else {}
     sbcgln = sage_rows(db, "SELECT * FROM sbcgln WHERE recnum = ? ORDER BY linnum",

@@ -121,14 +121,14 @@ def invoice_story(story: Story, pid: int, contract_id: int, subcontract: dict[st
                f"for invoices): {item_id} is ready to export ({total:,}, retention "
                f"{retention:,})")
 
-    db, subcon = story.env["SAGE_DB"], int(subcontract["erp_keys"]["subcon"])
+    db, subcon = story.env["SAGE_DB"], int(subcontract["sage_keys"]["subcon"])
     before, lines_before = subcon_row(db, subcon), sbcnln_billed(db, subcon)
     started = time.monotonic()
     story.connector("POST", f"/items/{item_id}/accept", "approver")
     story.step(f"approver accepts {item_id}")
     synced = story.wait_for(item_id, "synced", "failed")
     seconds = time.monotonic() - started
-    keys = synced.get("erp_keys") or {}
+    keys = synced.get("sage_keys") or {}
     headers = sage_rows(db, "SELECT * FROM acpinv WHERE recnum = ?", int(keys.get("acpinv") or 0))
     header = headers[0] if headers else {}
     lines = sage_rows(db, "SELECT * FROM apivln WHERE recnum = ? ORDER BY linnum",

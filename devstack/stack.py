@@ -26,6 +26,7 @@ import json
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -33,7 +34,7 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 ROOT = Path(__file__).resolve().parent.parent
 STATE_DIR = Path(os.environ.get("DEVSTACK_STATE_DIR", ROOT / ".devstack"))
@@ -56,10 +57,30 @@ class Ports:
     sandbox: int = int(os.environ.get("DEVSTACK_SANDBOX_PORT", "8010"))
     aws: int = int(os.environ.get("DEVSTACK_AWS_PORT", "8020"))
 
+    @classmethod
+    def free(cls) -> Ports:
+        """Three ports free on 127.0.0.1 now (a stack beside the developer's, in tests)."""
+        return cls(api=free_port(), sandbox=free_port(), aws=free_port())
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
 
 @dataclass
 class Stack:
     ports: Ports = field(default_factory=Ports)
+    # Where the signing key, the Sage database, the agent's journal and logs live (tests
+    # give a tmp dir, leaving the developer's .devstack/ alone).
+    state_dir: Path = field(default_factory=lambda: STATE_DIR)
+    # Added to the connector's environment (API and handlers): e.g. EXPORT_STALE_SECONDS.
+    extra_environment: dict[str, str] = field(default_factory=dict)
+    agent_heartbeat_seconds: int = 10
+    agent: subprocess.Popen[bytes] | None = None
+    _agent_environment: dict[str, str] = field(default_factory=dict, repr=False)
+    _logs: list[IO[bytes]] = field(default_factory=list, repr=False)
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
     stopping: threading.Event = field(default_factory=threading.Event)
     environment: dict[str, str] = field(default_factory=dict)
@@ -69,8 +90,8 @@ class Stack:
 
     # ---- lifecycle -------------------------------------------------------------------
     def start(self) -> None:
-        STATE_DIR.mkdir(exist_ok=True)
-        _, public_pem = signing_keys()
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        private_pem, public_pem = signing_keys(self.state_dir)
         self._start_aws()
         resources = self._provision()
         aws_url = f"http://{HOST}:{self.ports.aws}"
@@ -85,6 +106,9 @@ class Stack:
             "PROCORE_COMPANY_ID": str(COMPANY_ID), "CONNECTOR_APPLICATION_ID": CLIENT_ID,
             "WEBHOOK_TOKEN": WEBHOOK_TOKEN, "JWT_ISSUER": ISSUER, "JWT_AUDIENCE": AUDIENCE,
             "JWT_PUBLIC_KEY_PEM": public_pem, "POWERTOOLS_METRICS_NAMESPACE": "Local",
+            # POST /auth/local-token signs with it (read in stages local and test only).
+            "JWT_PRIVATE_KEY_PEM": private_pem,
+            **self.extra_environment,
         }
         os.environ.update(self.environment)
         self._start_sandbox()
@@ -100,6 +124,8 @@ class Stack:
 
     def stop(self) -> None:
         self.stopping.set()
+        if self.agent is not None and self.agent not in self.processes:
+            self.processes.append(self.agent)
         for process in self.processes:
             if process.poll() is None:
                 process.terminate()
@@ -114,6 +140,21 @@ class Stack:
             self.sandbox.stop()
         if self.moto is not None:
             self.moto.stop()
+        for log in self._logs:
+            log.close()
+        self._logs.clear()
+
+    def mint(self, subject: str, ttl_seconds: int = 8 * 3600) -> str:
+        """A bearer token (without "Bearer ") for a seeded user, signed with this stack's key."""
+        return mint(subject, ttl_seconds, state_dir=self.state_dir)
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{HOST}:{self.ports.api}"
+
+    @property
+    def sage_db(self) -> Path:
+        return self.state_dir / "sage.db"
 
     # ---- pieces ----------------------------------------------------------------------
     def _start_aws(self) -> None:
@@ -125,6 +166,12 @@ class Stack:
 
         self.moto = ThreadedMotoServer(ip_address=HOST, port=self.ports.aws, verbose=False)
         self.moto.start()
+        # moto's in-process backend is one per process: a stack started after another (or
+        # after a test's emulator) in the same process starts from empty.
+        reset = urllib.request.Request(f"http://{HOST}:{self.ports.aws}/moto-api/reset",
+                                       method="POST")
+        urllib.request.build_opener(urllib.request.ProxyHandler({})).open(
+            reset, timeout=10).close()
 
     def _provision(self) -> Any:
         import boto3
@@ -174,23 +221,48 @@ class Stack:
             expected_version=int(settings.get("version", 0)), updated_by="devstack")
 
     def _start_sage_and_agent(self, resources: Any) -> None:
-        from devstack.agent_process import agent_environment, start_agent
+        from devstack.agent_process import agent_environment
         from relay.sage.embedded import EmbeddedSage
 
         for name in ("sage.db", "sage.db-wal", "sage.db-shm", "journal.db", "journal.db-wal",
                      "journal.db-shm"):
-            (STATE_DIR / name).unlink(missing_ok=True)
-        sage = EmbeddedSage(STATE_DIR / "sage.db")
+            (self.state_dir / name).unlink(missing_ok=True)
+        sage = EmbeddedSage(self.sage_db)
         sage.init()
         sage.seed_demo()
-        environment = agent_environment(
+        self._agent_environment = agent_environment(
             endpoint_url=f"http://{HOST}:{self.ports.aws}",
             commands_queue_url=resources.refs["RelayCommandsQueue"],
             results_queue_url=resources.refs["RelayResultsQueue"],
-            journal=STATE_DIR / "journal.db", sage_db=STATE_DIR / "sage.db",
-            company_id=COMPANY_ID, wait_seconds=1, heartbeat_seconds=10)
-        log = (STATE_DIR / "agent.log").open("ab")
-        self.processes.append(start_agent(environment, log=log))
+            journal=self.state_dir / "journal.db", sage_db=self.sage_db,
+            company_id=COMPANY_ID, wait_seconds=1,
+            heartbeat_seconds=self.agent_heartbeat_seconds)
+        self.start_agent()
+
+    def start_agent(self) -> subprocess.Popen[bytes]:
+        """Start the relay agent process (again): same journal, same Sage database."""
+        from devstack.agent_process import start_agent
+
+        if self.agent is not None and self.agent.poll() is None:
+            return self.agent
+        log = (self.state_dir / "agent.log").open("ab")
+        self._logs.append(log)
+        self.agent = start_agent(self._agent_environment, log=log)
+        return self.agent
+
+    def stop_agent(self, timeout: float = 30) -> int | None:
+        """Stop the relay agent process (SIGTERM, as a service stop); its exit code."""
+        if self.agent is None:
+            return None
+        if self.agent.poll() is None:
+            self.agent.terminate()
+        try:
+            code = self.agent.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.agent.kill()
+            code = self.agent.wait(timeout=10)
+        self.agent = None
+        return code
 
     def _start_api(self) -> None:
         chalice = Path(sys.executable).with_name("chalice")
@@ -262,12 +334,12 @@ class Stack:
             "TABLE_NAME": self.environment["TABLE_NAME"],
             "INBOUND_QUEUE_URL": self.environment["INBOUND_QUEUE_URL"],
             "EXPORT_QUEUE_URL": self.environment["EXPORT_QUEUE_URL"],
-            "SAGE_DB": str(STATE_DIR / "sage.db"),
+            "SAGE_DB": str(self.sage_db),
             "DEMO_CLIENT_ID": DEMO_CLIENT[0], "DEMO_CLIENT_SECRET": DEMO_CLIENT[1],
-            "AGENT_LOG": str(STATE_DIR / "agent.log"),
+            "AGENT_LOG": str(self.state_dir / "agent.log"),
             "pid": os.getpid(),
         }
-        (STATE_DIR / "stack.json").write_text(json.dumps(description, indent=2))
+        (self.state_dir / "stack.json").write_text(json.dumps(description, indent=2))
 
 
 class LambdaContext:
@@ -301,13 +373,15 @@ def demo_users() -> list[Any]:
     ]
 
 
-def signing_keys() -> tuple[str, str]:
-    """The local stack's JWT signing key pair, made once and kept under .devstack/."""
+def signing_keys(state_dir: Path | None = None) -> tuple[str, str]:
+    """The local stack's JWT signing key pair, made once and kept under .devstack/ (or the
+    given state directory)."""
     from chalicelib.auth import generate_local_keypair
 
-    private, public = STATE_DIR / "jwt-private.pem", STATE_DIR / "jwt-public.pem"
+    state_dir = state_dir or STATE_DIR
+    private, public = state_dir / "jwt-private.pem", state_dir / "jwt-public.pem"
     if not private.exists():
-        STATE_DIR.mkdir(exist_ok=True)
+        state_dir.mkdir(parents=True, exist_ok=True)
         private_pem, public_pem = generate_local_keypair()
         private.write_text(private_pem)
         private.chmod(0o600)
@@ -315,10 +389,10 @@ def signing_keys() -> tuple[str, str]:
     return private.read_text(), public.read_text()
 
 
-def mint(subject: str, ttl_seconds: int = 8 * 3600) -> str:
+def mint(subject: str, ttl_seconds: int = 8 * 3600, *, state_dir: Path | None = None) -> str:
     from chalicelib.auth import mint_local_token
 
-    private_pem, _ = signing_keys()
+    private_pem, _ = signing_keys(state_dir)
     return mint_local_token(private_pem, issuer=ISSUER, audience=AUDIENCE, subject=subject,
                             username=subject, ttl_seconds=ttl_seconds)
 
@@ -351,7 +425,9 @@ def run() -> int:
     try:
         stack.start()
         d = json.loads((STATE_DIR / "stack.json").read_text())
-        print(f"\nConnector API    {d['CONNECTOR_URL']}   (try {d['CONNECTOR_URL']}/health)")
+        print(f"\nInbox            {d['CONNECTOR_URL']}/inbox   (sign in as admin, approver, "
+              "pm or viewer)")
+        print(f"Connector API    {d['CONNECTOR_URL']}   (try {d['CONNECTOR_URL']}/health)")
         print(f"Procore sandbox  {d['SANDBOX_URL']}")
         print(f"AWS emulator     {d['AWS_ENDPOINT_URL']}")
         print("Tokens:          python -m devstack token approver|admin|pm|viewer")

@@ -138,10 +138,12 @@ function render(item) {
   const failure = item.failure || null;
   clear(failureBox);
   if (failure) {
-    failureBox.append(el("strong", null, "Failed in Sage. "),
+    const parts = [el("strong", null, "Failed in Sage. "),
       `Sage ${failure.code ?? ""}: ${failure.message ?? ""}`,
       failure.retryable ? el("span", { class: "note" }, " Sage may take it if you try again.") : null,
-      failure.attempts ? el("span", { class: "note" }, ` Attempts: ${failure.attempts}.`) : null);
+      failure.attempts ? el("span", { class: "note" }, ` Attempts: ${failure.attempts}.`) : null];
+    // DOM append writes null as the text "null": only the parts there are.
+    failureBox.append(...parts.filter((part) => part !== null));
   }
   failureBox.hidden = !failure;
 

@@ -66,6 +66,8 @@ def test_local_stack_runs_the_connector_and_stops_clean(tmp_path: Path) -> None:
                                    env=env, capture_output=True, text=True, check=True).stdout
         values = dict(line.split("=", 1) for line in described.splitlines())
         assert values["CONNECTOR_URL"] == f"http://127.0.0.1:{env['DEVSTACK_API_PORT']}"
+        assert any(line.startswith(f"Inbox            {values['CONNECTOR_URL']}/inbox")
+                   for line in lines), "".join(lines)
         assert values["AWS_ENDPOINT_URL"].startswith("http://127.0.0.1:")
         status, health = get(values["CONNECTOR_URL"] + "/health")
         assert status == 200 and health["status"] == "ok"
@@ -97,7 +99,7 @@ def test_local_stack_runs_the_connector_and_stops_clean(tmp_path: Path) -> None:
 
         sage = EmbeddedSage(values["SAGE_DB"])
         assert sage.find_subcontract(24001, ready["number"])["subcon"] == \
-            item["erp_keys"]["subcon"]
+            item["sage_keys"]["subcon"]
     finally:
         process.send_signal(signal.SIGINT)
         out, _ = process.communicate(timeout=60)

@@ -228,7 +228,7 @@ def test_project_exported_as_a_sage_job_through_acceptance(api: SetupApi) -> Non
     assert status == 409 and "Sage already has job 2024002" in answer["message"]
     status, accepted = api.call("POST", f"/items/{item['id']}/accept", "approver",
                                 {"sage_job_number": 24002})
-    assert status == 200 and accepted["accept_params"] == {"sage_job_number": 24002}
+    assert status == 200 and accepted["accepted_with"] == {"sage_job_number": 24002}
     command = api.export(item["id"], {"actrec": "24002"})
     assert command["type"] == "add_job" and command["payload"]["job"] == 24002
     synced = get_store().get_item(COMPANY_ID, "project", api.second)
