@@ -20,6 +20,16 @@ def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def parse_utc(text: str) -> datetime:
+    """An ISO 8601 time as the connector and Procore write them ("...Z"); naive is UTC."""
+    moment = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def seconds_between(start: str, end: str) -> float:
+    return (parse_utc(end) - parse_utc(start)).total_seconds()
+
+
 def content_hash(snapshot: dict[str, Any]) -> str:
     """A stable digest of a snapshot: the same Procore content gives the same hash."""
     canonical = json.dumps(snapshot, sort_keys=True, separators=(",", ":"), default=str)

@@ -23,12 +23,11 @@ state's is dropped: it must not sweep, nor overwrite the newer run's rows or sta
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import datetime
 from typing import Any
 
 from chalicelib.adapters.queues import FifoQueue
 from chalicelib.adapters.store import ItemStore, StaleItem
-from chalicelib.domain.models import utc_now
+from chalicelib.domain.models import seconds_between, utc_now
 from chalicelib.errors import ServiceUnavailable
 from chalicelib.observability import count, logger
 from chalicelib.relay_protocol import Command, CommandType, PullPayload, Result
@@ -68,16 +67,9 @@ def due_lists(schedule: Mapping[str, int], states: Mapping[str, Mapping[str, Any
         if minutes <= 0:
             continue
         last = (states.get(name) or {}).get("requested_at")
-        if last is None or _minutes_between(last, now) >= minutes:
+        if last is None or seconds_between(last, now) / 60 >= minutes:
             due.append(name)
     return due
-
-
-def _minutes_between(start: str, end: str) -> float:
-    def parse(text: str) -> datetime:
-        return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-    return (parse(end) - parse(start)).total_seconds() / 60
 
 
 # ---- a pull's pages (pure: state in, state out; None when a newer run supersedes) --------

@@ -5,11 +5,10 @@ rules, read without changing anything)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 from chalicelib.adapters.store import ItemStore
-from chalicelib.domain.models import utc_now
+from chalicelib.domain.models import seconds_between, utc_now
 from chalicelib.domain.permissions import Permission, User, can, require
 from chalicelib.domain.state_machine import Status
 
@@ -32,7 +31,7 @@ class InboxStatus:
         now = self.clock()
         counts = {status.value: self.store.count_items(company_id, status) for status in SHOWN}
         beat = self.store.latest_heartbeat(company_id)
-        silent_for = None if beat is None else _seconds(beat["at"], now)
+        silent_for = None if beat is None else seconds_between(beat["at"], now)
         silent = silent_for is None or silent_for > self.agent_silent_seconds
         stuck = self._stuck(company_id, now)
         return {
@@ -57,7 +56,7 @@ class InboxStatus:
                 for item in items:
                     since = item.exporting_since or (item.export.accepted_at
                                                      if item.export else item.updated_at)
-                    if since and _seconds(since, now) > self.stuck_after_seconds:
+                    if since and seconds_between(since, now) > self.stuck_after_seconds:
                         stuck += 1
                 if cursor is None:
                     break
@@ -73,10 +72,3 @@ def _agent_message(beat: dict[str, Any] | None, silent: bool) -> str | None:
     return (f"The relay agent beside Sage has not been heard from since {beat['at']}: "
             "accepted items wait until it is back. Check the agent's service on the Sage "
             "server.")
-
-
-def _seconds(start: str, end: str) -> float:
-    def parse(text: str) -> datetime:
-        return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-    return (parse(end) - parse(start)).total_seconds()

@@ -23,6 +23,7 @@ from chalicelib.domain.models import (
     ExportRecord,
     Item,
     parse_item_id,
+    seconds_between,
     utc_now,
 )
 from chalicelib.domain.observations import (
@@ -389,7 +390,7 @@ def waiting_note(item: Item, heartbeat: dict[str, Any] | None, *, now: str,
     """Why an export is taking long, once it is (None while it is still young)."""
     if not item.exporting_since:
         return None
-    waited = _seconds_between(item.exporting_since, now)
+    waited = seconds_between(item.exporting_since, now)
     if waited < stale_after_seconds:
         return None
     minutes = int(waited // 60)
@@ -397,12 +398,3 @@ def waiting_note(item: Item, heartbeat: dict[str, Any] | None, *, now: str,
             else "which has never been seen; is it installed and running?")
     return (f"waiting for the relay agent, {seen}; the command has waited {minutes} "
             "minutes and will be applied when the agent picks it up")
-
-
-def _seconds_between(start: str, end: str) -> float:
-    from datetime import datetime
-
-    def parse(text: str) -> datetime:
-        return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-    return (parse(end) - parse(start)).total_seconds()

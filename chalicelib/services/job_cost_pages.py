@@ -42,6 +42,12 @@ class PageOutcome:
     overwritten: list[dict[str, Any]] = field(default_factory=list)
     watermark: str | None = None  # newest updated_at Procore answered for our writes
 
+    def note_writes(self, entities: list[dict[str, Any]]) -> None:
+        """Move the watermark to the newest ``updated_at`` Procore answered."""
+        stamps = [str(e["updated_at"]) for e in entities if e.get("updated_at")]
+        self.watermark = max([*stamps, *([self.watermark] if self.watermark else [])],
+                             default=None)
+
     def as_dict(self) -> dict[str, int]:
         return {"rows": self.rows, "synced": self.synced, "voided": self.voided,
                 "unsyncable": self.unsyncable, "procore_calls": self.procore_calls}
@@ -88,8 +94,7 @@ def _send(procore: ProcoreClient, project_id: int, decisions: list[Decision],
         record = job_costs.record_of(entity.get("origin_id"))
         if record is not None and entity.get("id") is not None:
             ids[record] = int(entity["id"])
-            outcome.watermark = max(filter(None, (outcome.watermark,
-                                                  entity.get("updated_at"))), default=None)
+    outcome.note_writes(answer.entities)
     refused = {job_costs.record_of(e.get("origin_id")): _words(e) for e in answer.errors}
     lines = []
     for decision in decisions:
@@ -99,9 +104,7 @@ def _send(procore: ProcoreClient, project_id: int, decisions: list[Decision],
     if lines:
         line_answer = procore.sync(f"{base}/line_items/sync", lines, scope={})
         outcome.procore_calls += 1
-        for entity in line_answer.entities:  # a line's write moves its direct cost too
-            outcome.watermark = max(filter(None, (outcome.watermark,
-                                                  entity.get("updated_at"))), default=None)
+        outcome.note_writes(line_answer.entities)  # a line's write moves its direct cost
         for error in line_answer.errors:
             record = job_costs.record_of(error.get("origin_id"))
             refused[record] = _words(error)

@@ -27,7 +27,7 @@ values.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from chalicelib.adapters.procore import ProcoreClient
@@ -37,7 +37,7 @@ from chalicelib.adapters.store_job_costs import bucket_of
 from chalicelib.domain import job_costs
 from chalicelib.domain.budgets import money
 from chalicelib.domain.job_costs import CodeMap
-from chalicelib.domain.models import utc_now
+from chalicelib.domain.models import parse_utc, seconds_between, utc_now
 from chalicelib.domain.permissions import Permission, User, require
 from chalicelib.errors import Conflict, ServiceUnavailable
 from chalicelib.observability import count, logger
@@ -138,14 +138,14 @@ class JobCostSync:
         works)."""
         minutes = DEFAULT_SCHEDULE_MINUTES if schedule_minutes is None else schedule_minutes
         started = []
-        now = _parse(self.clock())
+        now = parse_utc(self.clock())
         for state in self.store.list_job_cost_syncs(company_id):
             if not state.get("enabled"):
                 continue
             run = state.get("run")
             last = (state.get("last_run") or {}).get("started_at")
             due = run is not None or (minutes > 0 and (
-                last is None or now - _parse(last) >= timedelta(minutes=minutes)))
+                last is None or now - parse_utc(last) >= timedelta(minutes=minutes)))
             if due and self.start(company_id, int(state["project_id"]), "schedule") in (
                     "queued", "resumed"):
                 started.append(int(state["project_id"]))
@@ -159,7 +159,7 @@ class JobCostSync:
             return "disabled"
         run = state.get("run")
         if run is not None:
-            if _parse(self.clock()) - _parse(run["asked_at"]) < timedelta(minutes=STALE_MINUTES):
+            if seconds_between(run["asked_at"], self.clock()) < STALE_MINUTES * 60:
                 return "running"
             self._ask(company_id, project_id, state, run)  # the same command, asked again
             self._change(company_id, project_id, lambda s: _touch(s, run["id"], self.clock()))
@@ -293,7 +293,7 @@ class JobCostSync:
         if not watermark:
             return {}
         changed = procore.list_updated(f"/rest/v1.0/projects/{int(project_id)}/direct_costs",
-                                       project_id, _parse(watermark), _parse(self.clock()))
+                                       project_id, parse_utc(watermark), parse_utc(self.clock()))
         ours = {record: cost for cost in changed
                 if (record := job_costs.record_of(cost.get("origin_id"))) is not None}
         kept: dict[str, dict[str, Any]] = {}
@@ -393,9 +393,4 @@ def _codes_of(doc: Mapping[str, Any], store: ItemStore, company_id: int) -> Code
     return CodeMap(cost_codes={(c, p): int(i) for c, p, i in doc.get("cost_codes") or []},
                    cost_types={int(k): int(v) for k, v in (doc.get("cost_types") or {}).items()},
                    vendors=sage_codes.vendor_ids(store, company_id))
-
-
-def _parse(text: str) -> datetime:
-    moment = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 

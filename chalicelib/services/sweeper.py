@@ -18,10 +18,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import datetime
 
 from chalicelib.adapters.store import ItemStore, StaleItem
-from chalicelib.domain.models import Item, utc_now
+from chalicelib.domain.models import Item, seconds_between, utc_now
 from chalicelib.domain.state_machine import Status
 from chalicelib.observability import count, logger
 from chalicelib.services.items import ItemService
@@ -57,7 +56,7 @@ class SweeperService:
                                                                      Status.EXPORTING)
         if any(item.status is Status.EXPORTING for item in waiting):
             beat = self.store.latest_heartbeat(company_id)
-            report.agent_silent = beat is None or _seconds(beat["at"], now) > \
+            report.agent_silent = beat is None or seconds_between(beat["at"], now) > \
                 self.agent_silent_seconds
         for item in waiting:
             self._sweep_one(item, now, report)
@@ -76,7 +75,7 @@ class SweeperService:
         started = item.exporting_since if item.status is Status.EXPORTING else \
             export.accepted_at
         since = max((t for t in (started, export.last_redrive_at) if t), default=None)
-        waited = _seconds(since, now) if since else 0.0
+        waited = seconds_between(since, now) if since else 0.0
         # Exporting while the agent is silent is stuck as soon as the item says it waits.
         agent_away = (report.agent_silent and item.status is Status.EXPORTING
                       and waited >= self.agent_silent_seconds)
@@ -113,10 +112,3 @@ class SweeperService:
             found += items
             if cursor is None:
                 return found
-
-
-def _seconds(start: str, end: str) -> float:
-    def parse(text: str) -> datetime:
-        return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-    return (parse(end) - parse(start)).total_seconds()
