@@ -298,9 +298,12 @@ def test_low_remaining_makes_the_client_wait_before_the_next_call(
     client.list_projects()  # answer says Remaining 4: slow down
     assert fake_time.sleeps == []
     assert client.rate_limit.remaining == 4
+    reset_at, clock_before = client.rate_limit.reset, fake_time.now
     client.list_projects()  # waits for the window reset first
-    assert len(fake_time.sleeps) == 1
-    assert 28.0 < fake_time.sleeps[0] <= 31.0
+    # exactly until the announced reset; about the 30 s window (the header rounds up to
+    # a whole second and the fake clock started a moment before the window did)
+    assert fake_time.sleeps == [pytest.approx(reset_at - clock_before)]
+    assert 28.0 < fake_time.sleeps[0] < 32.0
 
 
 # --- error mapping ---------------------------------------------------------------------------
