@@ -19,7 +19,6 @@ from chalicelib.api import (
 )
 
 setup_routes = Blueprint(__name__)
-LINK_KINDS = {"projects": "project", "vendors": "vendor", "sub-jobs": "sub_job"}
 # The vendor list as CSV: no tax id column (it never leaves the connector in clear).
 VENDOR_CSV_COLUMNS = ("vendor", "name", "short_name", "inactive", "address", "city", "state",
                       "zip_code")
@@ -154,17 +153,30 @@ def link_vendor() -> Any:
     return json_response(200 if body.preview else 201, answer)
 
 
+# A query parameter, not /links/{kind}: POST /links/projects is a static resource, and
+# API Gateway (like chalice's local router) would answer GET there with 405.
+@setup_routes.route("/links", methods=["GET"])
+@http_errors
+def list_links() -> Any:
+    from chalicelib.wiring import get_link_views
+
+    request = _request()
+    kind = (request.query_params or {}).get("kind", "")
+    return json_response(200, get_link_views().list(caller(request), kind))
+
+
 @setup_routes.route("/links/{kind}/{procore_id}", methods=["DELETE"])
 @http_errors
 def unlink(kind: str, procore_id: str) -> Any:
     from chalicelib.errors import NotFound
+    from chalicelib.services.link_views import LINK_KINDS
 
     if kind not in LINK_KINDS:
         raise NotFound(f"no link kind {kind!r}; kinds: {', '.join(LINK_KINDS)}")
     from chalicelib.wiring import get_unlinker
 
     user = caller(_request())
-    return json_response(200, get_unlinker().unlink_record(user, LINK_KINDS[kind],
+    return json_response(200, get_unlinker().unlink_record(user, LINK_KINDS[kind].kind,
                                                            _number(procore_id, "procore_id")))
 
 

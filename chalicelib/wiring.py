@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from chalicelib.services.items import ItemService
     from chalicelib.services.job_cost_reports import JobCostReports
     from chalicelib.services.job_cost_sync import JobCostSync
+    from chalicelib.services.link_views import LinkViews
     from chalicelib.services.paid_notices import PaidInvoiceNotices
     from chalicelib.services.preview import ExportPreview
     from chalicelib.services.quarantine import QuarantineService
@@ -182,6 +183,13 @@ def get_setup() -> SetupService:
     from chalicelib.services.setup import SetupService
 
     return SetupService(get_store(), get_erp_lists(), get_procore)
+
+
+@lru_cache(maxsize=1)
+def get_link_views() -> LinkViews:
+    from chalicelib.services.link_views import LinkViews
+
+    return LinkViews(get_store())
 
 
 @lru_cache(maxsize=1)

@@ -216,6 +216,35 @@ def test_link_existing_project_and_job_with_preview_history_and_unlink(api: Setu
     assert api.call("DELETE", f"/links/projects/{api.main}", "standard")[0] == 404
 
 
+def test_the_links_list_names_the_sage_side_and_who_linked_it(api: SetupApi) -> None:
+    api.pull("jobs", SAGE_JOBS)
+    assert api.call("GET", "/links?kind=projects", "viewer")[1]["links"] == []
+    assert api.call("POST", "/links/projects", "standard",
+                    {"procore_id": api.main, "sage_key": 24001})[0] == 201
+    assert api.call("POST", "/links/projects", "admin",
+                    {"procore_id": api.second, "sage_key": 24005})[0] == 201
+    status, listing = api.call("GET", "/links?kind=projects", "viewer")
+    assert status == 200 and listing["sage_noun"] == "job"
+    rows = {row["procore_id"]: row for row in listing["links"]}
+    assert rows[api.main]["sage_key"] == "24001"
+    assert rows[api.main]["sage_name"] == "Riverside Medical Office Bldg"
+    assert rows[api.main]["linked_by"] == "standard" and rows[api.main]["in_sage_list"]
+    assert rows[api.second]["linked_by"] == "admin"
+    # A job gone from Sage's list since (deleted or renumbered there) is flagged, not hidden.
+    api.pull("jobs", [j for j in SAGE_JOBS if j["job"] != 24005])
+    rows = {r["procore_id"]: r for r in api.call("GET", "/links?kind=projects", "viewer")[1]["links"]}
+    assert rows[api.second]["in_sage_list"] is False and rows[api.second]["sage_name"] is None
+    # POST /links/projects is still the link action, not a list.
+    assert api.call("POST", "/links/projects", "viewer",
+                    {"procore_id": api.main, "sage_key": 24001})[0] == 403
+    status, answer = api.call("GET", "/links?kind=jobs", "viewer")
+    assert status == 400 and answer["details"] == {"field": "kind"}
+    assert "projects, vendors, sub-jobs" in answer["message"]
+    assert api.call("GET", "/links", "viewer")[0] == 400
+    assert api.call("GET", "/links?kind=vendors", "nobody")[0] == 403
+    assert api.call("GET", "/links?kind=sub-jobs", "viewer")[1]["links"] == []
+
+
 def test_project_exported_as_a_sage_job_through_acceptance(api: SetupApi) -> None:
     api.pull("jobs", SAGE_JOBS)
     send = {"kind": "project", "procore_id": api.second}
