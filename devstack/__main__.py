@@ -14,16 +14,23 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("run", help="start the whole connector on 127.0.0.1")
     commands.add_parser("env", help="print KEY=VALUE lines for the running stack")
-    commands.add_parser("demo", help="drive the main story over HTTP; exit 0 if it landed")
+    demo_command = commands.add_parser(
+        "demo", help="drive the main story over HTTP; exit 0 if it landed")
+    demo_command.add_argument(
+        "--exit", action="store_true",
+        help="stop a stack the demo started as soon as it ends (by default it stays up for "
+             "the inbox when run from a terminal)")
     token = commands.add_parser("token", help="print a bearer token for a seeded user")
     token.add_argument("user", choices=[u.subject for u in stack.demo_users()])
     args = parser.parse_args(argv)
     if args.command == "run":
-        return stack.run()
+        from devstack import terminal
+
+        return terminal.run()
     if args.command == "demo":
         from devstack import demo
 
-        return demo.main()
+        return demo.main(stay=False if args.exit else None)
     if args.command == "env":
         path = stack.STATE_DIR / "stack.json"
         if not path.exists():

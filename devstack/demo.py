@@ -30,6 +30,10 @@ starts), with a summary table; exit 0 only when everything landed.
    apivln + jobcst) posted to this month with the retention, the subcontract's invoiced
    total and lines' billed amounts move, and the invoice gets the Sage invoice as origin id
    (devstack/demo_invoice.py).
+11. Left waiting in the inbox for a person to open: a subcontract, a budget change set
+   and a subcontractor invoice, ready to export (devstack/demo_waiting.py). The demo ends
+   pointing at the inbox; a stack the demo started itself stays up on a terminal until
+   Ctrl-C (`python -m devstack demo --exit` stops it at once, as without a terminal).
 """
 
 from __future__ import annotations
@@ -41,7 +45,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TextIO
 
 from devstack import stack as devstack
 
@@ -79,6 +83,8 @@ class Story:
     env: dict[str, str]
     tokens: dict[str, str] = field(default_factory=dict)
     rows: list[list[str]] = field(default_factory=list)
+    waiting: list[tuple[str, str]] = field(default_factory=list)  # (item id, what it is)
+    out: TextIO = field(default_factory=lambda: sys.stdout)
 
     @property
     def api(self) -> str:
@@ -120,7 +126,7 @@ class Story:
                          f"(now {item.get('status')}: {item.get('status_reason') or ''})")
 
     def step(self, text: str) -> None:
-        print(f"  - {text}", flush=True)
+        print(f"  - {text}", file=self.out, flush=True)
 
     # ---- the story ---------------------------------------------------------------------
     def run(self) -> None:
@@ -199,7 +205,7 @@ class Story:
 
         from devstack.demo_budget import budget_story
 
-        budget_story(self, exported_project, job)
+        budget_lines = budget_story(self, exported_project, job)
 
         from devstack.demo_cco import cco_story
 
@@ -208,6 +214,10 @@ class Story:
         from devstack.demo_invoice import invoice_story
 
         invoice_story(self, pid, sub["id"], synced_sub, suffix)
+
+        from devstack.demo_waiting import waiting_story
+
+        self.waiting = waiting_story(self, pid, exported_project, budget_lines, suffix)
 
     # ---- setup both ways -----------------------------------------------------------------
     def refresh(self, list_name: str) -> None:
@@ -341,24 +351,35 @@ def running_environment() -> dict[str, str] | None:
     return env
 
 
-def main() -> int:
+def main(stay: bool | None = None) -> int:
+    """The story against the running stack, or one started for it (kept up afterwards, for
+    the inbox, when ``stay``: by default when stdin is a terminal)."""
+    terminal = sys.stdout  # a stack started here sends sys.stdout to its log files
     env = running_environment()
     started = None
     if env is None:
-        print("no local stack is running: starting one for the demo", flush=True)
-        started = devstack.Stack()
+        print("no local stack is running: starting one for the demo (its logs: "
+              f"{devstack.STATE_DIR / 'logs'})", flush=True)
+        started = devstack.Stack(log_dir=devstack.STATE_DIR / "logs")
         started.start()
         env = running_environment()
         assert env is not None
-    print(f"demo against {env['CONNECTOR_URL']} (Procore sandbox {env['SANDBOX_URL']})")
-    story = Story(env)
+    print(f"demo against {env['CONNECTOR_URL']} (Procore sandbox {env['SANDBOX_URL']})",
+          file=terminal)
+    story = Story(env, out=terminal)
     try:
         story.run()
-        print("\n" + story.table() + "\n\nall landed", flush=True)
+        print("\n" + story.table() + "\n\nall landed", file=terminal, flush=True)
+        from devstack.demo_waiting import stay_up, summary
+
+        print("\n" + summary(f"{env['CONNECTOR_URL']}/inbox", story.waiting), file=terminal,
+              flush=True)
+        if started is not None:
+            stay_up(stay if stay is not None else sys.stdin.isatty(), terminal)
         return 0
     except DemoFailed as exc:
         if story.rows:
-            print("\n" + story.table())
+            print("\n" + story.table(), file=terminal)
         print(f"\nDEMO FAILED: {exc}", file=sys.stderr, flush=True)
         return 1
     finally:

@@ -84,8 +84,9 @@ def wait_budget(story: Story, item_id: str, revised_total: str,
                      f"{item.get('reasons') or item.get('status_reason') or ''})")
 
 
-def budget_story(story: Story, pid: int, job: int) -> None:
-    """Steps 7 and 8 of the module docstring, on project ``pid`` linked to Sage job ``job``."""
+def budget_story(story: Story, pid: int, job: int) -> dict[tuple[str, str], int]:
+    """Steps 7 and 8 of the module docstring, on project ``pid`` linked to Sage job ``job``;
+    the budget's line ids by (cost code, cost type)."""
     codes = {}
     for division, division_name, code, name in COST_CODES:
         parent = story.procore_call("POST", "/rest/v1.0/cost_codes", {
@@ -143,6 +144,7 @@ def budget_story(story: Story, pid: int, job: int) -> None:
                    f"equipment {row['eqpbdg']:,} subcontract {row['subbdg']:,} = "
                    f"{row['ttlbdg']:,} (original {row['ttlorg']:,})")
     change_story(story, pid, job, codes=codes, types=types, lines=lines, before=rows)
+    return lines
 
 
 def change_story(story: Story, pid: int, job: int, *, codes: dict[str, int],

@@ -25,13 +25,13 @@ from __future__ import annotations
 import json
 import logging
 import os
-import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -78,7 +78,13 @@ class Stack:
     # Added to the connector's environment (API and handlers): e.g. EXPORT_STALE_SECONDS.
     extra_environment: dict[str, str] = field(default_factory=dict)
     agent_heartbeat_seconds: int = 10
+    # `make run`: every log to files in this directory (devstack/logfiles.py) instead of
+    # the process's stdout/stderr, and one human line per event to ``console`` (the
+    # terminal). Unset (tests): logs as before, the agent's in state_dir/agent.log.
+    log_dir: Path | None = None
+    console: Callable[[str], None] | None = None
     agent: subprocess.Popen[bytes] | None = None
+    _routing: Any = field(default=None, repr=False)
     _agent_environment: dict[str, str] = field(default_factory=dict, repr=False)
     _logs: list[IO[bytes]] = field(default_factory=list, repr=False)
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
@@ -91,6 +97,11 @@ class Stack:
     # ---- lifecycle -------------------------------------------------------------------
     def start(self) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True)
+        if self.log_dir is not None:
+            from devstack.logfiles import LogRouting
+
+            self._routing = LogRouting(self.log_dir, self.console)
+            self._routing.start()
         private_pem, public_pem = signing_keys(self.state_dir)
         self._start_aws()
         resources = self._provision()
@@ -143,6 +154,9 @@ class Stack:
         for log in self._logs:
             log.close()
         self._logs.clear()
+        if self._routing is not None:
+            self._routing.stop()
+            self._routing = None
 
     def mint(self, subject: str, ttl_seconds: int = 8 * 3600) -> str:
         """A bearer token (without "Bearer ") for a seeded user, signed with this stack's key."""
@@ -155,6 +169,12 @@ class Stack:
     @property
     def sage_db(self) -> Path:
         return self.state_dir / "sage.db"
+
+    @property
+    def agent_log(self) -> Path:
+        if self.log_dir is not None:
+            return self.log_dir / "agent.jsonl"
+        return self.state_dir / "agent.log"
 
     # ---- pieces ----------------------------------------------------------------------
     def _start_aws(self) -> None:
@@ -227,6 +247,8 @@ class Stack:
         for name in ("sage.db", "sage.db-wal", "sage.db-shm", "journal.db", "journal.db-wal",
                      "journal.db-shm"):
             (self.state_dir / name).unlink(missing_ok=True)
+        if self.log_dir is not None:
+            self.agent_log.unlink(missing_ok=True)  # the logs of this run only
         sage = EmbeddedSage(self.sage_db)
         sage.init()
         sage.seed_demo()
@@ -245,7 +267,8 @@ class Stack:
 
         if self.agent is not None and self.agent.poll() is None:
             return self.agent
-        log = (self.state_dir / "agent.log").open("ab")
+        self.agent_log.parent.mkdir(parents=True, exist_ok=True)
+        log = self.agent_log.open("ab")
         self._logs.append(log)
         self.agent = start_agent(self._agent_environment, log=log)
         return self.agent
@@ -266,11 +289,21 @@ class Stack:
 
     def _start_api(self) -> None:
         chalice = Path(sys.executable).with_name("chalice")
+        output: dict[str, Any] = {}
+        if self._routing is not None:  # JSON lines to api.jsonl, read back for the console
+            output = {"stdout": self._routing.open("api"),
+                      "stderr": self._routing.open("api_stderr")}
         process = subprocess.Popen(
             [str(chalice), "local", "--host", HOST, "--port", str(self.ports.api),
              "--stage", "local", "--no-autoreload"],
-            cwd=ROOT, env={**os.environ, **self.environment})
+            cwd=ROOT, env={**os.environ, **self.environment, "PYTHONUNBUFFERED": "1"},
+            **output)
         self.processes.append(process)
+        if self._routing is not None and self.console is not None:
+            from devstack.logfiles import JsonlFollower
+
+            self.threads.append(JsonlFollower(self._routing.path("api"), self.console,
+                                              self.stopping).start())
         wait_for(f"http://{HOST}:{self.ports.api}/health", process)
 
     def _start_pump(self) -> None:
@@ -336,7 +369,8 @@ class Stack:
             "EXPORT_QUEUE_URL": self.environment["EXPORT_QUEUE_URL"],
             "SAGE_DB": str(self.sage_db),
             "DEMO_CLIENT_ID": DEMO_CLIENT[0], "DEMO_CLIENT_SECRET": DEMO_CLIENT[1],
-            "AGENT_LOG": str(self.state_dir / "agent.log"),
+            "AGENT_LOG": str(self.agent_log),
+            "LOG_DIR": str(self.log_dir or self.state_dir),
             "pid": os.getpid(),
         }
         (self.state_dir / "stack.json").write_text(json.dumps(description, indent=2))
@@ -415,29 +449,7 @@ def wait_for(url: str, process: subprocess.Popen[bytes] | None = None,
 
 
 def run() -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    for noisy in ("werkzeug", "botocore", "urllib3"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-    stack = Stack()
-    stopping = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
-    signal.signal(signal.SIGINT, lambda *_: stopping.set())
-    try:
-        stack.start()
-        d = json.loads((STATE_DIR / "stack.json").read_text())
-        print(f"\nInbox            {d['CONNECTOR_URL']}/inbox   (sign in as admin, approver, "
-              "pm or viewer)")
-        print(f"Connector API    {d['CONNECTOR_URL']}   (try {d['CONNECTOR_URL']}/health)")
-        print(f"Procore sandbox  {d['SANDBOX_URL']}")
-        print(f"AWS emulator     {d['AWS_ENDPOINT_URL']}")
-        print("Tokens:          python -m devstack token approver|admin|pm|viewer")
-        print("Environment:     python -m devstack env")
-        print("\nready: the connector is running on 127.0.0.1 (Ctrl-C stops everything)\n",
-              flush=True)
-        while not stopping.wait(0.5):
-            pass
-    finally:
-        stack.stop()
-        (STATE_DIR / "stack.json").unlink(missing_ok=True)
-        print("stopped", flush=True)
-    return 0
+    """`make run` (devstack/terminal.py: the banner, the event lines, the log files)."""
+    from devstack.terminal import run as run_in_terminal
+
+    return run_in_terminal()

@@ -95,5 +95,5 @@ def route(settings: Settings, queue: FifoQueue, event: WebhookEvent) -> dict[str
                 "id": event.event_id}
     queue.send(to_message(event), deduplication_id=event.event_id, group_id=fifo_group(event))
     count("WebhooksReceived")
-    logger.info("queued")
+    logger.info("queued", project_id=event.project_id)
     return {"status": "queued", "id": event.event_id}

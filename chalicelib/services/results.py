@@ -112,6 +112,8 @@ class ResultsService:
 
         self.items.finish_export(item, Action.EXPORT_SUCCEEDED, mutate=synced, reason=None,
                                  actor=SYSTEM_EXPORTER, correlation_id=item.item_id)
+        logger.info("export synced", item_id=item.item_id, number=item.number,
+                    sage_key=sage_key, sage_keys=keys)
         count("ExportsSynced")
         return "synced"
 
