@@ -40,6 +40,7 @@ def item_view(item: Item, user: User) -> dict[str, Any]:
         "title": item.title, "status": item.status.value,
         "status_label": STATUS_LABELS.get(item.status, item.status.value),
         "status_reason": item.status_reason, "status_by": item.status_by,
+        "sent_by": item.sent_by, "sent_at": item.sent_at,
         "created_at": item.created_at, "updated_at": item.updated_at,
         "version": item.version, "reasons": list(item.reasons),
         "failure": None if not failure else {

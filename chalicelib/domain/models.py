@@ -108,6 +108,10 @@ class Item(BaseModel):
     writeback_error: str | None = None  # Procore refused the origin id write-back
     status_reason: str | None = None  # why it is in its status (a rejection's reason, ...)
     status_by: str | None = None  # who moved it there
+    # Who last put it before the approvers (a person's send or resend, or the connector's
+    # intake when a webhook showed it ready) and when: the inbox's "sent by".
+    sent_by: str | None = None
+    sent_at: str | None = None
     title: str = ""
     number: str = ""
     created_at: str = ""

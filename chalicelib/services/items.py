@@ -326,7 +326,8 @@ class ItemService:
         for event in events:
             logger.info("item transition", item_id=new.item_id, action=event.action,
                         from_status=event.from_status, to_status=event.to_status,
-                        version=event.version, actor=actor)
+                        version=event.version, actor=actor, number=new.number,
+                        reason=event.reason)
         return new
 
     def _step(self, item: Item, action: Action, *, actor: str, reason: str | None,
@@ -341,6 +342,8 @@ class ItemService:
         if step.to_status != step.from_status:
             new.status_reason = status_reason
             new.status_by = actor
+            if step.to_status is Status.READY_TO_EXPORT:
+                new.sent_by, new.sent_at = actor, now
         if action is Action.ACCEPT:
             _export_record(new, actor, now)
         if mutate is not None:

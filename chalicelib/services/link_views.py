@@ -41,7 +41,8 @@ class LinkViews:
         which the page flags)."""
         require(user, Permission.READ_INBOX)
         if kind not in LINK_KINDS:
-            raise BadRequest(f"query parameter 'kind' must be one of {', '.join(LINK_KINDS)}", field="kind")
+            raise BadRequest(f"query parameter 'kind' must be one of {', '.join(LINK_KINDS)}",
+                             field="kind")
         spec = LINK_KINDS[kind]
         names = {erp_key(spec.sage_list, row): row.get("name")
                  for row in self.store.list_erp_rows(user.company_id, spec.sage_list)}

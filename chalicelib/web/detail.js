@@ -110,7 +110,8 @@ function render(item) {
   const total = snapshot.grand_total ?? snapshot.total ?? snapshot.revised_total;
   if (total !== undefined && total !== null) fact("Total", el("span", { class: "amount" }, money(total)));
   if (item.status_reason) fact("Why", item.status_reason);
-  if (item.status_by || item.sent_by) fact("By", actorLabel(item.status_by || item.sent_by));
+  if (item.sent_by) fact("Sent by", [field("sent-by", actorLabel(item.sent_by)), item.sent_at ? [", ", timeEl(item.sent_at)] : null]);
+  if (item.status_by && item.status_by !== item.sent_by) fact("Last changed by", actorLabel(item.status_by));
   fact("Last change", timeEl(item.updated_at));
   if (item.created_at) fact("First seen", timeEl(item.created_at));
   const keys = Object.entries(item.sage_keys || item.erp_keys || {});

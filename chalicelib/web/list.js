@@ -25,8 +25,7 @@ const state = {
 export function initList(me, openDetail) {
   state.me = me;
   state.openDetail = openDetail;
-  renderTabs({});
-  state.counts = null; // the first /status answer is not a change
+  renderTabs(null); // "…" until the first /status answer, which is not a change
   byId("filter-kind").onchange = () => reload();
   byId("filter-project").onchange = () => reload();
   byId("filter-project").onkeydown = (event) => {
@@ -90,15 +89,17 @@ function tabStatuses(counts) {
   return STATUS_ORDER.filter((s) => all.includes(s)).concat(all.filter((s) => !STATUS_ORDER.includes(s)));
 }
 
-/** Draw the status tabs from /status counts. Answers whether the current tab's count changed. */
-export function renderTabs(counts) {
+/** Draw the status tabs from /status counts ("…" while unknown: null). Answers whether
+ * the current tab's count changed. */
+export function renderTabs(known) {
   const previous = state.counts;
-  state.counts = counts;
+  const counts = known || {};
+  state.counts = known;
   const tabs = byId("status-tabs");
   const total = Object.values(counts).reduce((sum, n) => sum + (Number(n) || 0), 0);
   const wanted = [...tabStatuses(counts), "all"];
   const held = [...tabs.querySelectorAll("button[data-status]")].map((b) => b.dataset.status);
-  const countOf = (status) => (status === "all" ? total : counts[status] || 0);
+  const countOf = (status) => (!known ? "…" : status === "all" ? total : counts[status] || 0);
   if (held.join(",") === wanted.join(",")) {
     // Same tabs: update the counts in place (focus and screen readers undisturbed).
     for (const button of tabs.querySelectorAll("button[data-status]")) {
@@ -188,7 +189,8 @@ function shownItems() {
   const oldest = byId("sort-order").value === "oldest";
   const items = state.items.filter((item) => {
     if (sender) {
-      const who = `${item.status_by || ""} ${item.sent_by || ""}`.toLowerCase();
+      const who = [item.status_by, item.sent_by].filter(Boolean)
+        .flatMap((actor) => [actor, actorLabel(actor)]).join(" ").toLowerCase();
       if (!who.includes(sender)) return false;
     }
     if (search) {

@@ -249,6 +249,14 @@ def test_resend_after_reject_and_retrieve(api: Any) -> None:
     assert [h["action"] for h in history] == ["observe_ready", "retrieve", "resend", "reject",
                                               "resend"]
     assert [h["version"] for h in history] == [1, 2, 3, 4, 5]
+    # "Sent by": whoever last put it before the approvers; a rejection does not change it.
+    answer = body(api.call("GET", f"/items/{item.item_id}"))
+    assert answer["sent_by"] == "pm" and answer["sent_at"] == history[-1]["at"]
+    assert answer["status_by"] == "pm"
+    assert api.call("POST", f"/items/{item.item_id}/reject",
+                    payload={"reason": "again"}).status_code == 200
+    answer = body(api.call("GET", f"/items/{item.item_id}"))
+    assert (answer["sent_by"], answer["status_by"]) == ("pm", "approver")
 
 
 def test_resend_of_an_item_that_is_still_not_ready_is_refused(api: Any) -> None:

@@ -232,7 +232,8 @@ def test_the_links_list_names_the_sage_side_and_who_linked_it(api: SetupApi) -> 
     assert rows[api.second]["linked_by"] == "admin"
     # A job gone from Sage's list since (deleted or renumbered there) is flagged, not hidden.
     api.pull("jobs", [j for j in SAGE_JOBS if j["job"] != 24005])
-    rows = {r["procore_id"]: r for r in api.call("GET", "/links?kind=projects", "viewer")[1]["links"]}
+    listing = api.call("GET", "/links?kind=projects", "viewer")[1]
+    rows = {r["procore_id"]: r for r in listing["links"]}
     assert rows[api.second]["in_sage_list"] is False and rows[api.second]["sage_name"] is None
     # POST /links/projects is still the link action, not a list.
     assert api.call("POST", "/links/projects", "viewer",
