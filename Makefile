@@ -16,12 +16,14 @@ $(STAMP): requirements.txt requirements-dev.txt relay/requirements.txt
 # their one local stack starts once.
 test: $(STAMP) lint
 	@bash .ci/chromium
+	@bash .ci/axe
 	$(PY) -m pytest -n 2 --dist loadgroup
 
 # The inbox in real Chromium, its screenshots kept in docs/screenshots/ (inbox.png,
 # detail.png, failed.png; the tests take them anyway, into a tmp dir).
 screenshots: $(STAMP)
 	@bash .ci/chromium
+	@bash .ci/axe
 	SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(PY) -m pytest -m browser tests/browser
 
 lint: $(STAMP)

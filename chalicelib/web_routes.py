@@ -133,7 +133,10 @@ def me() -> Any:
         "view_job_costs_report": can(user, Permission.VIEW_JOB_COSTS_REPORT_COMPANY),
         "view_unsyncable_report": can(user, Permission.VIEW_UNSYNCABLE_DIRECT_COSTS),
         "view_reconciliation_report": can(user, Permission.VIEW_RECONCILIATION_REPORT),
-        "manage_users": can(user, Permission.MANAGE_USERS)}})
+        "manage_users": can(user, Permission.MANAGE_USERS),
+        "link_projects": can(user, Permission.ADD_PROJECT_TO_ERP),
+        "link_companies": can(user, Permission.LINK_COMPANIES),
+        "unlink": can(user, Permission.UNLINK)}})
 
 
 @web_routes.route("/status", methods=["GET"])

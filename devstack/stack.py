@@ -401,8 +401,10 @@ def demo_users() -> list[Any]:
              name="Ada Admin (ERP admin, can push to accounting)"),
         User("approver", COMPANY_ID, Level.STANDARD, True, name="Avery Approver"),
         User("pm", COMPANY_ID, Level.READ_ONLY, False,
-             {"commitments": Level.ADMIN, "budget": Level.ADMIN, "invoicing": Level.ADMIN},
-             name="Pat Project-Manager (admin on Commitments, Budget and Invoicing)"),
+             {"commitments": Level.ADMIN, "budget": Level.ADMIN, "invoicing": Level.ADMIN,
+              "reports": Level.READ_ONLY},
+             name="Pat Project-Manager (admin on Commitments, Budget and Invoicing; "
+                  "reads Reports)"),
         User("viewer", COMPANY_ID, Level.READ_ONLY, False, name="Vic Viewer"),
     ]
 

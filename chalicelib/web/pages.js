@@ -2,6 +2,7 @@
 
 import { download, get, put, query } from "./api.js";
 import { byId, clear, el, money, showMessage } from "./util.js";
+import { initLinks, loadLinks } from "./links.js";
 
 const REPORTS = {
   "report-accountant": { path: "/reports/accountant", project: "none", file: "accountant-report.csv",
@@ -18,6 +19,7 @@ let me = null;
 
 export function initReports(user) {
   me = user;
+  initLinks(user);
   for (const [id, report] of Object.entries(REPORTS)) {
     const csv = byId(`${id}-csv`);
     const show = byId(`${id}-show`);
@@ -68,7 +70,7 @@ function showReport(report, answer) {
   const box = clear(byId("report-output"));
   const rows = answer.rows || [];
   const columns = answer.columns || (rows[0] ? Object.keys(rows[0]) : []);
-  box.append(el("h3", { id: "report-output-title", tabindex: "-1" }, `${report.title}: ${rows.length} row${rows.length === 1 ? "" : "s"}`));
+  box.append(el("h2", { id: "report-output-title", tabindex: "-1" }, `${report.title}: ${rows.length} row${rows.length === 1 ? "" : "s"}`));
   const extra = Object.entries(answer).filter(([k, v]) => !["rows", "columns"].includes(k) && (v === null || typeof v !== "object"));
   if (extra.length) {
     box.append(el("dl", { class: "facts" }, extra.map(([k, v]) => [el("dt", null, k.replace(/_/g, " ")), el("dd", null, v ?? "—")])));
@@ -97,7 +99,7 @@ function cell(column, value) {
 let users = [];
 
 export async function showAdmin() {
-  await Promise.all([loadUsers(), loadSettings()]);
+  await Promise.all([loadUsers(), loadLinks(), loadSettings()]);
 }
 
 async function loadUsers() {

@@ -20,6 +20,11 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
+from chalicelib.services.job_cost_reports import (
+    JOB_COST_COLUMNS,
+    RECONCILIATION_COLUMNS,
+    UNSYNCABLE_COLUMNS,
+)
 from chalicelib.services.reports import ACCOUNTANT_COLUMNS
 from tests.browser.harness import USERS, BrowserStack
 
@@ -83,7 +88,9 @@ def test_approver_accepts_one_rejects_another_and_only_the_accepted_reaches_sage
     show_tab(page, "ready_to_export")
     expect(row(page, accepted_id)).to_be_visible()
     expect(row(page, rejected_id)).to_be_visible()
-    expect(page.locator('button[data-status="ready_to_export"] .count')).not_to_have_text("0")
+    # A number once /status answered ("…" before, never a misleading 0).
+    expect(page.locator('button[data-status="ready_to_export"] .count')).to_have_text(
+        re.compile(r"^[1-9][0-9]*$"))
     screenshot(page, "inbox.png")
 
     open_item(page, accepted_id, accepted["number"])
@@ -153,6 +160,15 @@ def test_tab_count_and_search_by_number(page: Any, connector: BrowserStack,
     page.locator("#search-number").press("Enter")
     expect(page.locator("#items tr[data-item-id]")).to_have_count(1)
     expect(row(page, item_id)).to_be_visible()
+    # Sent by: a webhook showed it ready, so the connector's intake sent it ("Procore").
+    assert connector.item(item_id)["sent_by"] == "system:intake"
+    page.locator("#filter-sender").fill("procore")
+    expect(row(page, item_id)).to_be_visible()
+    page.locator("#filter-sender").fill("someone-else")
+    expect(page.locator("#items tr[data-item-id]")).to_have_count(0)
+    page.locator("#filter-sender").fill("")
+    row(page, item_id).click()
+    expect(page.locator('#detail [data-field="sent-by"]')).to_have_text("Procore (automatic)")
 
 
 def test_detail_shows_lines_and_a_sage_preview(page: Any, connector: BrowserStack,
@@ -281,3 +297,25 @@ def test_accountant_report_csv_downloads(page: Any, signed_in: SignIn) -> None:
     assert download.suggested_filename.endswith(".csv")
     text = Path(download.path()).read_text(encoding="utf-8-sig")
     assert text.splitlines()[0].split(",") == list(ACCOUNTANT_COLUMNS)
+
+
+@pytest.mark.parametrize(("report", "who", "per_project", "columns"), [
+    ("job-costs", "admin", False, JOB_COST_COLUMNS),  # company level: the ERP admin's
+    # Reports read-only with Budget admin (the PM), not the ERP admin alone
+    ("unsyncable", "pm", True, UNSYNCABLE_COLUMNS),
+    ("reconciliation", "admin", True, RECONCILIATION_COLUMNS),
+])
+def test_each_job_cost_report_downloads_as_csv(page: Any, connector: BrowserStack,
+                                               signed_in: SignIn, report: str, who: str,
+                                               per_project: bool,
+                                               columns: tuple[str, ...]) -> None:
+    signed_in(who)
+    page.locator("#nav-reports").click()
+    page.locator("#report-project").fill(str(connector.project) if per_project else "")
+    with page.expect_download() as download_info:
+        page.locator(f"#report-{report}-csv").click()
+    download = download_info.value
+    assert download.suggested_filename.endswith(".csv")
+    lines = Path(download.path()).read_text(encoding="utf-8-sig").splitlines()
+    assert lines[0].split(",") == list(columns)
+    expect(page.locator("#message")).to_contain_text("Downloaded")
