@@ -3,6 +3,7 @@
 import { download, get, put, query } from "./api.js";
 import { byId, clear, el, money, showMessage } from "./util.js";
 import { initLinks, loadLinks } from "./links.js";
+import { initSettings, loadSettings } from "./settings.js";
 
 const REPORTS = {
   "report-accountant": { path: "/reports/accountant", project: "none", file: "accountant-report.csv",
@@ -96,6 +97,8 @@ function cell(column, value) {
 }
 
 // ---- admin -----------------------------------------------------------------------------
+const TOOLS = ["commitments", "change_orders", "budget", "prime_contract", "invoicing", "directory", "reports", "projects"];
+const LEVELS = { none: "None", read_only: "Read only", standard: "Standard", admin: "Admin" };
 let users = [];
 
 export async function showAdmin() {
@@ -127,16 +130,6 @@ async function loadUsers() {
   if (!users.length) body.append(el("tr", null, el("td", { colspan: 7 }, "No users yet.")));
 }
 
-async function loadSettings() {
-  const pre = byId("settings-json");
-  try {
-    const settings = await get("/settings");
-    pre.textContent = JSON.stringify(settings, null, 2);
-  } catch (error) {
-    pre.textContent = `Could not load the settings: ${error.message}`;
-  }
-}
-
 function editUser(subject) {
   const user = users.find((u) => u.subject === subject);
   if (!user) return;
@@ -146,11 +139,16 @@ function editUser(subject) {
   byId("user-form-title").textContent = `Edit ${user.name || subject} (${subject})`;
   byId("user-erp-level").value = user.erp_level || "none";
   byId("user-can-push").checked = !!user.can_push_to_accounting;
+  for (const tool of TOOLS) byId(`user-tool-${tool}`).value = (user.tool_levels || {})[tool] || "none";
   byId("user-erp-level").focus();
 }
 
 export function initAdmin() {
+  initSettings();
   const form = byId("user-form");
+  byId("user-tools").append(...TOOLS.map((tool) => el("div", { class: "field" },
+    el("label", { for: `user-tool-${tool}` }, tool.charAt(0).toUpperCase() + tool.slice(1).replace(/_/g, " ")),
+    el("select", { id: `user-tool-${tool}` }, Object.entries(LEVELS).map(([value, label]) => el("option", { value }, label))))));
   form.onsubmit = async (event) => {
     event.preventDefault();
     const subject = form.dataset.subject;
@@ -160,7 +158,8 @@ export function initAdmin() {
       name: user.name ?? null,
       erp_level: byId("user-erp-level").value,
       can_push_to_accounting: byId("user-can-push").checked,
-      tool_levels: user.tool_levels || {},
+      tool_levels: Object.fromEntries(TOOLS.map((tool) => [tool, byId(`user-tool-${tool}`).value])
+        .filter(([, level]) => level !== "none")),
       privileges: user.privileges || [],
     };
     try {

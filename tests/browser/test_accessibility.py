@@ -156,8 +156,13 @@ def test_admin_view(page: Any, signed_in: SignIn) -> None:
     page.locator("#nav-admin").click()
     expect(page.locator("#admin-view")).to_be_visible()
     expect(page.locator('#users tr[data-subject="approver"]')).to_be_visible()
-    expect(page.locator("#settings-json")).not_to_be_empty()
-    assert_accessible(page, "the admin view")
+    # The settings forms, loaded: the schedule's values, the history and pulls tables.
+    expect(page.locator("#settings-schedule-form")).to_be_visible()
+    expect(page.locator("#schedule-vendors")).not_to_have_value("")
+    expect(page.locator("#advanced-cost-code-rule")).to_be_visible()
+    expect(page.locator("#settings-history tbody tr").first).to_be_visible()
+    expect(page.locator("#settings-pulls tbody tr").first).to_be_visible()
+    assert_accessible(page, "the admin view with its settings forms")
 
     page.locator('#users tr[data-subject="approver"] button').click()
     expect(page.locator("#user-form")).to_be_visible()
