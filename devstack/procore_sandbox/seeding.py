@@ -41,9 +41,12 @@ class SeedingMixin:
     company_id: int
     company_name: str
 
-    def seed(self, demo: bool = True, *, matching_vendors: bool = False) -> dict[str, Any]:
+    def seed(self, demo: bool = True, *, matching_vendors: bool = False,
+             owner_side: bool = False) -> dict[str, Any]:
         """Load the demo dataset (see ``seed_demo``); returns its ids."""
-        return seed_demo(self, matching_vendors=matching_vendors) if demo else {}
+        if not demo:
+            return {}
+        return seed_demo(self, matching_vendors=matching_vendors, owner_side=owner_side)
 
     # --- seeding helpers (no webhooks: Procore does not notify these to our hook) ---------
     def add_project(
@@ -295,11 +298,13 @@ class SeedingMixin:
         seeded = self.seed(
             demo=bool(body.get("demo", True)),
             matching_vendors=bool(body.get("matching_vendors", False)),
+            owner_side=bool(body.get("owner_side", False)),
         )
         return _Response(201, seeded)
 
 
-def seed_demo(sandbox: ProcoreSandbox, *, matching_vendors: bool = False) -> dict[str, Any]:
+def seed_demo(sandbox: ProcoreSandbox, *, matching_vendors: bool = False,
+              owner_side: bool = False) -> dict[str, Any]:
     """A small, realistic company: 2 projects, 3 vendors, cost codes, 5 cost types, and an
     empty ERP standard cost code list ("Sage 100 Contractor").
 
@@ -310,6 +315,8 @@ def seed_demo(sandbox: ProcoreSandbox, *, matching_vendors: bool = False) -> dic
     ``matching_vendors`` adds two more directory companies for name matching ("Valley
     Plumbing & Heating LLC", "Acme Drywall Co."; ``vendor_ids`` keys ``plumbing`` and
     ``drywall``). Opt-in because existing tests pin the default directory at 3 vendors.
+    ``owner_side`` adds the main project's prime contract, an approved PCCO and an owner
+    invoice (``owner_seeding``; ids under ``owner``), opt-in for the same reason.
     """
     main = sandbox.add_project(
         "Riverside Medical Office Building",
@@ -364,7 +371,7 @@ def seed_demo(sandbox: ProcoreSandbox, *, matching_vendors: bool = False) -> dic
         code: sandbox.add_line_item_type(name, code, base)["id"] for name, code, base in types
     }
     erp_list = sandbox.add_standard_cost_code_list("Sage 100 Contractor", is_erp_list=True)
-    return {
+    seeded = {
         "company_id": sandbox.company_id,
         "project_ids": {"main": main["id"], "second": second["id"]},
         "vendor_ids": {key: vendor["id"] for key, vendor in vendors.items()},
@@ -372,3 +379,8 @@ def seed_demo(sandbox: ProcoreSandbox, *, matching_vendors: bool = False) -> dic
         "line_item_type_ids": line_item_types,
         "standard_cost_code_list_id": erp_list["id"],
     }
+    if owner_side:
+        from devstack.procore_sandbox.owner_seeding import seed_owner_side
+
+        seeded["owner"] = seed_owner_side(sandbox, seeded)
+    return seeded

@@ -42,6 +42,10 @@ from devstack.procore_sandbox.resources.cost_codes import CostCodesMixin
 from devstack.procore_sandbox.resources.direct_cost_lines import DirectCostLinesMixin
 from devstack.procore_sandbox.resources.direct_costs import DirectCostsMixin
 from devstack.procore_sandbox.resources.line_items import LineItemsMixin
+from devstack.procore_sandbox.resources.payment_applications import PaymentApplicationsMixin
+from devstack.procore_sandbox.resources.prime_change_orders import PrimeChangeOrdersMixin
+from devstack.procore_sandbox.resources.prime_contract_lines import PrimeContractLinesMixin
+from devstack.procore_sandbox.resources.prime_contracts import PrimeContractsMixin
 from devstack.procore_sandbox.resources.projects import ProjectsMixin
 from devstack.procore_sandbox.resources.requisition_items import RequisitionItemsMixin
 from devstack.procore_sandbox.resources.requisitions import RequisitionsMixin
@@ -94,6 +98,10 @@ API_ROUTES: tuple[Route, ...] = (
     *ContractPaymentsMixin.ROUTES,
     *DirectCostsMixin.ROUTES,
     *DirectCostLinesMixin.ROUTES,
+    *PrimeContractsMixin.ROUTES,
+    *PrimeContractLinesMixin.ROUTES,
+    *PrimeChangeOrdersMixin.ROUTES,
+    *PaymentApplicationsMixin.ROUTES,
 )
 #: ``/_sandbox/*``: no auth, no quota.
 CONTROL_ROUTES: tuple[Route, ...] = (
@@ -129,6 +137,10 @@ class ProcoreSandbox(
     ContractPaymentsMixin,
     DirectCostsMixin,
     DirectCostLinesMixin,
+    PrimeContractsMixin,
+    PrimeContractLinesMixin,
+    PrimeChangeOrdersMixin,
+    PaymentApplicationsMixin,
     AuthMixin,
     FaultsMixin,
     WebhooksMixin,

@@ -131,6 +131,16 @@ class SandboxState:
     direct_costs: dict[int, dict[str, Any]] = field(default_factory=dict)
     #: direct cost id -> line item id -> record
     direct_cost_lines: dict[int, dict[int, dict[str, Any]]] = field(default_factory=dict)
+    #: prime contract id -> record (``project_id`` inside; soft deleted: ``deleted_at``)
+    prime_contracts: dict[int, dict[str, Any]] = field(default_factory=dict)
+    #: prime contract id -> line item id -> record (its schedule of values)
+    prime_lines: dict[int, dict[int, dict[str, Any]]] = field(default_factory=dict)
+    #: prime change order (PCCO) id -> record (``project_id``, ``contract_id`` inside)
+    prime_change_orders: dict[int, dict[str, Any]] = field(default_factory=dict)
+    #: PCCO id -> line item id -> record
+    pcco_lines: dict[int, dict[int, dict[str, Any]]] = field(default_factory=dict)
+    #: payment application (owner invoice) id -> record (``project_id``, ``contract_id``)
+    payment_applications: dict[int, dict[str, Any]] = field(default_factory=dict)
     #: access token -> {"client_id", "expires_at"}
     tokens: dict[str, dict[str, Any]] = field(default_factory=dict)
     faults: list[Fault] = field(default_factory=list)

@@ -9,9 +9,11 @@ from relay.sage.embedded.job_costs import JobCosts
 from relay.sage.embedded.payables import Payables
 from relay.sage.embedded.payments import Payments
 from relay.sage.embedded.reads import Reads
+from relay.sage.embedded.receivables import Receivables
+from relay.sage.embedded.setup_records import SetupRecords
 from relay.sage.embedded.writes import Writes
 
 
-class EmbeddedSage(Writes, Budgets, ChangeOrders, Payables, Payments, JobCosts, Reads,
-                   Seeding):
+class EmbeddedSage(Writes, Budgets, ChangeOrders, Payables, Payments, Receivables,
+                   JobCosts, SetupRecords, Reads, Seeding):
     """A Sage 100 Contractor company database in one SQLite file (implements SagePort)."""
