@@ -39,6 +39,10 @@ class CommandType(StrEnum):
     APPEND_PURCHASE_ORDER_LINES = "append_purchase_order_lines"
     # A subcontractor invoice: acpinv + apivln + the job cost distribution (jobcst).
     ADD_PAYABLE_INVOICE = "add_payable_invoice"
+    # Setup records sent from Procore through acceptance: a cost code added to Sage's
+    # company-wide list (cstcde), a sub job added as a phase of its job (jobphs).
+    ADD_COST_CODE = "add_cost_code"
+    ADD_PHASE = "add_phase"
     # Pulls: read-only, answered with one Result per page (page 1.., more=False on the last).
     PULL_JOBS = "pull_jobs"
     PULL_VENDORS = "pull_vendors"
@@ -294,6 +298,30 @@ class PayableInvoicePayload(_Model):
     lines: list[PayableInvoiceLine] = Field(min_length=1)
 
 
+class CostCodePayload(_Model):
+    """cstcde: a Procore cost code Sage lacks, added to its company-wide cost code list.
+
+    Sage refuses a code it has (12000), a division it does not have (12802) and values it
+    cannot store (14050).
+    """
+
+    cost_code: CostCode  # cstcde.recnum, e.g. "3350.000"
+    name: str = Field(min_length=1, max_length=50)  # cstcde.cdenme
+    division: int | None = Field(default=None, ge=1, le=2_147_483_647)  # cstcde.divnum
+
+
+class PhasePayload(_Model):
+    """jobphs: a Procore sub job added as a phase of its project's Sage job.
+
+    Sage refuses a job it does not have (12802), a phase the job has (12000) and values it
+    cannot store (14050).
+    """
+
+    job: int = Field(ge=1, le=9_999_999_999)  # jobphs.recnum -> actrec.recnum
+    phase: int = Field(ge=1, le=9_999_999_999)  # jobphs.phsnum
+    name: str = Field(min_length=1, max_length=50)  # jobphs.phsnme
+
+
 class PullPayload(_Model):
     """Read a Sage list in pages; ``job`` narrows phases, budget lines or commitments to
     one job."""
@@ -335,6 +363,8 @@ PAYLOADS: dict[CommandType, type[_Model]] = {
     CommandType.ADD_SUBCONTRACT_CHANGE_ORDER: SubcontractChangeOrderPayload,
     CommandType.APPEND_PURCHASE_ORDER_LINES: PurchaseOrderChangePayload,
     CommandType.ADD_PAYABLE_INVOICE: PayableInvoicePayload,
+    CommandType.ADD_COST_CODE: CostCodePayload,
+    CommandType.ADD_PHASE: PhasePayload,
     **{pull: PullPayload for pull in PULLS},
     CommandType.PULL_JOB_COSTS: JobCostPullPayload,
 }

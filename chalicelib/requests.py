@@ -23,13 +23,14 @@ class RejectBody(BaseModel):
 class SendBody(BaseModel):
     """Send a Procore record for accounting acceptance (what Procore's "Send to ERP" does):
     a commitment (with its type and project), a commitment change order (with its
-    project), a project, a company (vendor), or a project's budget (``project_id`` alone:
-    one budget per project)."""
+    project), a project, a company (vendor), a project's budget (``project_id`` alone:
+    one budget per project), or a project's cost code or sub job (with its project) to be
+    added to Sage."""
 
     model_config = ConfigDict(extra="forbid")
 
     kind: Literal["commitment", "project", "vendor", "budget", "cco",
-                  "subcontractor_invoice"]
+                  "subcontractor_invoice", "cost_code", "sub_job"]
     commitment_type: Literal["subcontract", "purchase_order"] | None = None
     procore_id: int | None = Field(default=None, gt=0)
     project_id: int | None = Field(default=None, gt=0)
@@ -49,7 +50,8 @@ class SendBody(BaseModel):
                                           self.project_id is None):
             missing = "commitment_type" if self.commitment_type is None else "project_id"
             raise ValueError(f"a commitment needs '{missing}'")
-        if self.kind in ("cco", "subcontractor_invoice") and self.project_id is None:
+        if self.kind in ("cco", "subcontractor_invoice", "cost_code", "sub_job") and \
+                self.project_id is None:
             raise ValueError(f"a {self.kind.replace('_', ' ')} needs 'project_id'")
         return self
 

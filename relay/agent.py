@@ -68,6 +68,7 @@ from relay.config import AgentConfig
 from relay.journal import Journal
 from relay.sage.port import INVALID_DATA, SECURITY_DENIED, SageError, SagePort, SageReader
 from relay.sage.reads import SageReads, job_cost_cursor
+from relay.setup_writes import SETUP_FINDS, SETUP_WRITES
 
 AGENT_VERSION = "0.1.0"
 
@@ -110,6 +111,7 @@ WRITES: dict[CommandType, Callable[[SagePort, Any], dict[str, str]]] = {
     CommandType.APPEND_PURCHASE_ORDER_LINES:
         lambda sage, payload: sage.append_purchase_order_lines(payload),
     CommandType.ADD_PAYABLE_INVOICE: lambda sage, payload: sage.add_payable_invoice(payload),
+    **SETUP_WRITES,  # cost codes and phases (relay/setup_writes.py)
 }
 
 # Add command -> how Sage is asked whether it already has the record (reconciliation).
@@ -134,6 +136,7 @@ FINDS: dict[CommandType, Callable[[SagePort, Any], dict[str, str] | None]] = {
     # An invoice adds to what the subcontract billed: found by vendor, number, job,
     # subcontract and total, never posted twice.
     CommandType.ADD_PAYABLE_INVOICE: lambda sage, payload: sage.find_payable_invoice(payload),
+    **SETUP_FINDS,
 }
 
 # ClientError codes that mean "AWS is busy, try later" rather than "you are wrong".

@@ -5,7 +5,8 @@ same for every kind; a kind module says what is its own: how an accepted snapsho
 a Sage command, which Sage record it became, how Procore learns the origin ids, and what
 a change after sync does. Adding a kind adds a module and one line in ``_load``.
 
-Budgets and commitment change orders are modules; commitments, projects and vendors
+Budgets, commitment change orders, subcontractor invoices, cost codes and sub jobs are
+modules; commitments, projects and vendors
 predate the registry and are still served by the
 branches in ``services.exporter`` / ``services.results`` (docs/decisions.md: "One
 registry for item kinds").
@@ -60,9 +61,10 @@ _REGISTRY: dict[str, ItemKindModule] = {}
 
 
 def _load() -> None:
-    from chalicelib.kinds import budget, cco, subcontractor_invoice
+    from chalicelib.kinds import budget, cco, cost_code, sub_job, subcontractor_invoice
 
-    for module in (budget.KIND, cco.KIND, subcontractor_invoice.KIND):
+    for module in (budget.KIND, cco.KIND, subcontractor_invoice.KIND, cost_code.KIND,
+                   sub_job.KIND):
         _REGISTRY[module.name] = module
 
 

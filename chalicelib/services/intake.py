@@ -30,6 +30,7 @@ from chalicelib.services.budget_intake import BudgetIntake
 from chalicelib.services.cco_intake import CcoIntake
 from chalicelib.services.invoice_intake import InvoiceIntake
 from chalicelib.services.items import ItemService
+from chalicelib.services.setup_export_intake import SetupExportIntake
 
 COMMITMENT = "commitment"
 PATH = {"work_order_contract": "work_order_contracts",
@@ -59,6 +60,9 @@ class IntakeService:
                               direct_export=self._direct_export)
         self.invoices = InvoiceIntake(store, items, procore_for,
                                       direct_export=self._direct_export)
+        # Cost codes and sub jobs a person sends to be added to Sage.
+        self.setup_exports = SetupExportIntake(store, items, procore_for,
+                                               direct_export=self._direct_export)
         self.items = items
         self.procore_for = procore_for
         self.limits = limits

@@ -27,6 +27,13 @@ def send(user: User, body: SendBody, intake: IntakeService, items: ItemService) 
                                         procore_id, actor=user.subject)
         return item or items.get(user.company_id,
                                  make_item_id("subcontractor_invoice", procore_id))
+    if body.kind in ("cost_code", "sub_job"):
+        # Admin on the Procore tool holding the record (TOOL_FOR_KIND: Projects).
+        require(user, Permission.SEND_RETRIEVE_RESEND, body.kind)
+        item = intake.setup_exports.evaluate(user.company_id, body.kind,
+                                             int(body.project_id or 0), procore_id,
+                                             actor=user.subject)
+        return item or items.get(user.company_id, make_item_id(body.kind, procore_id))
     if body.kind == "cco":
         require(user, Permission.SEND_RETRIEVE_RESEND, "cco")
         item = intake.ccos.evaluate(user.company_id, int(body.project_id or 0), procore_id,

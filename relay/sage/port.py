@@ -12,8 +12,10 @@ from typing import Any, Protocol
 from chalicelib.relay_protocol import (
     BudgetChangePayload,
     BudgetPayload,
+    CostCodePayload,
     JobPayload,
     PayableInvoicePayload,
+    PhasePayload,
     PurchaseOrderChangePayload,
     PurchaseOrderHeaderPayload,
     PurchaseOrderPayload,
@@ -191,4 +193,26 @@ class SagePort(SageReader, Protocol):
         """The keys add_payable_invoice returned, if the vendor has an invoice of that
         number on the command's job and subcontract with the same total (reconciliation),
         else None."""
+        ...
+
+    def create_cost_code(self, payload: CostCodePayload) -> dict[str, str]:
+        """Insert a cstcde row (code, name, division or none); {"cstcde": "3350.000"}.
+        12000 the code exists (active or not); 12802 the division is not in cstdiv; 14050
+        a code that is not decimal(15,3), a blank or too long name."""
+        ...
+
+    def find_cost_code(self, payload: CostCodePayload) -> dict[str, str] | None:
+        """The keys create_cost_code returned if Sage has the code with the command's name
+        and division (reconciliation), else None."""
+        ...
+
+    def create_phase(self, payload: PhasePayload) -> dict[str, str]:
+        """Insert a jobphs row; {"jobphs": job, "phsnum": phase}. 12802 the job does not
+        exist; 12000 the job has the phase; 14050 a phase out of range, a blank or too long
+        name."""
+        ...
+
+    def find_phase(self, payload: PhasePayload) -> dict[str, str] | None:
+        """The keys create_phase returned if the job has the phase with the command's name
+        (reconciliation), else None."""
         ...

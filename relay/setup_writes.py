@@ -1,0 +1,26 @@
+"""The agent's setup-record commands: a cost code added to Sage's list (ADD_COST_CODE)
+and a phase added to a job (ADD_PHASE), each with its reconciliation look-up.
+
+Merged into ``relay.agent.WRITES`` and ``relay.agent.FINDS``: the agent applies them as
+every add, once per command id (the journal), and after a crash between the Sage write and
+the journal looks the record up first, so a redelivered command never writes a second
+record (a cost code or phase that is there with the command's name is the earlier write).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from chalicelib.relay_protocol import CommandType
+from relay.sage.port import SagePort
+
+SETUP_WRITES: dict[CommandType, Callable[[SagePort, Any], dict[str, str]]] = {
+    CommandType.ADD_COST_CODE: lambda sage, payload: sage.create_cost_code(payload),
+    CommandType.ADD_PHASE: lambda sage, payload: sage.create_phase(payload),
+}
+
+SETUP_FINDS: dict[CommandType, Callable[[SagePort, Any], dict[str, str] | None]] = {
+    CommandType.ADD_COST_CODE: lambda sage, payload: sage.find_cost_code(payload),
+    CommandType.ADD_PHASE: lambda sage, payload: sage.find_phase(payload),
+}
