@@ -33,13 +33,13 @@ from tests.browser.harness import BrowserStack
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if not config.pluginmanager.hasplugin("xdist"):
-        return
-    here = Path(__file__).parent
-    for item in items:
-        if here in Path(str(item.fspath)).parents:
-            item.add_marker(pytest.mark.xdist_group("browser"))
+def pytest_itemcollected(item: pytest.Item) -> None:
+    """Every browser test in xdist group "browser": one worker runs them all against one
+    stack. Marked as each item is collected, so the mark is there when xdist's worker turns
+    it into the node id suffix `--dist loadgroup` schedules by (a collection_modifyitems
+    hook here ran after xdist's, and the tests went to both workers, two stacks)."""
+    if Path(__file__).parent in Path(str(item.fspath)).parents:
+        item.add_marker(pytest.mark.xdist_group("browser"))
 
 
 @pytest.fixture(scope="package")

@@ -38,3 +38,11 @@ def test_the_browser_opens_a_blank_page_and_the_api(page: Any,
     answer = page.goto(f"{connector.api_url}/health")
     assert answer is not None and answer.status == 200
     assert '"status"' in page.content() and "ok" in page.content()
+
+
+def test_browser_tests_run_together_on_one_worker(request: pytest.FixtureRequest) -> None:
+    """Under `--dist loadgroup` (make test) every browser test carries the "browser" group
+    in its node id, so one worker runs them all against one stack."""
+    if not getattr(request.config.option, "loadgroup", False):  # set in xdist's workers
+        return  # one process: nothing to group
+    assert request.node.nodeid.endswith("@browser"), request.node.nodeid
