@@ -14,8 +14,9 @@ import sys
 import threading
 from typing import Any
 
-from relay.agent import AGENT_VERSION, RelayAgent, configure_logging
+from relay.agent import AGENT_VERSION, RelayAgent
 from relay.config import AgentConfig, ConfigError, load_config
+from relay.logs import configure_logging
 
 log = logging.getLogger("relay.main")
 

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.harness import BrowserStack
 
@@ -106,6 +107,9 @@ def page(browser: Any, console: Console) -> Iterator[Any]:
     context = browser.new_context(viewport={"width": 1280, "height": 800},
                                   accept_downloads=True)
     context.set_default_timeout(15_000)
+    # expect(...) waits as long as actions do: `chalice local` answers one request at a
+    # time, and on a loaded 2-core machine an item's detail took over expect's 5 s default.
+    expect.set_options(timeout=15_000)
     page = context.new_page()
     page.on("console", lambda message: console.errors.append(
         f"console: {message.text} ({message.location.get('url', '')})")

@@ -39,8 +39,9 @@ from chalicelib.relay_protocol import (
     Result,
     SubcontractPayload,
 )
-from relay.agent import JsonFormatter, RelayAgent, backoff_delay, is_transient
+from relay.agent import RelayAgent, backoff_delay, is_transient
 from relay.config import AgentConfig, ConfigError, load_config
+from relay.logs import JsonFormatter
 from relay.sage.embedded import EmbeddedSage
 from relay.sage.port import (
     CONSTRAINT_FAILED,

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from chalicelib.relay_protocol import Command, CommandType
-from relay.agent import JsonFormatter
+from relay.logs import JsonFormatter
 from relay.sage.embedded import EmbeddedSage
 from relay.sage.port import INVALID_DATA
 from tests.relay import test_agent
