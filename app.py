@@ -22,6 +22,7 @@ from chalicelib.api import (
 from chalicelib.budget_routes import budget_routes
 from chalicelib.job_cost_routes import job_cost_routes
 from chalicelib.observability import flush_metrics, logger
+from chalicelib.prime_contract_routes import prime_contract_routes
 from chalicelib.report_routes import report_routes
 from chalicelib.setup_routes import setup_routes
 from chalicelib.web_routes import web_routes
@@ -30,6 +31,7 @@ app = Chalice(app_name="procore-sage-connector")
 app.experimental_feature_flags.update(["BLUEPRINTS"])
 app.register_blueprint(setup_routes)
 app.register_blueprint(budget_routes)
+app.register_blueprint(prime_contract_routes)
 app.register_blueprint(report_routes)
 app.register_blueprint(job_cost_routes)
 app.register_blueprint(web_routes)

@@ -43,6 +43,11 @@ class CommandType(StrEnum):
     # company-wide list (cstcde), a sub job added as a phase of its job (jobphs).
     ADD_COST_CODE = "add_cost_code"
     ADD_PHASE = "add_phase"
+    # An approved owner invoice (payment application): acrinv + arivln in Sage AR.
+    ADD_RECEIVABLE_INVOICE = "add_receivable_invoice"
+    # An approved prime contract change order (PCCO): prmchg + pmcgln, or its prime lines
+    # added to the change order a CCO of the same change event wrote (PrimeChangeOrderPayload).
+    ADD_PRIME_CHANGE_ORDER = "add_prime_change_order"
     # Pulls: read-only, answered with one Result per page (page 1.., more=False on the last).
     PULL_JOBS = "pull_jobs"
     PULL_VENDORS = "pull_vendors"
@@ -52,16 +57,21 @@ class CommandType(StrEnum):
     PULL_BUDGETS = "pull_budgets"
     PULL_PAYMENTS = "pull_payments"  # payments of payable invoices (acppmt)
     PULL_COMMITMENTS = "pull_commitments"  # subcon + pchord totals (reconciliation)
+    PULL_RECEIPTS = "pull_receipts"  # receipts of receivable (owner) invoices (acrpmt)
     # Job cost transactions of one job since a cursor: ONE page per command, answered by
     # one Result (rows in ``data_zlib``); the connector asks for the next page only after
     # Procore accepted this one, so its cursor never runs ahead of Procore.
     PULL_JOB_COSTS = "pull_job_costs"
+    # A job's contract for the prime contract import: actrec (contract amount, retention)
+    # and its budget lines (bdglin) as the schedule of values; one Result, rows in data_zlib.
+    READ_JOB_CONTRACT = "read_job_contract"
 
 
 PULLS = frozenset({CommandType.PULL_JOBS, CommandType.PULL_VENDORS,
                    CommandType.PULL_COST_CODES, CommandType.PULL_COST_TYPES,
                    CommandType.PULL_PHASES, CommandType.PULL_BUDGETS,
-                   CommandType.PULL_PAYMENTS, CommandType.PULL_COMMITMENTS})
+                   CommandType.PULL_PAYMENTS, CommandType.PULL_COMMITMENTS,
+                   CommandType.PULL_RECEIPTS})
 
 
 class _Model(BaseModel):
@@ -322,6 +332,56 @@ class PhasePayload(_Model):
     name: str = Field(min_length=1, max_length=50)  # jobphs.phsnme
 
 
+class PrimeChangeLine(_Model):
+    """One pmcgln row: a prime contract change line (the owner's approved amount)."""
+
+    description: str = Field(max_length=50)  # pmcgln.dscrpt (the PCCO reference first)
+    cost_code: CostCode  # pmcgln.cstcde
+    cost_type: CostType  # pmcgln.csttyp
+    amount: Decimal  # pmcgln.reqprc = aprprc: the change to the contract, + or -
+
+
+class PrimeChangeOrderPayload(_Model):
+    """prmchg + pmcgln: an approved Procore PCCO (relay/sage/embedded/prime_changes.py).
+
+    ``join``: the prmchg a CCO of the same Procore change event wrote; its prime lines go
+    there when Sage still takes them (else a change order of its own, numbered by Sage).
+    ``reference`` starts the description and each line's, so a crash never writes twice.
+    """
+
+    job: int = Field(ge=1)  # prmchg.jobnum
+    reference: str = Field(min_length=1, max_length=20)
+    description: str = Field(max_length=50)  # prmchg.dscrpt (reference first)
+    change_date: date  # prmchg.chgdte = aprdte
+    join: int | None = Field(default=None, ge=1)  # prmchg.recnum to add the lines to
+    lines: list[PrimeChangeLine] = Field(min_length=1)
+
+
+class ReceivableInvoiceLine(_Model):
+    """One arivln line of an owner invoice (retention included in the amount)."""
+
+    line_number: int = Field(ge=1)  # arivln.linnum
+    description: str = Field(max_length=50)  # arivln.dscrpt
+    cost_code: CostCode  # arivln.cstcde
+    amount: Decimal  # arivln.extprc: work billed this period, retention included
+    retention: Decimal | None = None  # None: the job's rate (actrec.retain) of the amount
+
+
+class ReceivableInvoicePayload(_Model):
+    """acrinv + arivln: an approved Procore owner invoice in Sage accounts receivable
+    (relay/sage/embedded/receivables.py). Sage posts it to the period of ``invoice_date``
+    and refuses an invoice number used in the company (14201)."""
+
+    job: int = Field(ge=1)  # acrinv.jobnum
+    invoice_number: str = Field(min_length=1, max_length=20)  # acrinv.invnum
+    description: str = Field(max_length=50)  # acrinv.dscrpt
+    invoice_date: date  # acrinv.invdte: the billing date; sets the posting period
+    due_date: date | None = None  # acrinv.duedte
+    phase: int = Field(default=0, ge=0)  # acrinv.phsnum, 0 = none
+    client_po: str = Field(default="", max_length=20)  # acrinv.pchord
+    lines: list[ReceivableInvoiceLine] = Field(min_length=1)
+
+
 class PullPayload(_Model):
     """Read a Sage list in pages; ``job`` narrows phases, budget lines or commitments to
     one job."""
@@ -351,6 +411,12 @@ class JobCostPullPayload(_Model):
 JOB_COST_SETTLE_SECONDS = 60
 
 
+class JobContractPayload(_Model):
+    """READ_JOB_CONTRACT: the job whose contract (actrec) and budget lines are read."""
+
+    job: int = Field(ge=1, le=9_999_999_999)  # actrec.recnum
+
+
 PAYLOADS: dict[CommandType, type[_Model]] = {
     CommandType.ADD_SUBCONTRACT: SubcontractPayload,
     CommandType.ADD_PURCHASE_ORDER: PurchaseOrderPayload,
@@ -365,8 +431,11 @@ PAYLOADS: dict[CommandType, type[_Model]] = {
     CommandType.ADD_PAYABLE_INVOICE: PayableInvoicePayload,
     CommandType.ADD_COST_CODE: CostCodePayload,
     CommandType.ADD_PHASE: PhasePayload,
+    CommandType.ADD_RECEIVABLE_INVOICE: ReceivableInvoicePayload,
+    CommandType.ADD_PRIME_CHANGE_ORDER: PrimeChangeOrderPayload,
     **{pull: PullPayload for pull in PULLS},
     CommandType.PULL_JOB_COSTS: JobCostPullPayload,
+    CommandType.READ_JOB_CONTRACT: JobContractPayload,
 }
 
 # Row shapes in pull results (Result.data), one dict per Sage record:
@@ -385,6 +454,10 @@ PAYLOADS: dict[CommandType, type[_Model]] = {
 #                     "invoice_number": "GB-1001", "vendor": 3001, "job": 24001,
 #                     "check_number": "10452", "date": "2026-12-04", "amount": "11250.45",
 #                     "invoice_status": 4, "invoice_balance": "0.00"}
+#   pull_receipts    {"receipt": "<acrpmt._idnum>", "invoice": 3 (acrinv.recnum),
+#                     "invoice_number": "OI-001", "job": 24001, "check_number": "5521",
+#                     "date": "2024-05-20", "amount": "100000.00", "invoice_status": 1,
+#                     "invoice_balance": "8000.00"}
 #   pull_commitments {"sage_key": "subcon:17" | "pchord:5" (the commitment link's key),
 #                     "kind": "subcontract" | "purchase_order", "job": 24001,
 #                     "number": "SC-001" (ctcnum / ordnum), "vendor": 3001, "status": 4,
@@ -406,6 +479,13 @@ PAYLOADS: dict[CommandType, type[_Model]] = {
 #                    Result.sage_keys: {"cursor": "<after the page's last row>" (the last
 #                    page's too; the ``after`` asked when no row), "until": "<cap>"};
 #                    more=True while rows remain before the cap.
+#   read_job_contract ONE row (data_zlib): {"job": 24001, "name", "status": 4,
+#                    "contract": "1250000.00" (actrec.cntrct), "retention_rate": "10.00"
+#                    (actrec.retain %), "contract_number": "" (connum), "client_po": ""
+#                    (pchord), "lines": [{"phase": None | 1, "line": 1, "cost_code":
+#                    "3300.000", "name": "Concrete" (cstcde.cdenme, "" unknown),
+#                    "phase_name": "" | "Structure", "total": "15200.00" (bdglin.ttlbdg)}]}
+#                    (lines by phase and cost code); an unknown job: error 12802.
 
 
 # ---- envelopes ------------------------------------------------------------------------------

@@ -45,7 +45,10 @@ def sync_paid_invoices() -> Any:
     user = caller(report_routes.current_request)
     require(user, Permission.SYNC_PAID_INVOICES)
     state = get_erp_lists().request(user.company_id, "payments", user.subject)
-    return json_response(202, {"queued": ["payments"], "pull": state})
+    # Receipts of owner invoices too (recorded on their items: services/owner_receipts).
+    receipts = get_erp_lists().request(user.company_id, "receipts", user.subject)
+    return json_response(202, {"queued": ["payments", "receipts"], "pull": state,
+                               "receipts_pull": receipts})
 
 
 def _csv_or_json(rows: list[dict[str, Any]], columns: tuple[str, ...], filename: str,

@@ -30,7 +30,7 @@ class SendBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: Literal["commitment", "project", "vendor", "budget", "cco",
-                  "subcontractor_invoice", "cost_code", "sub_job"]
+                  "subcontractor_invoice", "cost_code", "sub_job", "owner_invoice", "pcco"]
     commitment_type: Literal["subcontract", "purchase_order"] | None = None
     procore_id: int | None = Field(default=None, gt=0)
     project_id: int | None = Field(default=None, gt=0)
@@ -50,7 +50,8 @@ class SendBody(BaseModel):
                                           self.project_id is None):
             missing = "commitment_type" if self.commitment_type is None else "project_id"
             raise ValueError(f"a commitment needs '{missing}'")
-        if self.kind in ("cco", "subcontractor_invoice", "cost_code", "sub_job") and \
+        if self.kind in ("cco", "subcontractor_invoice", "cost_code", "sub_job",
+                         "owner_invoice", "pcco") and \
                 self.project_id is None:
             raise ValueError(f"a {self.kind.replace('_', ' ')} needs 'project_id'")
         return self
@@ -107,6 +108,7 @@ class ScheduleBody(BaseModel):
     phases: int | None = Field(default=None, ge=0, le=10080)
     budgets: int | None = Field(default=None, ge=0, le=10080)
     payments: int | None = Field(default=None, ge=0, le=10080)
+    receipts: int | None = Field(default=None, ge=0, le=10080)  # owner invoice receipts
     commitments: int | None = Field(default=None, ge=0, le=10080)
     job_costs: int | None = Field(default=None, ge=0, le=10080)  # per enabled project
     # The settings version the client edited (GET /settings answers it): a save over a
@@ -134,6 +136,9 @@ class AdvancedBody(BaseModel):
     commitment_title_max: int | None = Field(default=None, ge=1, le=50)
     # How a Procore cost code without an origin id maps to Sage (chalicelib/domain/cost_codes).
     cost_code_rule: Literal["none", "division-dash-code", "sage-decimal"] | None = None
+    # The Sage cost code owner invoices bill (AR line), e.g. "1100.000" (domain/owner_invoices).
+    owner_invoice_cost_code: str | None = Field(default=None,
+                                                pattern=r"^[1-9]\d{0,11}(\.\d{1,3})?$")
     # The settings version the client edited (GET /settings answers it): a save over a
     # newer version is refused with 409 instead of reverting someone else's change.
     version: int | None = Field(default=None, ge=0)

@@ -29,8 +29,10 @@ if TYPE_CHECKING:
     from chalicelib.services.job_cost_reports import JobCostReports
     from chalicelib.services.job_cost_sync import JobCostSync
     from chalicelib.services.link_views import LinkViews
+    from chalicelib.services.owner_receipts import OwnerReceipts
     from chalicelib.services.paid_notices import PaidInvoiceNotices
     from chalicelib.services.preview import ExportPreview
+    from chalicelib.services.prime_contract_import import PrimeContractImportService
     from chalicelib.services.quarantine import QuarantineService
     from chalicelib.services.reports import Reports
     from chalicelib.services.results import ResultsService
@@ -94,9 +96,13 @@ def get_sweeper() -> SweeperService:
 def get_results() -> ResultsService:
     from chalicelib.services.results import ResultsService
 
-    return ResultsService(get_store(), get_item_service(), get_procore, get_erp_lists(),
-                          context_for=get_exporter().export_context,
-                          job_costs=get_job_cost_sync)
+    results = ResultsService(get_store(), get_item_service(), get_procore, get_erp_lists(),
+                             context_for=get_exporter().export_context,
+                             job_costs=get_job_cost_sync)
+    # The prime contract import's read of the job's contract comes back as a Result.
+    results.reads["import:prime_contract:"] = (
+        lambda result: get_prime_contract_import().handle_result(result))
+    return results
 
 
 @lru_cache(maxsize=1)
@@ -132,7 +138,15 @@ def get_erp_lists() -> ErpLists:
     lists.on_complete["budgets"] = lambda company_id: get_budget_import().resume(company_id)
     # Payments Sage recorded on exported invoices go to Procore once the pull is whole.
     lists.on_complete["payments"] = lambda company_id: get_paid_notices().report(company_id)
+    # Receipts of exported owner invoices are recorded on their items (owner_receipts).
+    lists.on_complete["receipts"] = lambda company_id: get_owner_receipts().report(company_id)
     return lists
+
+
+def get_owner_receipts() -> OwnerReceipts:
+    from chalicelib.services.owner_receipts import OwnerReceipts
+
+    return OwnerReceipts(get_store())
 
 
 @lru_cache(maxsize=1)
@@ -169,6 +183,16 @@ def get_budget_import() -> BudgetImportService:
 
     return BudgetImportService(get_store(), get_erp_lists(), get_procore,
                                get_settings().cost_type_map)
+
+
+@lru_cache(maxsize=1)
+def get_prime_contract_import() -> PrimeContractImportService:
+    from chalicelib.adapters.store_prime_contracts import PrimeContractImports
+    from chalicelib.services.prime_contract_import import PrimeContractImportService
+
+    imports = PrimeContractImports(get_settings().table_name, aws.client("dynamodb"))
+    return PrimeContractImportService(get_store(), imports, get_relay_commands_queue(),
+                                      get_procore)
 
 
 @lru_cache(maxsize=1)

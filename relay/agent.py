@@ -40,7 +40,6 @@ jitter, capped) and carries on when AWS answers again.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import random
@@ -68,7 +67,8 @@ from relay.config import AgentConfig
 from relay.journal import Journal
 from relay.sage.port import INVALID_DATA, SECURITY_DENIED, SageError, SagePort, SageReader
 from relay.sage.reads import SageReads, job_cost_cursor
-from relay.setup_writes import SETUP_FINDS, SETUP_WRITES
+from relay.setup_writes import SETUP_FINDS, SETUP_PULLS, SETUP_WRITES
+from relay.single_reads import SINGLE_READS, answer_read
 
 AGENT_VERSION = "0.1.0"
 
@@ -88,7 +88,7 @@ PULL_TABLES: dict[CommandType, str] = {
     CommandType.PULL_PHASES: "phases",
     CommandType.PULL_BUDGETS: "budgets",
     CommandType.PULL_PAYMENTS: "payments",
-    CommandType.PULL_COMMITMENTS: "commitments",
+    CommandType.PULL_COMMITMENTS: "commitments", **SETUP_PULLS,  # + receipts
 }
 # Pulls that PullPayload.job narrows to one job (not the others: a job given with them is
 # ignored, the whole list is read).
@@ -145,32 +145,6 @@ _THROTTLING = frozenset({
     "RequestLimitExceeded", "AWS.SimpleQueueService.RequestThrottled", "ServiceUnavailable",
     "InternalError", "InternalFailure", "SlowDown",
 })
-
-
-class JsonFormatter(logging.Formatter):
-    """One JSON object per line, so an on-premises log shipper needs no parsing rules."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        line: dict[str, Any] = {
-            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname,
-            "logger": record.name,
-            "event": record.getMessage(),
-        }
-        line.update(getattr(record, "fields", {}))
-        if record.exc_info:
-            line["exception"] = self.formatException(record.exc_info)
-        return json.dumps(line, default=str)
-
-
-def configure_logging(level: int = logging.INFO, stream: Any = None) -> None:
-    """Send the ``relay`` loggers to ``stream`` (stderr by default) as JSON lines."""
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(JsonFormatter())
-    root = logging.getLogger("relay")
-    root.handlers[:] = [handler]
-    root.setLevel(level)
-    root.propagate = False
 
 
 def _event(level: int, event: str, **fields: Any) -> None:
@@ -311,6 +285,8 @@ class RelayAgent:
         command = self._parse(message)
         if command is None:
             return False  # left on the queue: SQS redrives it to the DLQ after maxReceiveCount
+        if command.type in SINGLE_READS:  # one read, one Result (relay/single_reads.py)
+            return answer_read(self, command, message)
         if command.type in PULLS or command.type is CommandType.PULL_JOB_COSTS:
             if command.type is CommandType.PULL_JOB_COSTS:
                 last = self.pull_job_costs(command)

@@ -13,14 +13,25 @@ from collections.abc import Callable
 from typing import Any
 
 from chalicelib.relay_protocol import CommandType
+from relay.receivable_writes import RECEIVABLE_FINDS, RECEIVABLE_PULLS, RECEIVABLE_WRITES
 from relay.sage.port import SagePort
+
+# Pulls added beside the agent's own (owner invoice receipts: relay/receivable_writes.py).
+SETUP_PULLS: dict[CommandType, str] = {**RECEIVABLE_PULLS}
 
 SETUP_WRITES: dict[CommandType, Callable[[SagePort, Any], dict[str, str]]] = {
     CommandType.ADD_COST_CODE: lambda sage, payload: sage.create_cost_code(payload),
     CommandType.ADD_PHASE: lambda sage, payload: sage.create_phase(payload),
+    # A PCCO (relay/sage/embedded/prime_changes.py): found again by its reference.
+    CommandType.ADD_PRIME_CHANGE_ORDER:
+        lambda sage, payload: sage.add_prime_change_order(payload),
+    **RECEIVABLE_WRITES,  # owner invoices (relay/receivable_writes.py)
 }
 
 SETUP_FINDS: dict[CommandType, Callable[[SagePort, Any], dict[str, str] | None]] = {
     CommandType.ADD_COST_CODE: lambda sage, payload: sage.find_cost_code(payload),
     CommandType.ADD_PHASE: lambda sage, payload: sage.find_phase(payload),
+    CommandType.ADD_PRIME_CHANGE_ORDER:
+        lambda sage, payload: sage.find_prime_change_order(payload),
+    **RECEIVABLE_FINDS,
 }

@@ -145,7 +145,8 @@ class Link(BaseModel):
 
     company_id: int
     kind: Literal["project", "vendor", "commitment", "sub_job", "budget", "cco",
-                  "subcontractor_invoice", "cost_code"]
+                  "subcontractor_invoice", "cost_code", "prime_contract", "pcco",
+                  "owner_invoice"]
     # budget: which system the budget was created in ("procore": exported, "sage": imported)
     origin: Literal["procore", "sage"] | None = None
     procore_id: int

@@ -66,6 +66,12 @@ def _load() -> None:
     for module in (budget.KIND, cco.KIND, subcontractor_invoice.KIND, cost_code.KIND,
                    sub_job.KIND):
         _REGISTRY[module.name] = module
+    from chalicelib.kinds import owner_invoice  # owner invoices (Sage AR)
+
+    _REGISTRY[owner_invoice.KIND.name] = owner_invoice.KIND
+    from chalicelib.kinds import pcco  # prime contract change orders (prmchg + pmcgln)
+
+    _REGISTRY[pcco.KIND.name] = pcco.KIND
 
 
 def kind_module(name: str) -> ItemKindModule | None:

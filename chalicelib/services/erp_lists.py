@@ -37,13 +37,14 @@ PULL_FOR_LIST: dict[str, CommandType] = {
     "cost_codes": CommandType.PULL_COST_CODES, "cost_types": CommandType.PULL_COST_TYPES,
     "phases": CommandType.PULL_PHASES, "budgets": CommandType.PULL_BUDGETS,
     "payments": CommandType.PULL_PAYMENTS, "commitments": CommandType.PULL_COMMITMENTS,
+    "receipts": CommandType.PULL_RECEIPTS,  # owner invoice receipts (acrpmt)
 }
 # Minutes between scheduled pulls unless the company's sync schedule says otherwise
 # (Procore's hh2 sync reads Sage about every 5 minutes; lists change rarely).
 DEFAULT_SCHEDULE_MINUTES: dict[str, int] = {"jobs": 60, "vendors": 60, "cost_codes": 240,
                                             "cost_types": 1440, "phases": 60,
                                             "budgets": 60, "payments": 60,
-                                            "commitments": 60}
+                                            "commitments": 60, "receipts": 60}
 # A pull state write lost to another consumer's is read and applied again this often.
 PULL_STATE_ATTEMPTS = 5
 # What describes one run's progress; a new run starts without them (the previous complete

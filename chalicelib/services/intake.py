@@ -30,6 +30,8 @@ from chalicelib.services.budget_intake import BudgetIntake
 from chalicelib.services.cco_intake import CcoIntake
 from chalicelib.services.invoice_intake import InvoiceIntake
 from chalicelib.services.items import ItemService
+from chalicelib.services.owner_invoice_intake import OwnerInvoiceIntake, owner_invoice_target
+from chalicelib.services.pcco_intake import PccoIntake
 from chalicelib.services.setup_export_intake import SetupExportIntake
 
 COMMITMENT = "commitment"
@@ -58,11 +60,16 @@ class IntakeService:
                                     direct_export=self._direct_export)
         self.ccos = CcoIntake(store, items, procore_for, cost_types or {},
                               direct_export=self._direct_export)
+        # PCCOs share the "Change Order Packages" webhook with CCOs (PccoIntake.owns).
+        self.pccos = PccoIntake(store, items, procore_for, cost_types or {},
+                                direct_export=self._direct_export)
         self.invoices = InvoiceIntake(store, items, procore_for,
                                       direct_export=self._direct_export)
         # Cost codes and sub jobs a person sends to be added to Sage.
         self.setup_exports = SetupExportIntake(store, items, procore_for,
                                                direct_export=self._direct_export)
+        self.owner_invoices = OwnerInvoiceIntake(store, items, procore_for,
+                                                 direct_export=self._direct_export)
         self.items = items
         self.procore_for = procore_for
         self.limits = limits
@@ -84,11 +91,16 @@ class IntakeService:
                                                  action=event.action,
                                                  correlation_id=event.event_id)
         elif cco is not None:
-            outcome = self.ccos.handle_event(event.company_id, *cco, action=event.action,
-                                             correlation_id=event.event_id)
+            packages = self.pccos if self.pccos.owns(event.company_id, *cco) else self.ccos
+            outcome = packages.handle_event(event.company_id, *cco, action=event.action,
+                                            correlation_id=event.event_id)
         elif budget_project is not None:
             outcome = self.budgets.handle_event(event.company_id, budget_project,
                                                 correlation_id=event.event_id)
+        elif (owner_invoice := owner_invoice_target(event)) is not None:
+            outcome = self.owner_invoices.handle_event(event.company_id, *owner_invoice,
+                                                       action=event.action,
+                                                       correlation_id=event.event_id)
         else:
             outcome = "ignored"
         # Marked only after the item write is durable: a crash before this line makes

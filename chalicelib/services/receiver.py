@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.adapters.queues import FifoQueue
+from chalicelib.domain.owner_invoices import owner_invoice_target
 from chalicelib.domain.webhooks import (
     WebhookEvent,
     budget_target,
@@ -89,7 +90,8 @@ def route(settings: Settings, queue: FifoQueue, event: WebhookEvent) -> dict[str
         return {"status": "skipped", "reason": "company not served by this connector",
                 "id": event.event_id}
     if (commitment_target(event) is None and budget_target(event) is None
-            and cco_target(event) is None and invoice_target(event) is None):
+            and cco_target(event) is None and invoice_target(event) is None
+            and owner_invoice_target(event) is None):
         count("WebhooksSkipped")
         return {"status": "skipped", "reason": f"resource {event.resource_name!r} not synced",
                 "id": event.event_id}

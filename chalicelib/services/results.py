@@ -39,6 +39,8 @@ class ResultsService:
                  job_costs: Callable[[], JobCostSync] | None = None) -> None:
         self.context_for = context_for
         self.job_costs = job_costs
+        # Answers of single reads, by the item id's prefix (e.g. "import:prime_contract:").
+        self.reads: dict[str, Callable[[Result], str]] = {}
         self.store = store
         self.items = items
         self.procore_for = procore_for
@@ -54,6 +56,9 @@ class ResultsService:
             return self.lists.handle_page(message)
         if message.item_id.startswith("jobcost:") and self.job_costs is not None:
             return self.job_costs().handle_page(message)
+        read = next((h for p, h in self.reads.items() if message.item_id.startswith(p)), None)
+        if read is not None:
+            return read(message)
         return self._result(message)
 
     def _result(self, result: Result) -> str:

@@ -34,6 +34,18 @@ def send(user: User, body: SendBody, intake: IntakeService, items: ItemService) 
                                              int(body.project_id or 0), procore_id,
                                              actor=user.subject)
         return item or items.get(user.company_id, make_item_id(body.kind, procore_id))
+    if body.kind == "owner_invoice":
+        # "Send an owner invoice": admin on the Invoicing tool (TOOL_FOR_KIND).
+        require(user, Permission.SEND_RETRIEVE_RESEND, "owner_invoice")
+        item = intake.owner_invoices.evaluate(user.company_id, int(body.project_id or 0),
+                                              procore_id, actor=user.subject)
+        return item or items.get(user.company_id, make_item_id("owner_invoice", procore_id))
+    if body.kind == "pcco":
+        # A prime contract change order: admin on the Change Orders tool (TOOL_FOR_KIND).
+        require(user, Permission.SEND_RETRIEVE_RESEND, "pcco")
+        item = intake.pccos.evaluate(user.company_id, int(body.project_id or 0), procore_id,
+                                     actor=user.subject)
+        return item or items.get(user.company_id, make_item_id("pcco", procore_id))
     if body.kind == "cco":
         require(user, Permission.SEND_RETRIEVE_RESEND, "cco")
         item = intake.ccos.evaluate(user.company_id, int(body.project_id or 0), procore_id,

@@ -40,6 +40,7 @@ REFRESH_PERMISSION = {
     "phases": Permission.IMPORT_SUB_JOB,
     "budgets": Permission.IMPORT_BUDGET,
     "payments": Permission.SYNC_PAID_INVOICES,
+    "receipts": Permission.SYNC_PAID_INVOICES,  # owner invoices reported paid
     # Sage's commitment totals serve the reconciliation report (ERP admin): its rule.
     "commitments": Permission.VIEW_RECONCILIATION_REPORT,
 }

@@ -15,6 +15,7 @@ const LISTS = {
   phases: "Phases (sub jobs)",
   budgets: "Budgets",
   payments: "Payments",
+  receipts: "Owner invoice receipts",
   commitments: "Subcontracts and purchase orders",
   job_costs: "Job costs (each enabled project)",
 };

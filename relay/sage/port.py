@@ -16,9 +16,11 @@ from chalicelib.relay_protocol import (
     JobPayload,
     PayableInvoicePayload,
     PhasePayload,
+    PrimeChangeOrderPayload,
     PurchaseOrderChangePayload,
     PurchaseOrderHeaderPayload,
     PurchaseOrderPayload,
+    ReceivableInvoicePayload,
     SubcontractChangeOrderPayload,
     SubcontractHeaderPayload,
     SubcontractPayload,
@@ -215,4 +217,40 @@ class SagePort(SageReader, Protocol):
     def find_phase(self, payload: PhasePayload) -> dict[str, str] | None:
         """The keys create_phase returned if the job has the phase with the command's name
         (reconciliation), else None."""
+        ...
+
+    def read_job_contract(self, job: int) -> dict[str, Any]:
+        """READ_JOB_CONTRACT: the job's contract (actrec cntrct, retain, connum) and its
+        budget lines (bdglin) in relay_protocol's read_job_contract shape
+        (relay/sage/contract_reads.py). 12802 the job does not exist; the database
+        unreachable -> 17000 (retryable)."""
+        ...
+
+    def add_prime_change_order(self, payload: PrimeChangeOrderPayload) -> dict[str, str]:
+        """Write an approved PCCO's prime lines (pmcgln) into the ``join`` change order when
+        Sage still takes them there (same job, no phase, Approved, no prime lines yet), else
+        into a prmchg of its own (the job's next chgnum, Approved), in one transaction;
+        {"prmchg": recnum, "chgnum": number, "joined": "true"|"false", "lines": "a-b"}.
+        12802 unknown job, cost code or cost type; 14050 an inactive cost code, a
+        description not starting with the reference, values Sage would not store."""
+        ...
+
+    def find_prime_change_order(
+            self, payload: PrimeChangeOrderPayload) -> dict[str, str] | None:
+        """The keys add_prime_change_order returned if a change order of the job has prime
+        lines starting with the command's reference (reconciliation), else None."""
+        ...
+
+    def add_receivable_invoice(self, payload: ReceivableInvoicePayload) -> dict[str, str]:
+        """Write an owner invoice to AR (acrinv + arivln, relay/sage/embedded/receivables.py)
+        in one transaction; {"acrinv": recnum, "invnum": number, "period": "2026-11"}.
+        12802 unknown job, phase or cost code; 14201 the number is another invoice's;
+        14050 a locked/closed period or values Sage would not store. The same invoice again
+        answers the keys it got."""
+        ...
+
+    def find_receivable_invoice(
+            self, payload: ReceivableInvoicePayload) -> dict[str, str] | None:
+        """The keys add_receivable_invoice returned for the invoice number on the command's
+        job (reconciliation), else None."""
         ...

@@ -98,6 +98,8 @@ from relay.sage.tables import (
     STAMP,
     acpinv,
     acppmt,
+    acrinv,
+    acrpmt,
     actpay,
     actrec,
     bdglin,
@@ -186,6 +188,15 @@ def _payment(r: Any) -> dict[str, Any]:
     return {"payment": str(r._idnum), "invoice": int(r.invoice),
             "invoice_number": r.invnum, "vendor": int(r.vndnum),
             "job": None if r.jobnum is None else int(r.jobnum),
+            "check_number": _text(r.chknum),
+            "date": None if r.chkdte is None else r.chkdte.isoformat(),
+            "amount": money_text(r.amount), "invoice_status": int(r.status),
+            "invoice_balance": money_text(r.invbal)}
+
+
+def _receipt(r: Any) -> dict[str, Any]:
+    return {"receipt": str(r._idnum), "invoice": int(r.invoice),
+            "invoice_number": r.invnum, "job": None if r.jobnum is None else int(r.jobnum),
             "check_number": _text(r.chknum),
             "date": None if r.chkdte is None else r.chkdte.isoformat(),
             "amount": money_text(r.amount), "invoice_status": int(r.status),
@@ -281,6 +292,12 @@ READS: dict[str, ReadSpec] = {spec.name: spec for spec in (
                           acpinv.c.vndnum, acpinv.c.jobnum, acpinv.c.status, acpinv.c.invbal],
              [acppmt.c.recnum, acppmt.c._idnum], _payment,
              source=acppmt.join(acpinv, acpinv.c._idnum == acppmt.c._idref)),
+    # Receipts of owner invoices, in the order of the invoices they pay, then of their ids.
+    ReadSpec("receipts", [acrpmt.c.recnum, acrpmt.c._idnum, acrpmt.c.chknum, acrpmt.c.chkdte,
+                          acrpmt.c.amount, acrinv.c.recnum.label("invoice"), acrinv.c.invnum,
+                          acrinv.c.jobnum, acrinv.c.status, acrinv.c.invbal],
+             [acrpmt.c.recnum, acrpmt.c._idnum], _receipt,
+             source=acrpmt.join(acrinv, acrinv.c._idnum == acrpmt.c._idref)),
     # Subcontracts, then purchase orders, each in record order (the derived table's kind).
     ReadSpec("commitments", list(COMMITMENTS.c), [COMMITMENTS.c.kind, COMMITMENTS.c.recnum],
              _commitment, job=COMMITMENTS.c.jobnum, source=COMMITMENTS),

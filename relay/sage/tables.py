@@ -247,6 +247,26 @@ acppmt = Table(  # payments of payable invoices (4-3)
     Column("amount", MONEY, nullable=False),
 )
 
+acrinv = Table(  # receivable (owner) invoices (3-2); what the receipts pull reads
+    "acrinv", metadata,
+    Column("_idnum", GUID, nullable=False),
+    Column("recnum", BIGINT, primary_key=True),
+    Column("invnum", NVARCHAR(20), nullable=False),
+    Column("jobnum", BIGINT, nullable=True),
+    Column("status", TINYINT, nullable=False),  # 1 Open ... 4 Paid 5 Void
+    Column("invbal", MONEY, nullable=False),
+)
+
+acrpmt = Table(  # cash receipts of receivable invoices (3-3-1)
+    "acrpmt", metadata,
+    Column("_idnum", GUID, primary_key=True),
+    Column("_idref", GUID, nullable=False),  # -> acrinv._idnum
+    Column("recnum", BIGINT, nullable=False),  # = acrinv.recnum
+    Column("chknum", NVARCHAR(20), nullable=False),
+    Column("chkdte", DATE, nullable=False),
+    Column("amount", MONEY, nullable=False),
+)
+
 source = Table(  # posting sources (journals): jobcst.srcnum -> recnum
     "source", metadata,
     Column("recnum", BIGINT, primary_key=True),

@@ -62,7 +62,7 @@ class Row:
 
 
 ITEM_KINDS = ("commitment", "cco", "budget", "subcontractor_invoice", "vendor", "project",
-              "cost_code", "sub_job")
+              "cost_code", "sub_job", "pcco", "owner_invoice")
 
 ROWS: tuple[Row, ...] = (
     Row("Accept or reject for export: cost codes, owner invoices, subcontractor invoices, "
@@ -91,7 +91,9 @@ ROWS: tuple[Row, ...] = (
         (Route("PUT", "/settings/direct-exports", {"enabled": False}),)),
     Row("Import a budget from the ERP", P.IMPORT_BUDGET,
         (Route("POST", "/projects/{P}/budget/import", {}),)),
-    Row("Import a prime contract from the ERP", P.IMPORT_PRIME_CONTRACT),
+    Row("Import a prime contract from the ERP", P.IMPORT_PRIME_CONTRACT, (
+        Route("POST", "/projects/{P}/prime-contract/import", {}),
+        Route("GET", "/projects/{P}/prime-contract/import"))),
     Row("Import an ERP sub job to a Procore project", P.IMPORT_SUB_JOB,
         (Route("POST", "/projects/{P}/sub-jobs", {"phase": 99}),)),
     Row("Link ERP companies to Procore companies", P.LINK_COMPANIES, (
@@ -114,7 +116,8 @@ ROWS: tuple[Row, ...] = (
         (Route("POST", "/sync/paid-invoices", {}),)),
     Row("Unlink CCOs, commitments, owner invoices, PCCOs, subcontractor invoices, a company",
         P.UNLINK, (*(Route("POST", f"/items/{{item:{kind}}}/unlink", {})
-                     for kind in ("cco", "commitment", "subcontractor_invoice")),
+                     for kind in ("cco", "commitment", "subcontractor_invoice", "pcco",
+                                  "owner_invoice")),
                    Route("DELETE", "/links/vendors/{concrete}"))),
     Row("View the list of synced sub jobs", P.VIEW_SYNCED_SUB_JOBS,
         (Route("GET", "/projects/{P}/sub-jobs"),)),
@@ -134,10 +137,9 @@ ROWS: tuple[Row, ...] = (
 # What the matrix names and the connector does not do yet (issue 15, the owner side):
 # action -> what is missing. Each entry is checked to be still missing.
 PENDING: dict[str, str] = {
-    "Import a prime contract from the ERP": "POST /projects/{P}/prime-contract/import",
 }
 # Item kinds the matrix names for accept/reject and unlink that cannot be sent yet.
-PENDING_KINDS = ("owner_invoice", "pcco")
+PENDING_KINDS: tuple[str, ...] = ()
 
 
 def _row_actions(text: str) -> list[str]:

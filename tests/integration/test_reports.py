@@ -54,4 +54,4 @@ def test_reports_and_syncs_follow_the_matrix(aws: Any, chalice_client: Any, mint
     queued = chalice_client.http.post("/sync/paid-invoices",
                                       headers={"Authorization": mint("admin")})
     assert queued.status_code == 202
-    assert json.loads(queued.body)["queued"] == ["payments"]
+    assert json.loads(queued.body)["queued"] == ["payments", "receipts"]

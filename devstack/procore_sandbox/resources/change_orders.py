@@ -429,6 +429,8 @@ class ChangeOrdersMixin(ResourceBase):
         return answer
 
     def _h_get_package(self, req: _Request, m: re.Match[str]) -> _Response:
+        if int(m["id"]) in self.state.prime_change_orders:  # a PCCO is a package too
+            return self._h_get_pcco_package(req, m)  # PrimeChangeOrdersMixin
         pid = self._project_param(req)
         return _Response(200, self._package_answer(self._cco(pid, m["id"]), full=True))
 
@@ -446,6 +448,8 @@ class ChangeOrdersMixin(ResourceBase):
             return _Response(201, self._package_answer(record, full=True))
 
     def _h_update_package(self, req: _Request, m: re.Match[str]) -> _Response:
+        if int(m["id"]) in self.state.prime_change_orders:  # a PCCO is a package too
+            return self._h_update_pcco_package(req, m)  # PrimeChangeOrdersMixin
         with refusals_as(400):
             body = _json_body(req)
             pid = self._body_project(req, body)

@@ -45,6 +45,7 @@ from devstack.procore_sandbox.resources.change_orders import (
     CCO_KEYS,
     CCO_REQUEST_FIELDS,
     CHANGE_ORDER_PACKAGES_RESOURCE,
+    PACKAGE_REQUEST_FIELDS,
     PACKAGE_STATUSES,
 )
 from devstack.procore_sandbox.resources.commitments import CURRENCY, _money
@@ -106,11 +107,17 @@ class PrimeChangeOrdersMixin(ResourceBase):
         lines = self.state.pcco_lines.get(pcco["id"], {}).values()
         return sum((line["amount"] for line in lines), Decimal(0))
 
-    def _pcco_answer(self, pcco: Mapping[str, Any]) -> dict[str, Any]:
+    def _pcco_answer(self, pcco: Mapping[str, Any], *, extended: bool = False
+                     ) -> dict[str, Any]:
         answer = {key: copy.deepcopy(pcco.get(key)) for key in CCO_KEYS}
         answer.update(legacy_package_id=pcco["id"], type=PCCO_TYPE,
                       grand_total=_money(self._pcco_total(pcco)),
                       currency_configuration=dict(CURRENCY), custom_fields={}, attachments=[])
+        if extended:  # the spec: "the extended view includes change events data"
+            answer["change_events"] = [
+                {"id": ce["id"], "number": ce["alphanumeric_number"]}
+                for ce in (self.state.change_events.get(i)
+                           for i in pcco.get("change_event_ids") or []) if ce is not None]
         return answer
 
     def _pcco_package_row(self, pcco: Mapping[str, Any]) -> dict[str, Any]:
@@ -227,8 +234,46 @@ class PrimeChangeOrdersMixin(ResourceBase):
 
     def _h_get_pcco(self, req: _Request, m: re.Match[str]) -> _Response:
         pid = self._path_scope(None, m["project"])
-        self._cco_view(req)
-        return _Response(200, self._pcco_answer(self._pcco(pid, m["id"])))
+        extended = self._cco_view(req)
+        return _Response(200, self._pcco_answer(self._pcco(pid, m["id"]), extended=extended))
+
+    # --- its change order package (origin ids; ChangeOrdersMixin routes PCCO ids here) ------
+    def _h_get_pcco_package(self, req: _Request, m: re.Match[str]) -> _Response:
+        pcco = self._pcco(self._project_param(req), m["id"])
+        return _Response(200, {**self._pcco_answer(pcco), **self._pcco_package_row(pcco)})
+
+    def _h_update_pcco_package(self, req: _Request, m: re.Match[str]) -> _Response:
+        body = _json_body(req)
+        pid = self._body_project(req, body, missing_status=400)
+        pcco = self._pcco(pid, m["id"])
+        errors: dict[str, list[str]] = {k: [NOT_PERMITTED] for k in sorted(
+            set(body) - {"project_id", "contract_id", "change_order"})}
+        fields = body.get("change_order")
+        if not isinstance(fields, dict):
+            raise SandboxError(400, {**errors, "change_order": ["can't be blank"]})
+        changes: dict[str, Any] = {}
+        _schema_changes(fields, {k: v for k, v in PACKAGE_REQUEST_FIELDS.items()
+                                 if k != "grand_total"}, changes, errors, handled=errors)
+        if body.get("contract_id") not in (None, pcco["contract_id"]):
+            errors["contract_id"] = ["can't be changed"]
+        origin = changes.get("origin_id")
+        if origin is not None and any(p["origin_id"] == origin and p["id"] != pcco["id"]
+                                      for p in self.state.prime_change_orders.values()):
+            errors["origin_id"] = ["has already been taken"]
+        if errors:
+            raise SandboxError(400, errors)
+        pcco.update(changes)
+        self._touch_pcco(pcco, self._actor(req), req.events)
+        return _Response(200, {**self._pcco_answer(pcco), **self._pcco_package_row(pcco)})
+
+    def link_pcco_change_event(self, project_id: int, pcco_id: int, event_id: int) -> None:
+        """The web UI's "add to a prime change order" of a change event (no API key)."""
+        def link(out: list[_Outgoing]) -> None:
+            pcco = self._pcco(project_id, pcco_id)
+            pcco["change_event_ids"] = [*(pcco.get("change_event_ids") or []), event_id]
+            self._touch_pcco(pcco, self._web_actor("procore-web", None), out)
+
+        self._helper(link)
 
     def _h_create_pcco(self, req: _Request, m: re.Match[str]) -> _Response:
         pid = self._path_scope(None, m["project"])

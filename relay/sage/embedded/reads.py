@@ -25,6 +25,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.pool import NullPool
 
+from relay.sage.contract_reads import SageContractReads
 from relay.sage.embedded.database import SageDatabase
 from relay.sage.port import UNAVAILABLE, SageError
 from relay.sage.reads import READABLE_TABLES, SageReads, cost_code_text
@@ -87,6 +88,10 @@ class Reads(SageDatabase):
         JOB_COST_SETTLE_SECONDS. Bad job, cursor, cap or limit -> ValueError.
         """
         return self._pulls.read_job_costs(job, after=after, until=until, limit=limit)
+
+    def read_job_contract(self, job: int) -> dict[str, Any]:
+        """The job's contract and budget lines (relay/sage/contract_reads.py)."""
+        return SageContractReads(self._pulls.engine, self._read_error).read_job_contract(job)
 
     # -- reads for tests and the CLI -----------------------------------------------------------
 
