@@ -32,7 +32,7 @@ from chalicelib.services.invoice_intake import InvoiceIntake
 from chalicelib.services.items import ItemService
 from chalicelib.services.owner_invoice_intake import OwnerInvoiceIntake, owner_invoice_target
 from chalicelib.services.pcco_intake import PccoIntake
-from chalicelib.services.setup_export_intake import SetupExportIntake
+from chalicelib.services.setup_export_intake import SetupExportIntake, setup_export_target
 
 COMMITMENT = "commitment"
 PATH = {"work_order_contract": "work_order_contracts",
@@ -101,6 +101,10 @@ class IntakeService:
             outcome = self.owner_invoices.handle_event(event.company_id, *owner_invoice,
                                                        action=event.action,
                                                        correlation_id=event.event_id)
+        elif (setup := setup_export_target(event)) is not None:
+            outcome = self.setup_exports.handle_event(event.company_id, *setup,
+                                                      action=event.action,
+                                                      correlation_id=event.event_id)
         else:
             outcome = "ignored"
         # Marked only after the item write is durable: a crash before this line makes

@@ -21,6 +21,7 @@ from chalicelib.domain.webhooks import (
 )
 from chalicelib.errors import BadRequest, Unauthorized
 from chalicelib.observability import count, logger
+from chalicelib.services.setup_export_intake import setup_export_target
 from chalicelib.settings import Settings
 
 if TYPE_CHECKING:
@@ -91,7 +92,7 @@ def route(settings: Settings, queue: FifoQueue, event: WebhookEvent) -> dict[str
                 "id": event.event_id}
     if (commitment_target(event) is None and budget_target(event) is None
             and cco_target(event) is None and invoice_target(event) is None
-            and owner_invoice_target(event) is None):
+            and owner_invoice_target(event) is None and setup_export_target(event) is None):
         count("WebhooksSkipped")
         return {"status": "skipped", "reason": f"resource {event.resource_name!r} not synced",
                 "id": event.event_id}

@@ -2,10 +2,15 @@
 and ``sub_job-{id}``.
 
 A tool admin's "send" reads the record now and records ready_to_export or not_ready with
-every reason (``domain.cost_code_export``, ``domain.sub_job_export``); no webhook brings
-them (Procore's connector exports both only when a person sends them). The readiness
+every reason (``domain.cost_code_export``, ``domain.sub_job_export``). The readiness
 context comes from the connector's own records: the company's cost code rule, Sage's
 pulled cost code and phase lists, and the links.
+
+Webhooks (``Cost Codes``, ``Sub Jobs``) never create an item: Procore's connector exports
+both only when a person sends them, so an event for a record never sent is acknowledged,
+logged and counted (``SetupExportEventsIgnored``), nothing more. An event for one that was
+sent reads it again (a rename or a new code shows in the inbox); a delete, or a read that
+no longer finds it, withdraws the item (``observe_deleted``).
 """
 
 from __future__ import annotations
@@ -13,12 +18,26 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from chalicelib.adapters.procore import ProcoreClient
+from chalicelib.adapters.procore import ProcoreAuthError, ProcoreClient
 from chalicelib.adapters.store import ItemStore
 from chalicelib.domain import cost_code_export, cost_codes, sub_job_export
-from chalicelib.domain.models import Item
-from chalicelib.errors import NotFound, UpstreamNotFound
+from chalicelib.domain.models import SYSTEM_INTAKE, Item
+from chalicelib.domain.webhooks import WebhookEvent
+from chalicelib.errors import FatalUpstreamError, NotFound, UpstreamNotFound
+from chalicelib.observability import count, logger
 from chalicelib.services.items import ItemService
+
+#: the webhook resources of the item kinds a person sends (procore-spec
+#: docs/webhook_resources.json: both fire create, update and delete)
+SETUP_EXPORT_RESOURCES = {"Cost Codes": "cost_code", "Sub Jobs": "sub_job"}
+
+
+def setup_export_target(event: WebhookEvent) -> tuple[str, int, int] | None:
+    """(kind, project, Procore id) of a cost code or sub job event; None otherwise."""
+    kind = SETUP_EXPORT_RESOURCES.get(event.resource_name)
+    if kind is None or event.project_id is None:
+        return None
+    return kind, event.project_id, event.resource_id
 
 
 class SetupExportIntake:
@@ -32,13 +51,50 @@ class SetupExportIntake:
         self.direct_export = direct_export
 
     def evaluate(self, company_id: int, kind: str, project_id: int, procore_id: int, *,
-                 actor: str) -> Item | None:
+                 actor: str, correlation_id: str | None = None) -> Item | None:
         """Read the cost code or sub job now and record what it is (None: unchanged)."""
         read = self._cost_code if kind == "cost_code" else self._sub_job
         snapshot, reasons = read(company_id, project_id, procore_id)
         return self.direct_export(self.items.observe(
             company_id=company_id, kind=kind, procore_id=procore_id, project_id=project_id,
-            subtype=None, snapshot=snapshot, reasons=reasons, actor=actor, sent=True))
+            subtype=None, snapshot=snapshot, reasons=reasons, actor=actor,
+            correlation_id=correlation_id, sent=actor != SYSTEM_INTAKE))
+
+    def handle_event(self, company_id: int, kind: str, project_id: int, procore_id: int, *,
+                     action: str, correlation_id: str) -> str:
+        """A ``Cost Codes`` or ``Sub Jobs`` webhook: re-evaluate an item that was sent;
+        ignore one never sent (no item is made from a webhook)."""
+        item = self.store.get_item(company_id, kind, procore_id)
+        if item is None:
+            count("SetupExportEventsIgnored")
+            logger.info("ignored: never sent for export", kind=kind, procore_id=procore_id)
+            return "ignored"
+        if action == "delete":
+            self.items.observe_deleted(company_id=company_id, kind=kind, procore_id=procore_id,
+                                       actor=SYSTEM_INTAKE, correlation_id=correlation_id)
+            return "deleted"
+        try:
+            changed = self.evaluate(company_id, kind, item.project_id or project_id,
+                                    procore_id, actor=SYSTEM_INTAKE,
+                                    correlation_id=correlation_id)
+        except NotFound:  # gone before this event was read: as its delete would
+            self.items.observe_deleted(company_id=company_id, kind=kind, procore_id=procore_id,
+                                       actor=SYSTEM_INTAKE, correlation_id=correlation_id)
+            return "deleted"
+        except ProcoreAuthError:
+            raise  # our credentials: every event fails alike; the queue retries
+        except FatalUpstreamError as exc:
+            status = exc.details.get("status")
+            reason = (f"Procore refused to show {kind.replace('_', ' ')} {procore_id}"
+                      f"{f' (HTTP {status})' if status else ''}: {exc.message[:300]}. Check "
+                      "the record in Procore, then send it again.")
+            self.items.observe_refused(company_id=company_id, kind=kind, procore_id=procore_id,
+                                       project_id=item.project_id or project_id, subtype=None,
+                                       reason=reason, actor=SYSTEM_INTAKE,
+                                       correlation_id=correlation_id)
+            count("EventsRefused")
+            return "refused"
+        return "changed" if changed is not None else "unchanged"
 
     # ---- cost codes ----------------------------------------------------------------------
     def _cost_code(self, company_id: int, project_id: int,

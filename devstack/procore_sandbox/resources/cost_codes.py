@@ -1,5 +1,7 @@
 """Cost codes: project (and sub job) cost codes, standard cost code lists and codes, line
-item types (cost types). None of them fires a webhook.
+item types (cost types). Project cost code writes fire ``Cost Codes`` (create, update,
+delete: POST, PATCH and DELETE one code, or a sync; ``cost_code_events``); standard cost
+codes and line item types fire no webhook (Procore lists none for them).
 
 Answers have the keys and types of Procore's schemas (docs/decisions.md, "Sandbox
 commitments and cost codes follow Procore's schemas"; ``procore-spec/...`` files are the
@@ -35,7 +37,6 @@ from devstack.procore_sandbox.resources.common import (
     SYNC_LIMIT,
     TEXT,
     FieldSpec,
-    ResourceBase,
     _check_body,
     _require_text,
     _sync_id,
@@ -43,6 +44,7 @@ from devstack.procore_sandbox.resources.common import (
     _taken,
     _text_changes,
 )
+from devstack.procore_sandbox.resources.cost_code_events import CostCodeEventsMixin
 from devstack.procore_sandbox.state import (
     Route,
     SandboxError,
@@ -187,13 +189,16 @@ def _refresh_full_codes(codes: Mapping[int, dict[str, Any]], record: dict[str, A
                     pending.append(child)
 
 
-class CostCodesMixin(ResourceBase):
+class CostCodesMixin(CostCodeEventsMixin):
     """Project cost codes, standard cost code lists and codes, line item types."""
 
     ROUTES: ClassVar[tuple[Route, ...]] = (
         ("GET", r"/rest/v1\.0/cost_codes", "_h_list_cost_codes", True),
         ("POST", r"/rest/v1\.0/cost_codes", "_h_create_cost_code", True),
         ("PATCH", r"/rest/v1\.0/cost_codes/sync", "_h_sync_cost_codes", True),
+        ("GET", r"/rest/v1\.0/cost_codes/(?P<id>\d+)", "_h_get_cost_code", True),
+        ("PATCH", r"/rest/v1\.0/cost_codes/(?P<id>\d+)", "_h_update_cost_code", True),
+        ("DELETE", r"/rest/v1\.0/cost_codes/(?P<id>\d+)", "_h_delete_cost_code", True),
         (
             "GET",
             r"/rest/v1\.0/standard_cost_code_lists",
@@ -422,6 +427,7 @@ class CostCodesMixin(ResourceBase):
                 create=lambda: self._new_cost_code(pid, sid),
                 origin_fields=ORIGIN_ID_DATA,
             )
+            self._cost_code_event("create", record, self._actor(req), req.events)
             return _Response(201, self._cost_code_answer(record))
 
     def _h_sync_cost_codes(self, req: _Request, _: re.Match[str]) -> _Response:
@@ -432,12 +438,24 @@ class CostCodesMixin(ResourceBase):
             sid = None if raw_sub_job in (None, "") else self._sub_job_in(pid, raw_sub_job)
             updates = _sync_updates(body)
             codes = self._biller_codes(pid, sid)
+            actor, created = self._actor(req), set()
+
+            def create(_item: Mapping[str, Any]) -> dict[str, Any]:
+                record = self._new_cost_code(pid, sid)
+                created.add(record["id"])
+                return record
+
+            def on_change(record: dict[str, Any]) -> None:
+                _refresh_full_codes(self.state.cost_codes[pid], record)
+                action = "create" if record["id"] in created else "update"
+                self._cost_code_event(action, record, actor, req.events)
+
             answer = self._sync(
                 updates,
                 codes,
                 codes,
-                create=lambda _item: self._new_cost_code(pid, sid),
-                on_change=lambda record: _refresh_full_codes(self.state.cost_codes[pid], record),
+                create=create,
+                on_change=on_change,
                 validate=self._cost_code_validator(pid, sid),
                 origin_fields=ORIGIN_ID_DATA,
             )
