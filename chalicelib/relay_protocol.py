@@ -58,6 +58,8 @@ class CommandType(StrEnum):
     PULL_PAYMENTS = "pull_payments"  # payments of payable invoices (acppmt)
     PULL_COMMITMENTS = "pull_commitments"  # subcon + pchord totals (reconciliation)
     PULL_RECEIPTS = "pull_receipts"  # receipts of receivable (owner) invoices (acrpmt)
+    # Jobs' contracts and approved prime changes, receivable invoices' totals (reconciliation)
+    PULL_RECEIVABLES = "pull_receivables"
     # Job cost transactions of one job since a cursor: ONE page per command, answered by
     # one Result (rows in ``data_zlib``); the connector asks for the next page only after
     # Procore accepted this one, so its cursor never runs ahead of Procore.
@@ -71,7 +73,7 @@ PULLS = frozenset({CommandType.PULL_JOBS, CommandType.PULL_VENDORS,
                    CommandType.PULL_COST_CODES, CommandType.PULL_COST_TYPES,
                    CommandType.PULL_PHASES, CommandType.PULL_BUDGETS,
                    CommandType.PULL_PAYMENTS, CommandType.PULL_COMMITMENTS,
-                   CommandType.PULL_RECEIPTS})
+                   CommandType.PULL_RECEIPTS, CommandType.PULL_RECEIVABLES})
 
 
 class _Model(BaseModel):
@@ -383,8 +385,8 @@ class ReceivableInvoicePayload(_Model):
 
 
 class PullPayload(_Model):
-    """Read a Sage list in pages; ``job`` narrows phases, budget lines or commitments to
-    one job."""
+    """Read a Sage list in pages; ``job`` narrows phases, budget lines, commitments or
+    receivables to one job."""
 
     page_size: int = Field(default=200, ge=1, le=1000)
     job: int | None = None
@@ -467,6 +469,13 @@ PAYLOADS: dict[CommandType, type[_Model]] = {
 #                     "invoiced": "12500.50" (subcon.invttl; a PO: the sum of its payable
 #                     invoices' invttl), "paid": "11250.45" (the sum of acpinv.amtpad of
 #                     the payable invoices naming it, void ones left out)}
+#   pull_receivables {"sage_key": "actrec:24001" | "acrinv:7", "kind": "job_contract" |
+#                     "invoice", "job": 24001, "number": connum / invnum (None if blank),
+#                     "status": 1, "contract": "950000.00" (actrec.cntrct), "changes":
+#                     "12500.00" (pmcgln.aprprc of Approved prmchg) (an invoice: both None),
+#                     "invoiced": "120000.00" (acrinv.invttl), "retention": "12000.00"
+#                     (acrinv.retain), "received": "108000.00" (its acrpmt amounts) (a
+#                     job: these None)}
 #   pull_job_costs   {"record": 88 (jobcst.recnum), "job": 24001, "phase": None | 1,
 #                     "cost_code": "3300.000", "cost_type": 1, "amount": "1250.00",
 #                     "hours": "0.00", "date": "2026-11-02" | None, "description",

@@ -110,6 +110,7 @@ class ScheduleBody(BaseModel):
     payments: int | None = Field(default=None, ge=0, le=10080)
     receipts: int | None = Field(default=None, ge=0, le=10080)  # owner invoice receipts
     commitments: int | None = Field(default=None, ge=0, le=10080)
+    receivables: int | None = Field(default=None, ge=0, le=10080)  # owner side totals
     job_costs: int | None = Field(default=None, ge=0, le=10080)  # per enabled project
     # The settings version the client edited (GET /settings answers it): a save over a
     # newer version is refused with 409 instead of reverting someone else's change.

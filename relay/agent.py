@@ -67,7 +67,7 @@ from relay.config import AgentConfig
 from relay.journal import Journal
 from relay.sage.port import INVALID_DATA, SECURITY_DENIED, SageError, SagePort, SageReader
 from relay.sage.reads import SageReads, job_cost_cursor
-from relay.setup_writes import SETUP_FINDS, SETUP_PULLS, SETUP_WRITES
+from relay.setup_writes import SETUP_FINDS, SETUP_JOB_PULLS, SETUP_PULLS, SETUP_WRITES
 from relay.single_reads import SINGLE_READS, answer_read
 
 AGENT_VERSION = "0.1.0"
@@ -88,12 +88,12 @@ PULL_TABLES: dict[CommandType, str] = {
     CommandType.PULL_PHASES: "phases",
     CommandType.PULL_BUDGETS: "budgets",
     CommandType.PULL_PAYMENTS: "payments",
-    CommandType.PULL_COMMITMENTS: "commitments", **SETUP_PULLS,  # + receipts
+    CommandType.PULL_COMMITMENTS: "commitments", **SETUP_PULLS,  # + receipts, receivables
 }
 # Pulls that PullPayload.job narrows to one job (not the others: a job given with them is
 # ignored, the whole list is read).
 JOB_PULLS = frozenset({CommandType.PULL_PHASES, CommandType.PULL_BUDGETS,
-                       CommandType.PULL_COMMITMENTS})
+                       CommandType.PULL_COMMITMENTS, *SETUP_JOB_PULLS})
 
 # Write command -> the port method that applies it.
 WRITES: dict[CommandType, Callable[[SagePort, Any], dict[str, str]]] = {

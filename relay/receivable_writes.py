@@ -1,7 +1,7 @@
 """The agent's accounts receivable commands: an owner invoice added to Sage AR
 (ADD_RECEIVABLE_INVOICE -> ``add_receivable_invoice``) with its reconciliation look-up
 (``find_receivable_invoice``: the invoice number on the command's job), and the receipts
-pull's list name.
+and receivables pulls' list names.
 
 Merged into ``relay.agent.WRITES`` / ``FINDS`` through ``relay.setup_writes`` (the agent
 module stays at its size): applied once per command id (the journal); after a crash
@@ -28,5 +28,9 @@ RECEIVABLE_FINDS: dict[CommandType, Callable[[SagePort, Any], dict[str, str] | N
         lambda sage, payload: sage.find_receivable_invoice(payload),
 }
 
-# Pull command -> the list SagePort.read serves (relay/sage/reads.py "receipts").
-RECEIVABLE_PULLS: dict[CommandType, str] = {CommandType.PULL_RECEIPTS: "receipts"}
+# Pull command -> the list SagePort.read serves (relay/sage/reads.py "receipts",
+# "receivables": the owner side of the reconciliation report, relay/sage/receivable_reads.py).
+RECEIVABLE_PULLS: dict[CommandType, str] = {CommandType.PULL_RECEIPTS: "receipts",
+                                            CommandType.PULL_RECEIVABLES: "receivables"}
+# Those that PullPayload.job narrows to one job.
+RECEIVABLE_JOB_PULLS = frozenset({CommandType.PULL_RECEIVABLES})

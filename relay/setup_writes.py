@@ -13,11 +13,18 @@ from collections.abc import Callable
 from typing import Any
 
 from chalicelib.relay_protocol import CommandType
-from relay.receivable_writes import RECEIVABLE_FINDS, RECEIVABLE_PULLS, RECEIVABLE_WRITES
+from relay.receivable_writes import (
+    RECEIVABLE_FINDS,
+    RECEIVABLE_JOB_PULLS,
+    RECEIVABLE_PULLS,
+    RECEIVABLE_WRITES,
+)
 from relay.sage.port import SagePort
 
-# Pulls added beside the agent's own (owner invoice receipts: relay/receivable_writes.py).
+# Pulls added beside the agent's own (owner invoice receipts, receivables:
+# relay/receivable_writes.py), and those of them a job narrows.
 SETUP_PULLS: dict[CommandType, str] = {**RECEIVABLE_PULLS}
+SETUP_JOB_PULLS: frozenset[CommandType] = RECEIVABLE_JOB_PULLS
 
 SETUP_WRITES: dict[CommandType, Callable[[SagePort, Any], dict[str, str]]] = {
     CommandType.ADD_COST_CODE: lambda sage, payload: sage.create_cost_code(payload),

@@ -290,7 +290,8 @@ class TableRecords(TableAdapter):
 ERP_KEYS = {"jobs": ("job",), "vendors": ("vendor",), "cost_codes": ("code",),
             "cost_types": ("type",), "phases": ("job", "phase"),
             "budgets": ("job", "phase", "cost_code"), "payments": ("payment",),
-            "commitments": ("job", "sage_key"), "receipts": ("receipt",)}
+            "commitments": ("job", "sage_key"), "receipts": ("receipt",),
+            "receivables": ("job", "sage_key")}
 
 
 def erp_key(list_name: str, row: dict[str, Any]) -> str:

@@ -1,5 +1,6 @@
 """Lists pulled from Sage (jobs, vendors, cost codes, cost types, phases, budget lines,
-payments of payable invoices, commitments' totals).
+payments of payable invoices, commitments' totals, the owner side's receipts and
+receivables).
 
 A pull is one relay command (a *run*, its id a sortable timestamp) answered by pages of
 rows, numbered 1..n, the last with ``more=False``. Rows are upserted page by page with
@@ -38,13 +39,16 @@ PULL_FOR_LIST: dict[str, CommandType] = {
     "phases": CommandType.PULL_PHASES, "budgets": CommandType.PULL_BUDGETS,
     "payments": CommandType.PULL_PAYMENTS, "commitments": CommandType.PULL_COMMITMENTS,
     "receipts": CommandType.PULL_RECEIPTS,  # owner invoice receipts (acrpmt)
+    # jobs' contracts and receivable invoices' totals (the reconciliation's owner side)
+    "receivables": CommandType.PULL_RECEIVABLES,
 }
 # Minutes between scheduled pulls unless the company's sync schedule says otherwise
 # (Procore's hh2 sync reads Sage about every 5 minutes; lists change rarely).
 DEFAULT_SCHEDULE_MINUTES: dict[str, int] = {"jobs": 60, "vendors": 60, "cost_codes": 240,
                                             "cost_types": 1440, "phases": 60,
                                             "budgets": 60, "payments": 60,
-                                            "commitments": 60, "receipts": 60}
+                                            "commitments": 60, "receipts": 60,
+                                            "receivables": 60}
 # A pull state write lost to another consumer's is read and applied again this often.
 PULL_STATE_ATTEMPTS = 5
 # What describes one run's progress; a new run starts without them (the previous complete

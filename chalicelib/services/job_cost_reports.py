@@ -6,8 +6,9 @@ Sources, each read once per report:
     revised budget, committed costs, direct costs), read live;
   * Sage: the job cost rows the job cost sync keeps (``store_job_costs``), Sage's budget
     lines of the job (the ``budgets`` pull) and its commitments' totals, invoiced and
-    paid (the ``commitments`` pull; ``commitment_reconcile``), each as of its last read
-    (answered beside).
+    paid (the ``commitments`` pull; ``commitment_reconcile``), and the owner side: jobs'
+    contracts, approved prime changes and receivable invoices (the ``receivables`` pull;
+    ``owner_reconcile``), each as of its last read (answered beside).
 Cells are keyed by Sage's cost code and cost type through the same exact mapping the
 syncs use (``sage_codes``): a Procore row whose cost code or type has no Sage counterpart
 is listed under its Procore name, never merged into another cell.
@@ -28,6 +29,7 @@ from chalicelib.errors import NotFound
 from chalicelib.services import sage_codes
 from chalicelib.services.budget_intake import sage_budget_lines
 from chalicelib.services.commitment_reconcile import commitment_measures
+from chalicelib.services.owner_reconcile import owner_measures
 
 ZERO = Decimal("0.00")
 JOB_COST_COLUMNS = ("project_id", "job", "cost_code", "cost_type", "budget", "committed",
@@ -103,8 +105,9 @@ class JobCostReports:
 
     # ---- reconciliation ----------------------------------------------------------------------
     def reconciliation(self, user: User, project_id: int) -> dict[str, Any]:
-        """Every measure compared, per job (cost code x cost type) and per commitment; the
-        rows are the differences, each with both values."""
+        """Every measure compared, per job (cost code x cost type), per commitment and on
+        the owner side (prime contract, owner invoices: owner_reconcile); the rows are the
+        differences, each with both values."""
         require(user, Permission.VIEW_RECONCILIATION_REPORT)
         state = self._state(user.company_id, project_id)
         job = state.get("job")
@@ -121,9 +124,11 @@ class JobCostReports:
             compared.append(_measure(project_id, job, "cost code", key, "direct costs",
                                      held.get("direct_costs", ZERO), direct.get(cell, ZERO)))
         compared += self._commitments(user.company_id, project_id, job)
+        compared += owner_measures(self.store, self.procore_for(user.company_id),
+                                   user.company_id, project_id, job, _measure)
         differences = [row for row in compared if row["difference"] != "0.00"]
         pulls = {name: (self.store.get_pull_state(user.company_id, name) or {})
-                 .get("completed_at") for name in ("budgets", "commitments")}
+                 .get("completed_at") for name in ("budgets", "commitments", "receivables")}
         return {"project_id": project_id, "job": job, "compared": len(compared),
                 "differences": len(differences),
                 "sage_as_of": {**pulls, "job_costs": (state.get("last_run") or {})

@@ -43,6 +43,7 @@ REFRESH_PERMISSION = {
     "receipts": Permission.SYNC_PAID_INVOICES,  # owner invoices reported paid
     # Sage's commitment totals serve the reconciliation report (ERP admin): its rule.
     "commitments": Permission.VIEW_RECONCILIATION_REPORT,
+    "receivables": Permission.VIEW_RECONCILIATION_REPORT,  # the owner side's, likewise
 }
 
 # How the link history names a record adopted instead of created.

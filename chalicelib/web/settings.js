@@ -17,6 +17,7 @@ const LISTS = {
   payments: "Payments",
   receipts: "Owner invoice receipts",
   commitments: "Subcontracts and purchase orders",
+  receivables: "Job contracts and owner invoices (reconciliation)",
   job_costs: "Job costs (each enabled project)",
 };
 const SETTINGS = { sync_schedule: "Sync schedule", direct_exports: "Direct exports", advanced: "Advanced" };

@@ -20,27 +20,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import BIGINT, NVARCHAR, Column, MetaData, Select, Table, and_, select
-from sqlalchemy.dialects.mssql import TINYINT
+from sqlalchemy import Select, and_, select
 from sqlalchemy.exc import DBAPIError
 
 from relay.sage.port import INVALID_REFERENCE, SageError
 from relay.sage.reads import cost_code_text, money_text
-from relay.sage.tables import MONEY, SCHEMA, bdglin, cstcde, jobphs
-
-# The actrec columns this read needs, beside the pulls' own actrec (relay/sage/tables.py)
-# so that table stays what the job pull reads.
-_contracts = MetaData(schema=SCHEMA)
-actrec_contract = Table(
-    "actrec", _contracts,
-    Column("recnum", BIGINT, primary_key=True),  # the job number
-    Column("jobnme", NVARCHAR(75), nullable=False),
-    Column("status", TINYINT, nullable=False),  # 1 Bid ... 6 Closed
-    Column("cntrct", MONEY, nullable=False),  # Contract
-    Column("retain", MONEY, nullable=False),  # Retain Rate (%)
-    Column("connum", NVARCHAR(30), nullable=False),  # Contract#
-    Column("pchord", NVARCHAR(30), nullable=False),  # Client PO#
-)
+from relay.sage.tables import actrec_contract, bdglin, cstcde, jobphs
 
 
 def job_statement(job: int) -> Select[Any]:

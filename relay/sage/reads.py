@@ -37,6 +37,11 @@ acpinv.ctcnum = ctcnum, same job and vendor; a purchase order's: acpinv.pchord =
 Void invoices (status 5) count in neither sum. The sums are correlated scalar subqueries
 (0 when no invoice), so a commitment is never repeated by a join.
 
+Receivables (``receivables``: the owner side, relay/sage/receivable_reads.py) are keyed by
+(kind, recnum) like commitments: a job's contract (``sage_key`` "actrec:{job}": contract
+and approved prime changes) then a receivable invoice ("acrinv:{recnum}": invoiced,
+retention and received), amounts as text with two decimals, None for the other kind's.
+
 Job costs (``read_job_costs``, the PULL_JOB_COSTS page) are a read of their own: the jobcst
 rows of ONE job, Open (1) and Void (2), with the name of the journal they were posted in
 (source.srcnme, outer-joined: "" when Sage has no source row) and, for an Accounts Payable
@@ -91,6 +96,8 @@ from sqlalchemy.sql.visitors import InternalTraversal
 
 from chalicelib.relay_protocol import JOB_COST_SETTLE_SECONDS
 from relay.sage.port import UNAVAILABLE, SageError
+from relay.sage.receivable_reads import KINDS as RECEIVABLE_KINDS
+from relay.sage.receivable_reads import RECEIVABLES
 from relay.sage.tables import (
     BUDGET_COLUMNS,
     MONEY,
@@ -256,6 +263,18 @@ def _commitment(r: Any) -> dict[str, Any]:
             "paid": money_text(r.paid)}
 
 
+def _receivable(r: Any) -> dict[str, Any]:
+    """A job's contract (kind job_contract) or a receivable invoice (kind invoice):
+    relay/sage/receivable_reads.py; the other kind's amounts are None."""
+    table, kind = RECEIVABLE_KINDS[int(r.kind)]
+    return {"sage_key": f"{table}:{int(r.recnum)}", "kind": kind,
+            "job": None if r.jobnum is None else int(r.jobnum), "number": _text(r.number),
+            "status": int(r.status), "contract": _optional_money(r.contract),
+            "changes": _optional_money(r.changes), "invoiced": _optional_money(r.invoiced),
+            "retention": _optional_money(r.retention),
+            "received": _optional_money(r.received)}
+
+
 READS: dict[str, ReadSpec] = {spec.name: spec for spec in (
     ReadSpec("jobs", [actrec.c.recnum, actrec.c.jobnme, actrec.c.shtnme, actrec.c.status,
                       actrec.c.addrs1, actrec.c.ctynme, actrec.c.state_, actrec.c.zipcde],
@@ -301,6 +320,9 @@ READS: dict[str, ReadSpec] = {spec.name: spec for spec in (
     # Subcontracts, then purchase orders, each in record order (the derived table's kind).
     ReadSpec("commitments", list(COMMITMENTS.c), [COMMITMENTS.c.kind, COMMITMENTS.c.recnum],
              _commitment, job=COMMITMENTS.c.jobnum, source=COMMITMENTS),
+    # The owner side: jobs' contracts, then receivable invoices (receivable_reads.py).
+    ReadSpec("receivables", list(RECEIVABLES.c), [RECEIVABLES.c.kind, RECEIVABLES.c.recnum],
+             _receivable, job=RECEIVABLES.c.jobnum, source=RECEIVABLES),
 )}
 READABLE_TABLES = tuple(READS)
 JOB_READS = tuple(name for name, spec in READS.items() if spec.job is not None)

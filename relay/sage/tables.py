@@ -247,13 +247,15 @@ acppmt = Table(  # payments of payable invoices (4-3)
     Column("amount", MONEY, nullable=False),
 )
 
-acrinv = Table(  # receivable (owner) invoices (3-2); what the receipts pull reads
-    "acrinv", metadata,
+acrinv = Table(  # receivable (owner) invoices (3-2); what the receipts and receivables
+    "acrinv", metadata,  # pulls read
     Column("_idnum", GUID, nullable=False),
     Column("recnum", BIGINT, primary_key=True),
     Column("invnum", NVARCHAR(20), nullable=False),
-    Column("jobnum", BIGINT, nullable=True),
+    Column("jobnum", BIGINT, nullable=False),
     Column("status", TINYINT, nullable=False),  # 1 Open ... 4 Paid 5 Void
+    Column("invttl", MONEY, nullable=False),  # invoice total (retention included)
+    Column("retain", MONEY, nullable=False),  # retention withheld
     Column("invbal", MONEY, nullable=False),
 )
 
@@ -265,6 +267,35 @@ acrpmt = Table(  # cash receipts of receivable invoices (3-3-1)
     Column("chknum", NVARCHAR(20), nullable=False),
     Column("chkdte", DATE, nullable=False),
     Column("amount", MONEY, nullable=False),
+)
+
+prmchg = Table(  # change orders (6-4-1); what the receivables pull reads
+    "prmchg", metadata,
+    Column("_idnum", GUID, nullable=False),
+    Column("recnum", BIGINT, primary_key=True),
+    Column("jobnum", BIGINT, nullable=False),
+    Column("status", TINYINT, nullable=False),  # 1 Approved 2 Open ... 5 Void 6 Rejected
+)
+
+pmcgln = Table(  # prime (owner) lines of a change order
+    "pmcgln", metadata,
+    Column("_idnum", GUID, primary_key=True),
+    Column("_idref", GUID, nullable=False),  # -> prmchg._idnum
+    Column("aprprc", MONEY, nullable=False),  # approved price
+)
+
+# The job's contract columns (contract reads, receivables pull), beside ``actrec`` so that
+# table stays what the job pull reads.
+contract_metadata = MetaData(schema=SCHEMA)
+actrec_contract = Table(
+    "actrec", contract_metadata,
+    Column("recnum", BIGINT, primary_key=True),  # the job number
+    Column("jobnme", NVARCHAR(75), nullable=False),
+    Column("status", TINYINT, nullable=False),  # 1 Bid ... 6 Closed
+    Column("cntrct", MONEY, nullable=False),  # Contract
+    Column("retain", MONEY, nullable=False),  # Retain Rate (%)
+    Column("connum", NVARCHAR(30), nullable=False),  # Contract#
+    Column("pchord", NVARCHAR(30), nullable=False),  # Client PO#
 )
 
 source = Table(  # posting sources (journals): jobcst.srcnum -> recnum

@@ -158,10 +158,11 @@ def test_scheduled_pulls_follow_the_schedule(api: SetupApi) -> None:
         resources=["arn:aws:events:us-east-1:123456789012:rule/pulls"])
     first = api.client.lambda_.invoke("scheduled-pulls", event).payload
     assert sorted(first["requested"]) == ["budgets", "commitments", "cost_codes", "jobs",
-                                          "payments", "phases", "receipts", "vendors"]
+                                          "payments", "phases", "receipts", "receivables",
+                                          "vendors"]
     assert api.client.lambda_.invoke("scheduled-pulls", event).payload == {
         "requested": [], "job_cost_projects": []}
-    assert len(api.relay_commands()) == 8
+    assert len(api.relay_commands()) == 9
 
 
 # ---- jobs <-> projects ----------------------------------------------------------

@@ -133,6 +133,10 @@ SAGE_COLUMNS: dict[str, dict[str, tuple[str, bool]]] = {
         "insusr": ("nvarchar(128)", True), "upddte": ("datetime", True),
         "updusr": ("nvarchar(128)", True),
     },
+    "pmcgln": {  # read by the receivables pull (approved prime changes)
+        "_idnum": ("uniqueidentifier", False), "_idref": ("uniqueidentifier", False),
+        "aprprc": ("~decimal", False),
+    },
     "cstdiv": {
         "_idnum": ("uniqueidentifier", False), "recnum": ("bigint", False),
         "divnme": ("~string", False), "insdte": ("datetime", True),
@@ -259,8 +263,9 @@ def test_read_metadata_has_the_same_types_and_nullability() -> None:
             assert _matches(expected, column.type.compile(dialect=mssql)), column
             assert column.nullable == nullable, column
             checked += 1
-    # jobs..phases, budget, bdglin, acpinv, acppmt, source, jobcst, subcon, pchord
-    assert checked == 26 + 2 + 25 + 11 + 6 + 2 + 19 + 9 + 6
+    # jobs..phases, budget, bdglin, acpinv, acppmt, acrinv, acrpmt, prmchg, pmcgln,
+    # source, jobcst, subcon, pchord
+    assert checked == 26 + 2 + 25 + 11 + 6 + 8 + 6 + 4 + 3 + 2 + 19 + 9 + 6
 
 
 @pytest.mark.skipif(not REAL_SCHEMA.exists(), reason="the reference material is not here")
