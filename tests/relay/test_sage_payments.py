@@ -194,7 +194,8 @@ def test_a_blank_check_number_reads_as_none(sage: EmbeddedSage, invoiced: int) -
 
 def test_the_payments_pull_is_wired_and_not_narrowed_by_job() -> None:
     assert PULL_TABLES[CommandType.PULL_PAYMENTS] == "payments"
-    with pytest.raises(ValueError, match="job narrows phases, budgets and commitments only"):
+    with pytest.raises(ValueError,
+                       match="job narrows phases, budgets, commitments and receivables only"):
         read_statement("payments", after=None, limit=10, job=24001)
 
 

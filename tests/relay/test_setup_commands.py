@@ -368,7 +368,8 @@ def test_read_empty_table(tmp_path: Path) -> None:
     ("cost_codes", {"after": "[3300]"}, "is not a cost_codes cursor"),
     ("phases", {"after": "24001:2"}, "is not a phases cursor"),
     ("phases", {"after": "[24001]"}, "is not a phases cursor"),
-    ("vendors", {"job": 24001}, "job narrows phases, budgets and commitments only"),
+    ("vendors", {"job": 24001},
+     "job narrows phases, budgets, commitments and receivables only"),
     ("budgets", {"after": "[24001,0]"}, "is not a budgets cursor"),
     ("budgets", {"after": "[24001,0,3300]"}, "is not a budgets cursor"),
 ])
