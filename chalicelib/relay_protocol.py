@@ -242,6 +242,8 @@ class SubcontractChangeOrderPayload(_Model):
     e.g. "CCO 123 #002") goes into prmchg.dscrpt's start so the agent can find the change
     order it wrote before a crash. The subcontract's line change/new contract/remaining and
     its chgttl/ctcttl/balttl follow the approved lines; a new line becomes a sbcnln line.
+    ``join``: the prmchg a PCCO of the same Procore change event wrote; an approved CCO's
+    lines go there when Sage still takes them (relay/sage/embedded/cost_joins.py).
     """
 
     job: int  # prmchg.jobnum (= subcon.jobnum)
@@ -252,6 +254,7 @@ class SubcontractChangeOrderPayload(_Model):
     description: str = Field(max_length=50)  # prmchg.dscrpt (reference first)
     change_date: date  # prmchg.chgdte
     status: int = Field(default=1, ge=1, le=6)  # 1 Approved (lines chgsts too)
+    join: int | None = Field(default=None, ge=1)  # prmchg.recnum to add the lines to
     lines: list[SubcontractChangeLine] = Field(min_length=1)
 
 

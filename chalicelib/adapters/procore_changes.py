@@ -28,8 +28,9 @@ class ProcoreChangeOrders:
                   params: Mapping[str, Any] | None = None) -> Any: ...
 
     def get_commitment_change_order(self, project_id: int, cco_id: int) -> dict[str, Any]:
+        # view=extended: the change events it was made from (a PCCO of one meets it in Sage)
         answer = self.get(f"/rest/v1.0/projects/{int(project_id)}/commitment_change_orders/"
-                          f"{int(cco_id)}")
+                          f"{int(cco_id)}", {"view": "extended"})
         if not isinstance(answer, dict):
             raise FatalUpstreamError("Procore did not answer a change order record")
         return answer

@@ -5,6 +5,15 @@ job) that moves the subcontract's lines and totals; a purchase order's CCO is ap
 the original PO as new pcorln lines, as Procore's connector does. The origin written back
 to the CCO is the Sage change order (``prmchg:{recnum}``, code its chgnum) or the PO lines
 (``pcorln:{pchord}:{first}-{last}``).
+
+Sage keeps prime and subcontract changes in one change order, so a subcontract CCO meets
+the PCCO of its Procore change event there: when a synced PCCO shares one of the CCO's
+change events (``change_events``, read at intake with the extended view) or lists the CCO
+among its ``change_event_ccos``, and its change order is its own (not joined to another
+CCO's), the lowest such change order is the command's ``join`` and the agent adds the
+CCO's lines to it while Sage still takes them (relay/sage/embedded/cost_joins.py);
+otherwise the CCO gets a change order of its own (docs/decisions.md, "PCCOs in Sage's
+change orders").
 """
 
 from __future__ import annotations
@@ -19,7 +28,7 @@ from pydantic import ValidationError
 from chalicelib.domain import ccos
 from chalicelib.domain.cost_codes import DEFAULT_RULE
 from chalicelib.domain.models import Item
-from chalicelib.domain.observations import not_modifiable
+from chalicelib.domain.observations import SyncDiff, not_modifiable
 from chalicelib.domain.sage_mapping import (
     MappingError,
     first_error,
@@ -27,6 +36,7 @@ from chalicelib.domain.sage_mapping import (
     sage_cost_code,
     sage_cost_type,
 )
+from chalicelib.domain.state_machine import Status
 from chalicelib.kinds import ExportContext
 from chalicelib.relay_protocol import (
     Command,
@@ -39,6 +49,7 @@ from chalicelib.relay_protocol import (
 
 if TYPE_CHECKING:
     from chalicelib.adapters.procore import ProcoreClient
+    from chalicelib.adapters.store import ItemStore
 
 
 def commitment_of(item: Item, ctx: ExportContext) -> Item:
@@ -57,10 +68,45 @@ def _amount(line: Mapping[str, Any]) -> Decimal:
     return value
 
 
+def change_order_to_join(store: ItemStore | None, item: Item) -> int | None:
+    """The lowest prmchg recnum among the synced PCCOs of the CCO's project that share one
+    of its Procore change events (or list it in ``change_event_ccos``) and wrote a change
+    order of their own, or None. Only Procore's change event ids link them, never a guess."""
+    if store is None or item.project_id is None:
+        return None
+    events = {int(e) for e in item.snapshot.get("change_events") or [] if str(e).isdigit()}
+    found: list[int] = []
+    cursor: str | None = None
+    while True:
+        pccos, cursor = store.list_items(item.company_id, status=Status.SYNCED, kind="pcco",
+                                         project_id=item.project_id, limit=100, cursor=cursor)
+        for pcco in pccos:
+            snap = pcco.snapshot
+            shared = events & {int(e) for e in snap.get("change_events") or []
+                               if str(e).isdigit()}
+            listed = item.procore_id in {int(c) for c in snap.get("change_event_ccos") or []}
+            recnum = str(pcco.erp_keys.get("prmchg") or "")
+            if (shared or listed) and recnum.isdigit() and \
+                    pcco.erp_keys.get("joined") != "true":
+                found.append(int(recnum))
+        if cursor is None:
+            return min(found, default=None)
+
+
+def _after_sync(synced: dict[str, Any], new: dict[str, Any]) -> SyncDiff:
+    """Any change after sync is recorded, but the change events (read since the join rule
+    came, and only the join uses them) are not a change of what went to Sage."""
+    return _not_modifiable({k: v for k, v in synced.items() if k != "change_events"},
+                           {k: v for k, v in new.items() if k != "change_events"})
+
+
+_not_modifiable = not_modifiable("change order")
+
+
 class CommitmentChangeOrderKind:
     name = "cco"
     link_kind = "cco"
-    after_sync = staticmethod(not_modifiable("change order"))
+    after_sync = staticmethod(_after_sync)
 
     def build_command(self, item: Item, *, version: int, issued_at: str,
                       ctx: ExportContext) -> Command:
@@ -93,6 +139,7 @@ class CommitmentChangeOrderKind:
                     vendor=int(vendor_link.sage_key), reference=ref,
                     description=f"{ref} {snap.get('title') or ''}".strip(),
                     change_date=date.fromisoformat(issued_at[:10]),
+                    join=change_order_to_join(ctx.store, item),
                     lines=[self._sub_line(ln, rule, ctx) for ln in snap["lines"]])
         except MappingError:
             raise

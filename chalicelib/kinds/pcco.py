@@ -6,10 +6,10 @@ of its Procore change event there: when a CCO made from one of the PCCO's change
 (``change_event_ccos``, read at intake) is synced, its change order is the command's
 ``join`` (the lowest such change order) and the agent adds the prime lines to it while
 Sage still takes them (relay/sage/embedded/prime_changes.py); otherwise the PCCO gets a
-change order of its own. A CCO exported after its PCCO gets its own change order
-(docs/decisions.md, "PCCOs in Sage's change orders"). The origin written back to the
-PCCO is its prime lines in that change order (``pmcgln:{prmchg recnum}:{first}-{last}``,
-code the change order's chgnum).
+change order of its own. A CCO exported after its PCCO joins the PCCO's change order
+by the mirror rule (chalicelib/kinds/cco.py; docs/decisions.md, "PCCOs in Sage's change
+orders"). The origin written back to the PCCO is its prime lines in that change order
+(``pmcgln:{prmchg recnum}:{first}-{last}``, code the change order's chgnum).
 """
 
 from __future__ import annotations

@@ -144,7 +144,10 @@ class SagePort(SageReader, Protocol):
         follows: a changed sbcnln line gets change += amount, cntrct = amount + change,
         remain = cntrct - billed; a new line is added as the subcontract's next line
         (original 0); subcon chgttl += total, ctcttl = cntttl + chgttl, balttl = ctcttl -
-        invttl. {"prmchg": recnum, "chgnum": number, "subcon": recnum}. 12802 unknown job,
+        invttl. With ``join`` (a PCCO's change order of the same change event, Approved, on
+        the job, no phase, no sbcgln lines yet) an approved CCO's lines go there and only
+        its cstamt changes. {"prmchg": recnum, "chgnum": number, "subcon": recnum,
+        "joined": "true" | "false"}. 12802 unknown job,
         a subcontract not on the job or whose number or vendor differ, a subcontract line
         it does not have or whose cost code/type differ, an unknown cost code/type of a new
         line; 14050 the subcontract locked (lckedt), Refused or Closed, a description not
@@ -155,7 +158,8 @@ class SagePort(SageReader, Protocol):
     def find_subcontract_change_order(
             self, payload: SubcontractChangeOrderPayload) -> dict[str, str] | None:
         """The keys of the job's change order whose description starts with the command's
-        reference and whose lines are on its subcontract (reconciliation), else None."""
+        reference and whose lines are on its subcontract, or whose lines on the
+        subcontract start with it (joined; reconciliation), else None."""
         ...
 
     def append_purchase_order_lines(

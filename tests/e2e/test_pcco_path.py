@@ -2,7 +2,8 @@
 the Chalice app, the relay agent process, the embedded Sage): an approved PCCO on a linked
 prime contract is sent by a change orders admin, accepted, written as a Sage change order
 (prmchg + pmcgln) and its origin id written back, then unlinked; a PCCO of the same change
-event as a synced CCO lands in that CCO's change order."""
+event as a synced CCO lands in that CCO's change order, and a CCO of the same change event
+as a synced PCCO in the PCCO's."""
 
 from __future__ import annotations
 
@@ -87,15 +88,11 @@ def test_a_pcco_lands_in_sages_change_orders_and_is_unlinked(stack: ExportStack)
     assert len(rows(stack, "SELECT * FROM pmcgln")) == 1  # Sage keeps its change order
 
 
-def test_a_pcco_meets_the_cco_of_its_change_event_in_one_sage_change_order(
-        stack: ExportStack) -> None:
-    stack.link()
-    stack.start_agent()
-    owner = owner_side(stack)
-    record = synced_commitment(stack)
+def footing_event(stack: ExportStack, record: dict[str, Any]) -> dict[str, Any]:
+    """A change event of 9,000.00 on the commitment's first line (03-300 Subcontract)."""
     footings = stack.sandbox.list_line_items("work_order_contract", record["id"])[0]
     stack.sandbox.set_change_events(stack.project, True)
-    event = ProjectManager(stack).call(
+    return ProjectManager(stack).call(
         "POST", f"/rest/v1.0/change_events?project_id={stack.project}", {
             "project_id": stack.project, "change_event": {
                 "title": "Footing at C-4", "event_scope": "out_of_scope",
@@ -103,6 +100,15 @@ def test_a_pcco_meets_the_cco_of_its_change_event_in_one_sage_change_order(
                     {"cost_code_id": stack.codes["03-300"], "line_item_type_id": stack.types["S"],
                      "estimated_cost_amount": "9000.00", "proposed_contract_id": record["id"],
                      "commitment_contract_line_item_id": footings["id"]}]}})
+
+
+def test_a_pcco_meets_the_cco_of_its_change_event_in_one_sage_change_order(
+        stack: ExportStack) -> None:
+    stack.link()
+    stack.start_agent()
+    owner = owner_side(stack)
+    record = synced_commitment(stack)
+    event = footing_event(stack, record)
     cco = stack.sandbox.create_cco_from_change_event(stack.project, event["id"], record["id"],
                                                      status="approved", title="Footing C-4")
     stack.until(cco_status(cco["id"], "ready_to_export"))
@@ -127,3 +133,42 @@ def test_a_pcco_meets_the_cco_of_its_change_event_in_one_sage_change_order(
     assert len(rows(stack, "SELECT * FROM pmcgln WHERE recnum = ?", change["recnum"])) == 1
     assert stack.sandbox.state.prime_change_orders[owner["pcco_id"]]["origin_id"] == \
         f"pmcgln:{change['recnum']}:1-1"
+
+
+def test_a_cco_meets_the_synced_pcco_of_its_change_event_in_one_sage_change_order(
+        stack: ExportStack) -> None:
+    stack.link()
+    stack.start_agent()
+    owner = owner_side(stack)
+    record = synced_commitment(stack)
+    event = footing_event(stack, record)
+    # The owner's side first: the PCCO, added to the change event, gets its own change order.
+    stack.sandbox.link_pcco_change_event(stack.project, owner["pcco_id"], event["id"])
+    stack.until(pcco_status(owner["pcco_id"], "ready_to_export"))
+    assert stack.call("post", f"/items/pcco-{owner['pcco_id']}/accept", "approver")[0] == 200
+    pcco = stack.until(pcco_status(owner["pcco_id"], "synced"))
+    assert pcco.erp_keys["joined"] == "false"
+
+    cco = stack.sandbox.create_cco_from_change_event(stack.project, event["id"], record["id"],
+                                                     status="approved", title="Footing C-4")
+    item = stack.until(cco_status(cco["id"], "ready_to_export"))
+    assert item.snapshot["change_events"] == [event["id"]]  # read with the extended view
+    status, preview = stack.call("get", f"/items/cco-{cco['id']}/preview", "approver")
+    assert status == 200 and preview["payload"]["join"] == int(pcco.erp_keys["prmchg"]), preview
+    assert stack.call("post", f"/items/cco-{cco['id']}/accept", "approver")[0] == 200
+    item = stack.until(cco_status(cco["id"], "synced"))
+
+    assert (item.erp_keys["prmchg"], item.erp_keys["joined"]) == (pcco.erp_keys["prmchg"],
+                                                                  "true")
+    [change] = rows(stack, "SELECT * FROM prmchg WHERE jobnum = 24001")
+    assert change["dscrpt"].startswith(f"PCCO{owner['pcco_id']}")  # the PCCO's change order
+    assert (money(change["reqamt"]), money(change["appamt"]), money(change["cstamt"])) == (
+        Decimal("12500.00"), Decimal("12500.00"), Decimal("9000.00"))
+    [cost] = rows(stack, "SELECT * FROM sbcgln WHERE recnum = ?", change["recnum"])
+    assert cost["dscrpt"].startswith(f"CCO{cco['id']} ") and money(cost["bdgprc"]) == \
+        Decimal("9000.00")
+    assert len(rows(stack, "SELECT * FROM pmcgln WHERE recnum = ?", change["recnum"])) == 1
+    [subcon] = rows(stack, "SELECT * FROM subcon WHERE recnum = ?", cost["vndctc"])
+    assert money(subcon["chgttl"]) == Decimal("9000.00")
+    assert stack.sandbox.get_cco(stack.project, cco["id"])["origin_id"] == \
+        f"prmchg:{change['recnum']}"

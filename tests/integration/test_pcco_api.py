@@ -11,10 +11,11 @@ from typing import Any
 
 import pytest
 
-from chalicelib.domain.models import Link
+from chalicelib.domain.models import Item, Link
 from chalicelib.domain.permissions import Level, User
 from chalicelib.domain.state_machine import Status
 from chalicelib.domain.webhooks import WebhookEvent
+from chalicelib.kinds.cco import change_order_to_join
 from chalicelib.wiring import get_intake, get_item_service, get_store
 from devstack.procore_sandbox.owner_seeding import seed_owner_side
 from tests.fixtures_sandbox import sandbox_fixture  # noqa: F401 - the fixture
@@ -175,7 +176,41 @@ def test_a_pcco_joins_the_change_order_of_a_synced_cco_of_its_change_event(
     status, item = send(api, pcco)
     assert status == 200 and item["snapshot"]["change_events"] == [880], item
     assert len(item["snapshot"]["change_event_ccos"]) == 2  # Procore's CCOs of event 880
+    status, preview = api.call("GET", f"/items/pcco-{pcco}/preview", "approver")
+    assert status == 200 and preview["payload"]["join"] == 5, preview  # shown before accept
     assert api.call("POST", f"/items/pcco-{pcco}/accept", "approver")[0] == 200
     command = api.export(f"pcco-{pcco}", {"prmchg": "5", "chgnum": "2", "joined": "true",
                                           "lines": "1-1"})
     assert command["payload"]["join"] == 5  # the earliest synced change order of the event
+
+
+def test_a_cco_joins_the_change_order_of_a_synced_pcco_of_its_change_event(
+        api: SetupApi) -> None:
+    """The cco kind's ``join``: the lowest prmchg of the synced PCCOs of the CCO's project
+    sharing one of its change events (or listing it in change_event_ccos) that wrote a
+    change order of their own."""
+    store, items = get_store(), get_item_service()
+    seeded = ((9001, [879], [], {"prmchg": "4"}, Status.SYNCED),
+              (9002, [880], [], {"prmchg": "7"}, Status.SYNCED),
+              (9003, [880], [], {"prmchg": "6", "joined": "true"}, Status.SYNCED),  # a CCO's
+              (9004, [880], [], {"prmchg": "5"}, Status.ACCEPTED),  # not synced yet
+              (9005, [881], [555], {"prmchg": "8"}, Status.SYNCED))
+    for pcco_id, events, ccos, keys, status in seeded:
+        item = items.observe(company_id=COMPANY_ID, kind="pcco", procore_id=pcco_id,
+                             project_id=api.main, subtype=None, actor="seed", reasons=[],
+                             snapshot={"id": pcco_id, "change_events": events,
+                                       "change_event_ccos": ccos})
+        item.status, item.erp_keys = status, keys
+        store.save_fields(item)
+
+    def cco(cco_id: int, events: list[int], project: int = api.main) -> Item:
+        return Item(company_id=COMPANY_ID, kind="cco", procore_id=cco_id, project_id=project,
+                    status=Status.ACCEPTED,
+                    snapshot={"id": cco_id, "change_events": events})
+
+    assert change_order_to_join(store, cco(1, [880])) == 7
+    assert change_order_to_join(store, cco(1, [879, 880])) == 4
+    assert change_order_to_join(store, cco(555, [])) == 8  # listed by the PCCO
+    assert change_order_to_join(store, cco(2, [882])) is None  # no PCCO of its events
+    assert change_order_to_join(store, cco(1, [880], project=api.main + 1)) is None
+    assert change_order_to_join(None, cco(1, [880])) is None

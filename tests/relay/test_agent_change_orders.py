@@ -132,9 +132,11 @@ def test_change_order_commands_land_in_sage_and_report_their_keys(
     results, _ = queues.drain_results()
     assert sorted((r.command_id, r.ok, tuple(sorted(r.sage_keys.items())))
                   for r in results) == [
-        ("cmd-cco-1", True, (("chgnum", "1"), ("prmchg", "1"), ("subcon", "1"))),
+        ("cmd-cco-1", True, (("chgnum", "1"), ("joined", "false"), ("prmchg", "1"),
+                              ("subcon", "1"))),
         ("cmd-cco-2", True, (("lines", "2-2"), ("pchord", "1"))),
-        ("cmd-cco-3", True, (("chgnum", "2"), ("prmchg", "2"), ("subcon", "1")))]
+        ("cmd-cco-3", True, (("chgnum", "2"), ("joined", "false"), ("prmchg", "2"),
+                              ("subcon", "1")))]
     assert subcontract_totals(sage) == (Decimal("700.00"), Decimal("2200.00"),
                                         Decimal("2200.00"))
     assert [line["linnum"] for line in sage.subcontract(1)["lines"]] == [1, 2, 3, 4]
@@ -186,7 +188,7 @@ def test_a_closed_subcontract_is_refused(make_agent: Any, sage: EmbeddedSage) ->
 
 
 @pytest.mark.parametrize(("command", "keys"), [
-    (sub_cco(), {"prmchg": "1", "chgnum": "1", "subcon": "1"}),
+    (sub_cco(), {"prmchg": "1", "chgnum": "1", "subcon": "1", "joined": "false"}),
     (po_cco(), {"pchord": "1", "lines": "2-2"}),
 ], ids=["subcontract", "purchase-order"])
 def test_a_change_committed_before_a_timeout_is_found_on_the_retry(
@@ -236,7 +238,7 @@ def test_a_change_order_written_before_a_crash_is_reconciled_not_written_again(
     assert restarted.poll_once() == 1
 
     results, _ = queues.drain_results()
-    expected = ({"prmchg": "1", "chgnum": "1", "subcon": "1"}
+    expected = ({"prmchg": "1", "chgnum": "1", "subcon": "1", "joined": "false"}
                 if command.type is CommandType.ADD_SUBCONTRACT_CHANGE_ORDER
                 else {"pchord": "1", "lines": "2-2"})
     assert [(r.command_id, r.ok, r.sage_keys) for r in results] == [

@@ -115,7 +115,8 @@ def test_an_approved_change_order_writes_prmchg_sbcgln_and_the_subcontract_follo
         sage: EmbeddedSage, subcon: int) -> None:
     keys = sage.add_subcontract_change_order(cco(subcon))
 
-    assert keys == {"prmchg": "1", "chgnum": "1", "subcon": str(subcon)}
+    assert keys == {"prmchg": "1", "chgnum": "1", "subcon": str(subcon),
+                    "joined": "false"}
     [header] = sage.rows("prmchg")
     assert (header["recnum"], header["chgnum"], header["chgdte"], header["jobnum"],
             header["phsnum"], header["dscrpt"], header["status"], header["appamt"],

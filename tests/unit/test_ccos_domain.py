@@ -77,3 +77,11 @@ def test_each_refusal_is_a_reason(snapshot: dict[str, Any], item: Item | None,
                                   needle: str) -> None:
     found = reasons(snapshot, item)
     assert any(needle in r for r in found), found
+
+
+def test_change_events_read_after_sync_are_not_a_change_of_what_went_to_sage() -> None:
+    from chalicelib.kinds.cco import KIND
+
+    synced = {"title": "Rebar", "change_events": []}  # read before the extended view
+    assert KIND.after_sync(synced, {**synced, "change_events": [880]}).reasons == []
+    assert KIND.after_sync(synced, {**synced, "title": "More rebar"}).reasons

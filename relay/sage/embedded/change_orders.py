@@ -17,6 +17,8 @@ grows by the change order's total, ctcttl = cntttl + chgttl, balttl = ctcttl - i
 The original amounts (sbcnln.amount, subcon.cntttl) never change. A change order of any
 other status (Open, Review, ...) is recorded without touching the subcontract, and a new
 line of it gets no sbcnln line yet (ctclin NULL): Sage adds it when the change is approved.
+An approved CCO whose command names ``join`` (a PCCO's change order of the same Procore
+change event) adds its lines there when Sage takes them (cost_joins.py), else gets its own.
 
 A purchase order change order, as Procore's connector exports it, appends lines to the
 original PO: numbered after the PO's last pcorln line, pchttl and pchbal growing by their
@@ -48,6 +50,14 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from chalicelib.relay_protocol import PurchaseOrderChangePayload, SubcontractChangeOrderPayload
+from relay.sage.embedded.cost_joins import (
+    APPROVED,
+    _check_reference,
+    _starts_with,
+    find_joined,
+    joinable_for_costs,
+    joined_description,
+)
 from relay.sage.embedded.database import SageDatabase
 from relay.sage.embedded.posting import check_change_order_number, next_change_order_number
 from relay.sage.embedded.rules import (
@@ -73,7 +83,6 @@ from relay.sage.embedded.subcontracts import (
     update_columns,
 )
 
-APPROVED = 1  # prmchg.status / sbcgln.chgsts 1 Approved
 # Statuses whose records take no change order (codes: real_schema.json `codes`).
 PURCHASE_ORDER_CLOSED = {4: "Closed", 5: "Void"}  # pchord.status
 
@@ -101,26 +110,6 @@ class _Added:
     amount: Decimal
     code: str
     cost_type: int
-
-
-def _starts_with(text: str, reference: str) -> bool:
-    """Whether ``text`` begins with ``reference`` as a whole: "CCO 12 #002 Rebar" starts
-    with "CCO 12 #002", "CCO 12 #0021" does not (the next character may not continue a
-    word or number)."""
-    if not reference or not text.startswith(reference):
-        return False
-    rest = text[len(reference):]
-    return not rest or not (reference[-1].isalnum() and rest[0].isalnum())
-
-
-def _check_reference(description: str, reference: str, what: str, column: str) -> str:
-    if not _starts_with(description, reference):
-        raise _invalid(
-            f"{what} {description!r} does not start with its Procore reference {reference!r} "
-            f"({column}); the connector puts the reference first so the change is never "
-            "written twice"
-        )
-    return description
 
 
 def _changes(payload: SubcontractChangeOrderPayload) -> list[_Change]:
@@ -162,7 +151,8 @@ class ChangeOrders(SageDatabase):
     def add_subcontract_change_order(
             self, payload: SubcontractChangeOrderPayload) -> dict[str, str]:
         """Write prmchg + sbcgln (and, when Approved, the subcontract's lines and totals)
-        in one transaction; {"prmchg": recnum, "chgnum": number, "subcon": recnum}."""
+        in one transaction, into the ``join`` change order when Sage takes them there;
+        {"prmchg": recnum, "chgnum": number, "subcon": recnum, "joined": "true"|"false"}."""
         description = _text(payload.description, DESCRIPTION_MAX,
                             "change order description", "prmchg.dscrpt")
         _check_reference(description, payload.reference, "change order description",
@@ -186,10 +176,6 @@ class ChangeOrders(SageDatabase):
                     check_subcontract_line(subcon, lines, label=f"line {change.number}",
                                            verb="changes", line=change.line,
                                            code=change.code, cost_type=change.cost_type)
-            taken = [row[0] for row in conn.execute(
-                "SELECT chgnum FROM prmchg WHERE jobnum = ? AND phsnum = 0", (job,))]
-            chgnum = check_change_order_number(next_change_order_number(taken), taken)
-
             # New lines of an approved change order become the subcontract's next lines.
             following = max(lines, default=0) + 1
             ctclin: dict[int, int | None] = {}
@@ -207,21 +193,30 @@ class ChangeOrders(SageDatabase):
                 updates = self._line_updates(subcon, lines, changes)
                 header = self._totals(subcon, total)
 
-            recnum = self._next_recnum(conn, "prmchg")
-            idnum = _guid()
-            conn.execute(
-                "INSERT INTO prmchg (_idnum, recnum, chgnum, chgdte, jobnum, phsnum, dscrpt, "
-                "status, appamt, cstamt, aprdte, insusr) "
-                "VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?)",
-                (idnum, recnum, chgnum, _bindable(payload.change_date), job, description,
-                 payload.status, str(total), str(total),
-                 _bindable(payload.change_date) if approved else None, self.user),
-            )
+            joined = joinable_for_costs(conn, payload.join, job, payload.status)
+            if joined is not None:  # a PCCO's: its amounts stay, its cost is these lines
+                recnum, idnum, chgnum = joined["recnum"], joined["_idnum"], joined["chgnum"]
+                update_columns(conn, self.user, "prmchg", {"cstamt": total}, "recnum = ?",
+                               (recnum,))
+            else:
+                taken = [row[0] for row in conn.execute(
+                    "SELECT chgnum FROM prmchg WHERE jobnum = ? AND phsnum = 0", (job,))]
+                chgnum = check_change_order_number(next_change_order_number(taken), taken)
+                recnum, idnum = self._next_recnum(conn, "prmchg"), _guid()
+                conn.execute(
+                    "INSERT INTO prmchg (_idnum, recnum, chgnum, chgdte, jobnum, phsnum, "
+                    "dscrpt, status, appamt, cstamt, aprdte, insusr) "
+                    "VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?)",
+                    (idnum, recnum, chgnum, _bindable(payload.change_date), job, description,
+                     payload.status, str(total), str(total),
+                     _bindable(payload.change_date) if approved else None, self.user))
             conn.executemany(
                 "INSERT INTO sbcgln (_idnum, _idref, recnum, linnum, dscrpt, bdgprc, vndnum, "
                 "vndctc, ctclin, chgsts, cstcde, csttyp, insusr) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [(_guid(), idnum, recnum, c.number, c.description, str(c.amount),
+                [(_guid(), idnum, recnum, c.number,
+                  joined_description(c.description, payload.reference) if joined is not None
+                  else c.description, str(c.amount),
                   payload.vendor, record, ctclin[c.number], payload.status, c.code,
                   c.cost_type, self.user) for c in changes],
             )
@@ -238,13 +233,15 @@ class ChangeOrders(SageDatabase):
                       self.user) for c in changes if c.line is None],
                 )
                 update_columns(conn, self.user, "subcon", header, "recnum = ?", (record,))
-        return {"prmchg": str(recnum), "chgnum": chgnum, "subcon": str(record)}
+        return {"prmchg": str(recnum), "chgnum": str(chgnum), "subcon": str(record),
+                "joined": "true" if joined is not None else "false"}
 
     def find_subcontract_change_order(
             self, payload: SubcontractChangeOrderPayload) -> dict[str, str] | None:
         """The keys add_subcontract_change_order returned, if the job has a change order
         whose description starts with the command's reference and whose lines are on the
-        same subcontract (reconciliation), else None."""
+        same subcontract, or whose lines on it start with the reference (joined to a
+        PCCO's; reconciliation), else None."""
         if not (_storable(payload.job) and _storable(payload.subcontract)):
             return None
         with self._read() as conn:
@@ -261,8 +258,8 @@ class ChangeOrders(SageDatabase):
                 ).fetchone()
                 if on_subcontract is not None:
                     return {"prmchg": str(row["recnum"]), "chgnum": row["chgnum"],
-                            "subcon": str(payload.subcontract)}
-        return None
+                            "subcon": str(payload.subcontract), "joined": "false"}
+            return find_joined(conn, payload.job, payload.subcontract, payload.reference)
 
     # -- SagePort: purchase order change orders -------------------------------------------
 
