@@ -116,6 +116,11 @@ def readiness_reasons(snap: Mapping[str, Any], ctx: ReadinessContext) -> list[st
     elif ctx.contract_link is None:
         reasons.append(f"{contract} is not linked to the Sage job's contract: import it from "
                        "Sage (or link it) before its owner invoices are exported.")
+    elif ctx.project_link is not None and \
+            ctx.contract_link.sage_key != ctx.project_link.sage_key:
+        reasons.append(f"{contract} is linked to Sage job {ctx.contract_link.sage_key}, but "
+                       f"project {snap.get('project_id')} is linked to Sage job "
+                       f"{ctx.project_link.sage_key}: fix the links before exporting.")
     reasons += _number_reasons(snap, label)
     if not snap.get("billing_date"):
         reasons.append(f"{label} has no billing date; Sage posts it to the period of that "

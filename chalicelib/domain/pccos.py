@@ -98,6 +98,12 @@ def readiness_reasons(snapshot: Mapping[str, Any], ctx: ReadinessContext) -> lis
         reasons.append(f"Prime contract {snapshot.get('contract_id')} is not linked to Sage "
                        "100 Contractor. A PCCO goes to Sage only on a synced prime contract: "
                        "import the job's contract from Sage into Procore first.")
+    elif ctx.project_link is not None and \
+            ctx.prime_contract_link.sage_key != ctx.project_link.sage_key:
+        reasons.append(f"Prime contract {snapshot.get('contract_id')} is linked to Sage job "
+                       f"{ctx.prime_contract_link.sage_key}, but project "
+                       f"{snapshot.get('project_id')} is linked to Sage job "
+                       f"{ctx.project_link.sage_key}: fix the links before exporting.")
     title = str(snapshot.get("title") or "")
     room = DESCRIPTION_MAX - len(reference(pcco_id)) - 1
     if len(title) > room:

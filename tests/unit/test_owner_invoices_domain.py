@@ -127,3 +127,10 @@ def test_the_command_refuses_an_unlinked_project() -> None:
     with pytest.raises(MappingError, match="no longer linked"):
         module.build_command(item(snap()), version=1, issued_at="x",
                              ctx=ExportContext(project_link=None, cost_types={}))
+
+
+def test_a_prime_contract_linked_to_another_job_than_the_project_is_a_reason() -> None:
+    other = Link(company_id=1, kind="prime_contract", procore_id=40, sage_key="24002")
+    assert reasons(snap(), linked=other) == [
+        "Prime contract 'Owner Contract' (40) is linked to Sage job 24002, but project 7 is "
+        "linked to Sage job 24001: fix the links before exporting."]

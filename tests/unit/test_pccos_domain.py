@@ -146,3 +146,10 @@ def test_the_command_maps_lines_by_the_rule_with_the_reference_first() -> None:
     with pytest.raises(MappingError, match="no longer linked"):
         module.build_command(pcco, version=3, issued_at="2025-06-03T10:00:00Z",
                              ctx=ExportContext(project_link=None, cost_types=COST_TYPES))
+
+
+def test_a_prime_contract_linked_to_another_job_than_the_project_is_a_reason() -> None:
+    other = Link(company_id=1, kind="prime_contract", procore_id=500, sage_key="24002")
+    assert pccos.readiness_reasons(snapshot(), ctx(prime_contract_link=other)) == [
+        "Prime contract 500 is linked to Sage job 24002, but project 10 is linked to Sage "
+        "job 24001: fix the links before exporting."]
