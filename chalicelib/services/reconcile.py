@@ -52,6 +52,7 @@ from chalicelib.domain.webhooks import (
 from chalicelib.errors import FatalUpstreamError
 from chalicelib.observability import count, logger
 from chalicelib.services.receiver import fifo_group
+from chalicelib.services.reconcile_owner import queue_owner_side
 
 if TYPE_CHECKING:
     from chalicelib.adapters.procore import ProcoreClient
@@ -126,6 +127,9 @@ class ReconcileService:
                 report.projects_scanned += 1
                 report.events_queued += self._invoices(company_id, project_id, lower, upper,
                                                        report)
+                # Owner invoices and PCCOs (services.reconcile_owner).
+                report.events_queued += queue_owner_side(self, company_id, project_id, lower,
+                                                         upper, report)
         report.cursor_after = self._advance(company_id, held, upper)
         count("ReconciledEvents", report.events_queued)
         logger.info("reconciliation poll done", **report.as_dict())

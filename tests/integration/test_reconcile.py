@@ -340,7 +340,12 @@ class FakeProcore:
 
     def list_updated(self, path: str, project_id: int, since: datetime,
                      until: datetime) -> list[dict[str, Any]]:
-        return self.records.get((path, project_id), [])  # subcontractor invoices
+        return self.records.get((path, project_id), [])  # subcontractor invoices, PCCOs
+
+    def get_all(self, path: str, params: dict[str, Any] | None = None,
+                per_page: int = 100) -> list[dict[str, Any]]:
+        """Owner invoices: Procore lists them whole (no updated_at filter)."""
+        return self.records.get((path, int((params or {}).get("project_id", 0))), [])
 
 
 def test_projects_polled_are_the_linked_ones_and_those_holding_items(aws: Any) -> None:
