@@ -146,7 +146,7 @@ def get_erp_lists() -> ErpLists:
 def get_owner_receipts() -> OwnerReceipts:
     from chalicelib.services.owner_receipts import OwnerReceipts
 
-    return OwnerReceipts(get_store())
+    return OwnerReceipts(get_store(), get_procore)
 
 
 @lru_cache(maxsize=1)

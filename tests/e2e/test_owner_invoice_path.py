@@ -7,6 +7,7 @@ paid once each, however often they are pulled; then the invoice is unlinked."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from decimal import Decimal
 from typing import Any
@@ -120,6 +121,9 @@ def test_an_owner_invoice_with_retention_lands_in_sage_ar_and_is_reported_paid_o
     status, view = stack.call("get", f"/items/owner_invoice-{record['id']}", "viewer")
     assert status == 200 and view["sage_keys"]["paid"] is True, view
     assert [r["amount"] for r in view["sage_keys"]["receipts"]] == ["54000.00", "6000.00"]
+    # Procore hears it in the payment application's origin_data (no "paid" status exists).
+    told = json.loads(stack.sandbox.state.payment_applications[record["id"]]["origin_data"])
+    assert (told["sage"]["paid"], told["sage"]["received"]) == (True, "60000.00")
 
     # Unlink (ERP standard): Procore forgets the origin id; Sage keeps its invoice.
     status, body = stack.call("post", f"/items/owner_invoice-{record['id']}/unlink",

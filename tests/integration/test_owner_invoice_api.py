@@ -5,6 +5,7 @@ id written back, rejection, resend, unlink (ERP standard/admin) and receipts rec
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -101,6 +102,11 @@ def test_not_ready_until_linked_then_accepted_exported_and_unlinked(api: SetupAp
     assert [(r["receipt"], r["amount"]) for r in item.erp_keys["receipts"]] == [
         ("R-1", "108000.00")]
     assert item.erp_keys["paid"] is False
+    # ...and told to Procore in the payment application's origin_data (its only field
+    # for a third party's data once exported; Procore has no "paid" status).
+    told = json.loads(api.sandbox.state.payment_applications[app_id]["origin_data"])
+    assert told["sage"]["received"] == "108000.00" and told["sage"]["paid"] is False
+    assert [r["receipt"] for r in told["sage"]["receipts"]] == ["R-1"]
     paid = {**rows[0], "receipt": "R-2", "amount": "12000.00", "date": "2025-01-10",
             "invoice_status": 4, "invoice_balance": "0.00"}
     api.pull("receipts", [rows[0], paid])
@@ -108,6 +114,14 @@ def test_not_ready_until_linked_then_accepted_exported_and_unlinked(api: SetupAp
     item = get_store().get_item(COMPANY_ID, "owner_invoice", app_id)
     assert [r["receipt"] for r in item.erp_keys["receipts"]] == ["R-1", "R-2"]
     assert item.erp_keys["paid"] is True
+    told = json.loads(api.sandbox.state.payment_applications[app_id]["origin_data"])
+    assert told["sage"] == {
+        "invoice": "7", "received": "120000.00", "balance": "0.00", "paid": True,
+        "receipts": [
+            {"receipt": "R-1", "date": "2024-05-20", "check_number": "5521",
+             "amount": "108000.00"},
+            {"receipt": "R-2", "date": "2025-01-10", "check_number": "5521",
+             "amount": "12000.00"}]}
 
     # Unlink: ERP standard or admin; the origin id is cleared in Procore.
     status, answer = api.call("POST", f"/items/{item.item_id}/unlink", "viewer")
