@@ -282,11 +282,23 @@ def list_users() -> Any:
 def put_user(subject: str) -> Any:
     from chalicelib.requests import UserBody
     from chalicelib.services import users
+    from chalicelib.settings import four_eyes_on, get_settings
     from chalicelib.wiring import get_store
 
     admin = _caller()
     body = parse_model(UserBody, json_object(app.current_request.raw_body))
-    return json_response(200, users.public(users.put_user(get_store(), admin, subject, body)))
+    user = users.put_user(get_store(), admin, subject, body,
+                          four_eyes=four_eyes_on(get_settings()))
+    return json_response(200, users.public(user))
+
+
+@app.route("/audit/user-levels", methods=["GET"])
+@http_errors
+def user_level_changes() -> Any:
+    from chalicelib.services import users
+    from chalicelib.wiring import get_store
+
+    return json_response(200, {"changes": users.user_changes(get_store(), _caller())})
 
 
 # ---- operations -----------------------------------------------------------------------------

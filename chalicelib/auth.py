@@ -110,7 +110,14 @@ class TokenVerifier:
         self._jwks_loaded = False
         self._last_miss_refetch: float | None = None
         self._lock = threading.Lock()
+        # A Cognito pool (keys from its JWKS) serves several app clients and both token
+        # kinds: without an audience any of its clients' tokens would pass, and without
+        # token_use a token of another kind. Both are required there.
+        self._require_token_use = jwks_url is not None
         if jwks_url is not None:
+            if not audience:
+                raise ConfigurationError("a JWKS-verified (Cognito) token needs an audience: "
+                                         "set JWT_AUDIENCE to the app client id")
             _check_jwks_url(jwks_url)
         else:
             self._static_key = _load_public_key(public_key_pem or "")
@@ -210,6 +217,8 @@ class TokenVerifier:
         if self._audience is not None and not self._audience_matches(claims):
             raise Unauthorized("token audience is not accepted", reason="audience")
         token_use = claims.get("token_use")
+        if token_use is None and self._require_token_use:
+            raise Unauthorized("token has no token_use", reason="token_use")
         if token_use is not None and token_use not in ACCEPTED_TOKEN_USES:
             raise Unauthorized("token_use is not accepted", reason="token_use")
         subject = claims.get("sub")

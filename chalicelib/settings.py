@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     relay_results_queue_url: str = ""
     # An item exporting longer than this says it is waiting for the relay agent.
     export_stale_seconds: int = 300
+    # Four eyes: nobody accepts an item they sent, and no admin changes their own levels.
+    # Unset: on in prod, off elsewhere (FOUR_EYES=true|false overrides).
+    four_eyes: bool | None = None
     # The sweeper re-drives an item accepted or exporting for longer than this (same
     # command id), at most this many times; past that it stays in the stuck-items alarm.
     stuck_after_seconds: int = 600
@@ -132,3 +135,7 @@ def read_secret(settings: Settings, name: str) -> str:
     if not isinstance(value, str) or not value:
         raise ConfigurationError(f"secret {name} is empty")
     return value
+
+
+def four_eyes_on(settings: Settings) -> bool:
+    return settings.four_eyes if settings.four_eyes is not None else settings.stage == "prod"

@@ -219,9 +219,11 @@ def get_link_views() -> LinkViews:
 @lru_cache(maxsize=1)
 def get_item_service() -> ItemService:
     from chalicelib.services.items import ItemService
+    from chalicelib.settings import four_eyes_on
 
     return ItemService(get_store(), get_export_queue(),
-                       stale_after_seconds=get_settings().export_stale_seconds)
+                       stale_after_seconds=get_settings().export_stale_seconds,
+                       four_eyes=four_eyes_on(get_settings()))
 
 
 @lru_cache(maxsize=1)

@@ -230,6 +230,28 @@ class TableRecords(TableAdapter):
                 return users
             kwargs["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
 
+    def add_user_change(self, company_id: int, change: dict[str, Any]) -> None:
+        """One change of a user's levels, kept for the audit (never overwritten)."""
+        import uuid
+
+        self._call("put_item", TableName=self.table_name, Item={
+            "PK": _s(f"USERAUDIT#{company_id}"),
+            "SK": _s(f"AT#{change['at']}#{uuid.uuid4().hex[:8]}"),
+            "doc": _s(json.dumps(change))}, ConditionExpression="attribute_not_exists(SK)")
+
+    def list_user_changes(self, company_id: int) -> list[dict[str, Any]]:
+        changes: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self.table_name, "KeyConditionExpression": "PK = :pk",
+            "ExpressionAttributeValues": {":pk": _s(f"USERAUDIT#{company_id}")},
+            "ScanIndexForward": False}
+        while True:
+            answer = self._call("query", **kwargs)
+            changes += [json.loads(r["doc"]["S"]) for r in answer["Items"]]
+            if "LastEvaluatedKey" not in answer:
+                return changes
+            kwargs["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+
     # ---- relay agent heartbeats ---------------------------------------------------------
     def put_heartbeat(self, company_id: int, agent_id: str, doc: dict[str, Any]) -> None:
         """Keep the newest heartbeat per agent (an older one arriving late is ignored)."""

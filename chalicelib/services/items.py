@@ -41,7 +41,7 @@ from chalicelib.domain.state_machine import (
     TransitionNotAllowed,
     transition,
 )
-from chalicelib.errors import BadRequest, Conflict, NotFound, ServiceUnavailable
+from chalicelib.errors import BadRequest, Conflict, Forbidden, NotFound, ServiceUnavailable
 from chalicelib.kinds import kind_module
 from chalicelib.observability import count, logger
 
@@ -55,8 +55,10 @@ _IGNORED_AFTER = (Status.WITHDRAWN, Status.UNLINKED)
 
 class ItemService:
     def __init__(self, store: ItemStore, export_queue: FifoQueue,
-                 clock: Callable[[], str] = utc_now, *, stale_after_seconds: int = 300) -> None:
+                 clock: Callable[[], str] = utc_now, *, stale_after_seconds: int = 300,
+                 four_eyes: bool = False) -> None:
         self.store = store
+        self.four_eyes = four_eyes
         self.export_queue = export_queue
         self.clock = clock
         self.stale_after_seconds = stale_after_seconds
@@ -164,6 +166,11 @@ class ItemService:
         """Accept for export. A project needs its Sage job number (Procore's project number
         is proposed); a company may get its Sage vendor number (else Sage's next one)."""
         item = self.load_for(user, item_id, Permission.ACCEPT_OR_REJECT)
+        if self.four_eyes and item.sent_by == user.subject:
+            raise Forbidden(f"{Permission.ACCEPT_OR_REJECT.value}: the four-eyes rule is on "
+                            f"and you sent {item.item_id}; another accounting approver must "
+                            "accept it", action="accept_or_reject",
+                            required="an accounting approver other than the sender")
         accepted = _accepted(self._accept_params(item, params or {}))
         return self.enqueue_export(self._act(user, item, Action.ACCEPT, mutate=accepted))
 
