@@ -150,6 +150,13 @@ def _caller() -> Any:
     return caller(app.current_request)
 
 
+def _four_eyes() -> bool:
+    """Whether item views offer accepting an item to the person who sent it."""
+    from chalicelib.settings import four_eyes_on, get_settings
+
+    return four_eyes_on(get_settings())
+
+
 @app.route("/items", methods=["GET"])
 @http_errors
 def list_items() -> Any:
@@ -175,7 +182,8 @@ def list_items() -> Any:
         project_id=query_int(params, "project_id", minimum=1),
         limit=query_int(params, "limit", default=50, minimum=1, maximum=200) or 50,
         cursor=params.get("cursor"))
-    return json_response(200, {"items": [item_view(i, user) for i in items],
+    four_eyes = _four_eyes()
+    return json_response(200, {"items": [item_view(i, user, four_eyes=four_eyes) for i in items],
                                "next_cursor": cursor})
 
 
@@ -202,7 +210,7 @@ def accept_item(item_id: str) -> Any:
     user = _caller()
     body = parse_model(AcceptBody, optional_json_object(app.current_request.raw_body))
     item = get_item_service().accept(user, item_id, body.model_dump(exclude_none=True))
-    return json_response(200, item_view(item, user))
+    return json_response(200, item_view(item, user, four_eyes=_four_eyes()))
 
 
 @app.route("/items/{item_id}/reject", methods=["POST"])
@@ -216,7 +224,7 @@ def reject_item(item_id: str) -> Any:
     user = _caller()
     body = parse_model(RejectBody, json_object(app.current_request.raw_body))
     return json_response(200, item_view(get_item_service().reject(user, item_id, body.reason),
-                                        user))
+                                        user, four_eyes=_four_eyes()))
 
 
 @app.route("/items/{item_id}/retrieve", methods=["POST"])
@@ -227,7 +235,8 @@ def retrieve_item(item_id: str) -> Any:
     from chalicelib.wiring import get_item_service
 
     user = _caller()
-    return json_response(200, item_view(get_item_service().retrieve(user, item_id), user))
+    return json_response(200, item_view(get_item_service().retrieve(user, item_id), user,
+                                        four_eyes=_four_eyes()))
 
 
 @app.route("/items/{item_id}/resend", methods=["POST"])
@@ -238,7 +247,8 @@ def resend_item(item_id: str) -> Any:
     from chalicelib.wiring import get_item_service
 
     user = _caller()
-    return json_response(200, item_view(get_item_service().resend(user, item_id), user))
+    return json_response(200, item_view(get_item_service().resend(user, item_id), user,
+                                        four_eyes=_four_eyes()))
 
 
 @app.route("/items/{item_id}/unlink", methods=["POST"])
@@ -249,7 +259,8 @@ def unlink_item(item_id: str) -> Any:
     from chalicelib.wiring import get_unlinker
 
     user = _caller()
-    return json_response(200, item_view(get_unlinker().unlink_item(user, item_id), user))
+    return json_response(200, item_view(get_unlinker().unlink_item(user, item_id), user,
+                                        four_eyes=_four_eyes()))
 
 
 @app.route("/items/send", methods=["POST"])
@@ -263,7 +274,8 @@ def send_item() -> Any:
     user = _caller()
     body = parse_model(SendBody, json_object(app.current_request.raw_body))
     item = send(user, body, get_intake(), get_item_service())
-    return json_response(200, item_detail(item, user))  # what was sent, to check it
+    # what was sent, to check it
+    return json_response(200, item_detail(item, user, four_eyes=_four_eyes()))
 
 
 # ---- connector users (company admins) ---------------------------------------------------------

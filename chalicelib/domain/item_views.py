@@ -31,7 +31,15 @@ STATUS_LABELS = {
 }
 
 
-def item_view(item: Item, user: User) -> dict[str, Any]:
+def four_eyes_refusal(item: Item, user: User) -> str | None:
+    """Why the four-eyes rule stops ``user`` accepting ``item`` (they sent it), or None."""
+    if item.sent_by != user.subject:
+        return None
+    return (f"{Permission.ACCEPT_OR_REJECT.value}: the four-eyes rule is on and you sent "
+            f"{item.item_id}; another accounting approver must accept it")
+
+
+def item_view(item: Item, user: User, *, four_eyes: bool = False) -> dict[str, Any]:
     """The item as a list shows it: who, what, where it stands, what the caller may do."""
     failure = item.last_error
     return {
@@ -56,19 +64,20 @@ def item_view(item: Item, user: User) -> dict[str, Any]:
         "change_waiting": item.pending_snapshot is not None,
         "deleted_in_procore": item.deleted_in_procore,
         "writeback_error": item.writeback_error,
-        "actions": actions_for(item, user),
+        "actions": actions_for(item, user, four_eyes=four_eyes),
     }
 
 
-def item_detail(item: Item, user: User) -> dict[str, Any]:
+def item_detail(item: Item, user: User, *, four_eyes: bool = False) -> dict[str, Any]:
     """The list's view plus what an approver reads before deciding: the snapshot, what
     Sage holds since the last export, a change that waits, the drift Sage will not take."""
-    return {**item_view(item, user), "snapshot": item.snapshot,
+    return {**item_view(item, user, four_eyes=four_eyes), "snapshot": item.snapshot,
             "synced_snapshot": item.synced_snapshot,
             "waiting_change": item.pending_snapshot, "drift": item.drift}
 
 
-def actions_for(item: Item, user: User) -> dict[str, dict[str, Any]]:
+def actions_for(item: Item, user: User, *, four_eyes: bool = False
+                ) -> dict[str, dict[str, Any]]:
     possible = set(allowed_actions(item.status))
     label = STATUS_LABELS.get(item.status, item.status.value)
     answer = {}
@@ -82,5 +91,6 @@ def actions_for(item: Item, user: User) -> dict[str, dict[str, Any]]:
         except Forbidden as refused:
             answer[name] = {"allowed": False, "possible": True, "why": refused.message}
             continue
-        answer[name] = {"allowed": True, "possible": True, "why": None}
+        refusal = four_eyes_refusal(item, user) if four_eyes and name == "accept" else None
+        answer[name] = {"allowed": refusal is None, "possible": True, "why": refusal}
     return answer

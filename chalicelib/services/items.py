@@ -17,6 +17,7 @@ from typing import Any
 from chalicelib.adapters.queues import FifoQueue
 from chalicelib.adapters.store import ItemStore, StaleItem
 from chalicelib.domain import commitments
+from chalicelib.domain.item_views import four_eyes_refusal
 from chalicelib.domain.models import (
     SYSTEM_DIRECT_EXPORT,
     AuditEvent,
@@ -81,7 +82,7 @@ class ItemService:
 
         company_id = user.company_id
         item = self.get(company_id, item_id)
-        body = item_detail(item, user)
+        body = item_detail(item, user, four_eyes=self.four_eyes)
         body["history"] = [e.model_dump(mode="json") for e in self.store.audit_trail(
             company_id, item.kind, item.procore_id)]
         if item.status is Status.EXPORTING:
@@ -166,10 +167,9 @@ class ItemService:
         """Accept for export. A project needs its Sage job number (Procore's project number
         is proposed); a company may get its Sage vendor number (else Sage's next one)."""
         item = self.load_for(user, item_id, Permission.ACCEPT_OR_REJECT)
-        if self.four_eyes and item.sent_by == user.subject:
-            raise Forbidden(f"{Permission.ACCEPT_OR_REJECT.value}: the four-eyes rule is on "
-                            f"and you sent {item.item_id}; another accounting approver must "
-                            "accept it", action="accept_or_reject",
+        refusal = four_eyes_refusal(item, user) if self.four_eyes else None
+        if refusal:
+            raise Forbidden(refusal, action="accept_or_reject",
                             required="an accounting approver other than the sender")
         accepted = _accepted(self._accept_params(item, params or {}))
         return self.enqueue_export(self._act(user, item, Action.ACCEPT, mutate=accepted))

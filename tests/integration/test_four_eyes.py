@@ -49,6 +49,13 @@ def test_four_eyes_is_on_in_prod_unless_said_otherwise() -> None:
 
 def test_the_sender_cannot_accept_their_own_item_another_approver_can(call: Any) -> None:
     own = sent_by("approver", 801)
+    # The page is told before anyone clicks: accept disabled, with the rule's reason.
+    status, view = call("GET", f"/items/{own}", "approver")
+    assert view["actions"]["accept"]["allowed"] is False
+    assert "four-eyes" in view["actions"]["accept"]["why"]
+    assert view["actions"]["reject"]["allowed"] is True
+    status, view = call("GET", f"/items/{own}", "admin_approver")
+    assert view["actions"]["accept"]["allowed"] is True
     status, answer = call("POST", f"/items/{own}/accept", "approver", {})
     assert status == 403, answer
     assert "four-eyes" in answer["message"] and own in answer["message"]

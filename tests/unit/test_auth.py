@@ -329,6 +329,11 @@ class FakeJwks:
 COGNITO_ID = {"token_use": "id"}  # what a Cognito ID token carries
 
 
+def _cognito(private_pem: str, **overrides: Any) -> str:
+    """A token as a Cognito pool issues it (with token_use), for the JWKS verifier."""
+    return _mint(private_pem, extra_claims=COGNITO_ID, **overrides)
+
+
 def _jwks_verifier(fetcher: Any, clock: FakeClock) -> TokenVerifier:
     return TokenVerifier(
         issuer=ISSUER, audience=AUDIENCE, jwks_url=JWKS_URL, jwks_fetcher=fetcher, clock=clock
@@ -340,7 +345,7 @@ def test_jwks_key_is_fetched_once_and_cached(
 ) -> None:
     fetcher = FakeJwks(_jwk(keypair[1], "key-1"))
     verifier = _jwks_verifier(fetcher, clock)
-    token = _mint(keypair[0], extra_claims=COGNITO_ID, kid="key-1")
+    token = _cognito(keypair[0], kid="key-1")
 
     assert verifier.verify(f"Bearer {token}").subject
     assert verifier.verify(f"Bearer {token}").subject
@@ -352,11 +357,11 @@ def test_jwks_unknown_kid_refetches_once_for_rotation(
 ) -> None:
     fetcher = FakeJwks(_jwk(keypair[1], "key-1"))
     verifier = _jwks_verifier(fetcher, clock)
-    assert verifier.verify(f"Bearer {_mint(keypair[0], extra_claims=COGNITO_ID, kid='key-1')}").subject
+    assert verifier.verify(f"Bearer {_cognito(keypair[0], kid='key-1')}").subject
     assert len(fetcher.fetches) == 1
 
     fetcher.keys.append(_jwk(other_keypair[1], "key-2"))  # the pool rotates its keys
-    rotated = _mint(other_keypair[0], extra_claims=COGNITO_ID, kid="key-2")
+    rotated = _cognito(other_keypair[0], kid="key-2")
     assert verifier.verify(f"Bearer {rotated}").subject
     assert len(fetcher.fetches) == 2
     assert verifier.verify(f"Bearer {rotated}").subject
@@ -369,12 +374,12 @@ def test_jwks_made_up_kids_cannot_hammer_the_endpoint(
     fetcher = FakeJwks(_jwk(keypair[1], "key-1"))
     verifier = _jwks_verifier(fetcher, clock)
 
-    _rejected(verifier, f"Bearer {_mint(keypair[0], extra_claims=COGNITO_ID, kid='nope-1')}", "signing key is unknown")
+    _rejected(verifier, f"Bearer {_cognito(keypair[0], kid='nope-1')}", "signing key is unknown")
     assert len(fetcher.fetches) == 2  # initial load + one refetch for the unknown kid
-    _rejected(verifier, f"Bearer {_mint(keypair[0], extra_claims=COGNITO_ID, kid='nope-2')}", "signing key is unknown")
+    _rejected(verifier, f"Bearer {_cognito(keypair[0], kid='nope-2')}", "signing key is unknown")
     assert len(fetcher.fetches) == 2  # cooling down: no refetch
     clock.now += 10
-    _rejected(verifier, f"Bearer {_mint(keypair[0], extra_claims=COGNITO_ID, kid='nope-3')}", "signing key is unknown")
+    _rejected(verifier, f"Bearer {_cognito(keypair[0], kid='nope-3')}", "signing key is unknown")
     assert len(fetcher.fetches) == 3
 
 
@@ -391,8 +396,8 @@ def test_jwks_ignores_unusable_keys(keypair: tuple[str, str], clock: FakeClock) 
     fetcher = FakeJwks(hs_key, enc_key, broken, "junk", _jwk(keypair[1], "key-4"))  # type: ignore[arg-type]
     verifier = _jwks_verifier(fetcher, clock)
     for kid in ("key-1", "key-2", "key-3"):
-        _rejected(verifier, f"Bearer {_mint(keypair[0], extra_claims=COGNITO_ID, kid=kid)}", "signing key is unknown")
-    assert verifier.verify(f"Bearer {_mint(keypair[0], extra_claims=COGNITO_ID, kid='key-4')}").subject
+        _rejected(verifier, f"Bearer {_cognito(keypair[0], kid=kid)}", "signing key is unknown")
+    assert verifier.verify(f"Bearer {_cognito(keypair[0], kid='key-4')}").subject
 
 
 def test_jwks_fetch_failure_is_service_unavailable(
@@ -403,7 +408,7 @@ def test_jwks_fetch_failure_is_service_unavailable(
 
     verifier = _jwks_verifier(failing, clock)
     with pytest.raises(ServiceUnavailable, match="signing keys"):
-        verifier.verify(f"Bearer {_mint(keypair[0], extra_claims=COGNITO_ID, kid='key-1')}")
+        verifier.verify(f"Bearer {_cognito(keypair[0], kid='key-1')}")
 
 
 @pytest.mark.parametrize("document", [{}, {"keys": "nope"}, [], None])
@@ -412,7 +417,7 @@ def test_malformed_jwks_is_service_unavailable(
 ) -> None:
     verifier = _jwks_verifier(lambda url: document, clock)
     with pytest.raises(ServiceUnavailable, match="malformed"):
-        verifier.verify(f"Bearer {_mint(keypair[0], extra_claims=COGNITO_ID, kid='key-1')}")
+        verifier.verify(f"Bearer {_cognito(keypair[0], kid='key-1')}")
 
 
 def test_bad_header_never_triggers_a_fetch(clock: FakeClock) -> None:
@@ -498,7 +503,7 @@ def test_default_fetcher_reads_loopback_jwks(
 ) -> None:
     url, paths = loopback_jwks
     verifier = TokenVerifier(issuer=ISSUER, audience=AUDIENCE, jwks_url=url, clock=clock)
-    assert verifier.verify(f"Bearer {_mint(keypair[0], extra_claims=COGNITO_ID, kid='key-1')}").subject
+    assert verifier.verify(f"Bearer {_cognito(keypair[0], kid='key-1')}").subject
     assert paths == ["/.well-known/jwks.json"]
 
 
@@ -529,7 +534,7 @@ def test_a_cognito_token_needs_token_use_and_the_verifier_an_audience(
     _rejected(verifier, f"Bearer {_mint(keypair[0], kid='key-1')}", "token has no token_use")
     refresh = _mint(keypair[0], kid="key-1", extra_claims={"token_use": "refresh"})
     _rejected(verifier, f"Bearer {refresh}", "token_use is not accepted")
-    assert verifier.verify(f"Bearer {_mint(keypair[0], extra_claims=COGNITO_ID, kid='key-1')}")
+    assert verifier.verify(f"Bearer {_cognito(keypair[0], kid='key-1')}")
     with pytest.raises(ConfigurationError, match="needs an audience"):
         TokenVerifier(issuer=ISSUER, audience=None, jwks_url=JWKS_URL,
                       jwks_fetcher=FakeJwks(), clock=clock)
