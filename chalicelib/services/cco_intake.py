@@ -11,15 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from chalicelib.adapters.procore import ProcoreAuthError, ProcoreClient
+from chalicelib.adapters.procore import ProcoreClient
 from chalicelib.adapters.store import ItemStore
 from chalicelib.domain import ccos, cost_codes
 from chalicelib.domain.models import SYSTEM_INTAKE, Item
 from chalicelib.domain.observations import Observation
 from chalicelib.domain.sage_mapping import cost_type_map
-from chalicelib.errors import FatalUpstreamError, UpstreamNotFound
-from chalicelib.observability import count
+from chalicelib.errors import UpstreamNotFound
 from chalicelib.services.items import ItemService
+from chalicelib.services.record_events import handle_record_event
 
 KIND = "cco"
 
@@ -37,27 +37,12 @@ class CcoIntake:
 
     def handle_event(self, company_id: int, project_id: int, cco_id: int, *, action: str,
                      correlation_id: str) -> str:
-        if action == "delete":
-            self.items.observe_deleted(company_id=company_id, kind=KIND, procore_id=cco_id,
-                                       actor=SYSTEM_INTAKE, correlation_id=correlation_id)
-            return "deleted"
-        try:
-            item = self.evaluate(company_id, project_id, cco_id, actor=SYSTEM_INTAKE,
-                                 correlation_id=correlation_id)
-        except ProcoreAuthError:
-            raise
-        except FatalUpstreamError as exc:
-            status = exc.details.get("status")
-            reason = (f"Procore refused to show change order {cco_id}"
-                      f"{f' (HTTP {status})' if status else ''}: {exc.message[:300]}. Give the "
-                      "connector's service account access to the Commitments tool, then send "
-                      "it again.")
-            self.items.observe_refused(company_id=company_id, kind=KIND, procore_id=cco_id,
-                                       project_id=project_id, subtype=None, reason=reason,
-                                       actor=SYSTEM_INTAKE, correlation_id=correlation_id)
-            count("EventsRefused")
-            return "refused"
-        return "changed" if item is not None else "unchanged"
+        return handle_record_event(
+            self.items, company_id=company_id, kind=KIND, procore_id=cco_id,
+            project_id=project_id, action=action, correlation_id=correlation_id,
+            evaluate=lambda: self.evaluate(company_id, project_id, cco_id, actor=SYSTEM_INTAKE,
+                                           correlation_id=correlation_id),
+            noun="change order", tools="Commitments tool")
 
     def evaluate(self, company_id: int, project_id: int, cco_id: int, *, actor: str,
                  correlation_id: str | None = None) -> Item | None:

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from chalicelib.adapters.procore import ProcoreAuthError, ProcoreClient
+from chalicelib.adapters.procore import ProcoreClient
 from chalicelib.adapters.store import ItemStore
 from chalicelib.domain import invoices
 from chalicelib.domain.models import SYSTEM_INTAKE, Item
 from chalicelib.domain.observations import Observation
-from chalicelib.errors import FatalUpstreamError, UpstreamNotFound
-from chalicelib.observability import count
+from chalicelib.errors import UpstreamNotFound
 from chalicelib.services.items import ItemService
+from chalicelib.services.record_events import handle_record_event
 
 KIND = "subcontractor_invoice"
 
@@ -33,31 +33,14 @@ class InvoiceIntake:
         self.procore_for = procore_for
         self.direct_export = direct_export
 
-    def handle_event(self, company_id: int, project_id: int, requisition_id: int, *,
-                     action: str, correlation_id: str) -> str:
-        if action == "delete":
-            self.items.observe_deleted(company_id=company_id, kind=KIND,
-                                       procore_id=requisition_id, actor=SYSTEM_INTAKE,
-                                       correlation_id=correlation_id)
-            return "deleted"
-        try:
-            item = self.evaluate(company_id, project_id, requisition_id, actor=SYSTEM_INTAKE,
-                                 correlation_id=correlation_id)
-        except ProcoreAuthError:
-            raise
-        except FatalUpstreamError as exc:
-            status = exc.details.get("status")
-            reason = (f"Procore refused to show subcontractor invoice {requisition_id}"
-                      f"{f' (HTTP {status})' if status else ''}: {exc.message[:300]}. Give the "
-                      "connector's service account access to the Invoicing tool, then send "
-                      "it again.")
-            self.items.observe_refused(company_id=company_id, kind=KIND,
-                                       procore_id=requisition_id, project_id=project_id,
-                                       subtype=None, reason=reason, actor=SYSTEM_INTAKE,
-                                       correlation_id=correlation_id)
-            count("EventsRefused")
-            return "refused"
-        return "changed" if item is not None else "unchanged"
+    def handle_event(self, company_id: int, project_id: int, requisition_id: int, *, action: str,
+                     correlation_id: str) -> str:
+        return handle_record_event(
+            self.items, company_id=company_id, kind=KIND, procore_id=requisition_id,
+            project_id=project_id, action=action, correlation_id=correlation_id,
+            evaluate=lambda: self.evaluate(company_id, project_id, requisition_id,
+                                           actor=SYSTEM_INTAKE, correlation_id=correlation_id),
+            noun="subcontractor invoice", tools="Invoicing tool")
 
     def evaluate(self, company_id: int, project_id: int, requisition_id: int, *, actor: str,
                  correlation_id: str | None = None) -> Item | None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from chalicelib.adapters.procore import ProcoreAuthError, ProcoreClient
+from chalicelib.adapters.procore import ProcoreClient
 from chalicelib.adapters.store import ItemStore
 from chalicelib.domain import owner_invoices
 from chalicelib.domain.owner_invoices import owner_invoice_target
@@ -21,9 +21,9 @@ __all__ = ["KIND", "OwnerInvoiceIntake", "owner_invoice_target"]
 from chalicelib.domain.cost_codes import DEFAULT_RULE, active_codes
 from chalicelib.domain.models import SYSTEM_INTAKE, Item
 from chalicelib.domain.observations import Observation
-from chalicelib.errors import FatalUpstreamError, UpstreamNotFound
-from chalicelib.observability import count
+from chalicelib.errors import UpstreamNotFound
 from chalicelib.services.items import ItemService
+from chalicelib.services.record_events import handle_record_event
 
 KIND = "owner_invoice"
 
@@ -38,29 +38,14 @@ class OwnerInvoiceIntake:
         self.procore_for = procore_for
         self.direct_export = direct_export
 
-    def handle_event(self, company_id: int, project_id: int, app_id: int, *,
-                     action: str, correlation_id: str) -> str:
-        if action == "delete":
-            self.items.observe_deleted(company_id=company_id, kind=KIND, procore_id=app_id,
-                                       actor=SYSTEM_INTAKE, correlation_id=correlation_id)
-            return "deleted"
-        try:
-            item = self.evaluate(company_id, project_id, app_id, actor=SYSTEM_INTAKE,
-                                 correlation_id=correlation_id)
-        except ProcoreAuthError:
-            raise
-        except FatalUpstreamError as exc:
-            status = exc.details.get("status")
-            reason = (f"Procore refused to show owner invoice {app_id}"
-                      f"{f' (HTTP {status})' if status else ''}: {exc.message[:300]}. Give the "
-                      "connector's service account access to the Prime Contract and Invoicing "
-                      "tools, then send it again.")
-            self.items.observe_refused(company_id=company_id, kind=KIND, procore_id=app_id,
-                                       project_id=project_id, subtype=None, reason=reason,
-                                       actor=SYSTEM_INTAKE, correlation_id=correlation_id)
-            count("EventsRefused")
-            return "refused"
-        return "changed" if item is not None else "unchanged"
+    def handle_event(self, company_id: int, project_id: int, app_id: int, *, action: str,
+                     correlation_id: str) -> str:
+        return handle_record_event(
+            self.items, company_id=company_id, kind=KIND, procore_id=app_id,
+            project_id=project_id, action=action, correlation_id=correlation_id,
+            evaluate=lambda: self.evaluate(company_id, project_id, app_id, actor=SYSTEM_INTAKE,
+                                           correlation_id=correlation_id),
+            noun="owner invoice", tools="Prime Contract and Invoicing tools")
 
     def evaluate(self, company_id: int, project_id: int, app_id: int, *, actor: str,
                  correlation_id: str | None = None) -> Item | None:

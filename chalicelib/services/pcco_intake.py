@@ -22,8 +22,9 @@ from chalicelib.domain.models import SYSTEM_INTAKE, Item
 from chalicelib.domain.observations import Observation
 from chalicelib.domain.sage_mapping import cost_type_map
 from chalicelib.errors import FatalUpstreamError, UpstreamNotFound
-from chalicelib.observability import count, logger
+from chalicelib.observability import logger
 from chalicelib.services.items import ItemService
+from chalicelib.services.record_events import handle_record_event
 
 KIND = "pcco"
 
@@ -56,27 +57,12 @@ class PccoIntake:
 
     def handle_event(self, company_id: int, project_id: int, pcco_id: int, *, action: str,
                      correlation_id: str) -> str:
-        if action == "delete":
-            self.items.observe_deleted(company_id=company_id, kind=KIND, procore_id=pcco_id,
-                                       actor=SYSTEM_INTAKE, correlation_id=correlation_id)
-            return "deleted"
-        try:
-            item = self.evaluate(company_id, project_id, pcco_id, actor=SYSTEM_INTAKE,
-                                 correlation_id=correlation_id)
-        except ProcoreAuthError:
-            raise
-        except FatalUpstreamError as exc:
-            status = exc.details.get("status")
-            reason = (f"Procore refused to show prime change order {pcco_id}"
-                      f"{f' (HTTP {status})' if status else ''}: {exc.message[:300]}. Give "
-                      "the connector's service account access to the Prime Contract and "
-                      "Change Orders tools, then send it again.")
-            self.items.observe_refused(company_id=company_id, kind=KIND, procore_id=pcco_id,
-                                       project_id=project_id, subtype=None, reason=reason,
-                                       actor=SYSTEM_INTAKE, correlation_id=correlation_id)
-            count("EventsRefused")
-            return "refused"
-        return "changed" if item is not None else "unchanged"
+        return handle_record_event(
+            self.items, company_id=company_id, kind=KIND, procore_id=pcco_id,
+            project_id=project_id, action=action, correlation_id=correlation_id,
+            evaluate=lambda: self.evaluate(company_id, project_id, pcco_id, actor=SYSTEM_INTAKE,
+                                           correlation_id=correlation_id),
+            noun="prime change order", tools="Prime Contract and Change Orders tools")
 
     def evaluate(self, company_id: int, project_id: int, pcco_id: int, *, actor: str,
                  correlation_id: str | None = None) -> Item | None:
