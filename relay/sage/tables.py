@@ -295,7 +295,7 @@ actrec_contract = Table(
     Column("cntrct", MONEY, nullable=False),  # Contract
     Column("retain", MONEY, nullable=False),  # Retain Rate (%)
     Column("connum", NVARCHAR(30), nullable=False),  # Contract#
-    Column("pchord", NVARCHAR(30), nullable=False),  # Client PO#
+    Column("pchord", NVARCHAR(20), nullable=False),  # Client PO#
 )
 
 source = Table(  # posting sources (journals): jobcst.srcnum -> recnum
