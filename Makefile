@@ -29,10 +29,12 @@ screenshots: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
-# The deployable template: Chalice's functions and API merged with infra/resources.json.
+# The deployable template: Chalice's functions and API merged with infra/ (its fragments
+# joined by infra/template.py).
 package: $(STAMP)
 	rm -rf build/package
-	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(VENV)/bin/chalice package --stage dev --merge-template infra/resources.json build/package
+	$(PY) -m infra.template build/merged.json
+	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(VENV)/bin/chalice package --stage dev --merge-template build/merged.json build/package
 
 cfn-lint: package
 	$(VENV)/bin/cfn-lint build/package/sam.json
