@@ -68,7 +68,11 @@ class SweeperService:
 
     def _sweep_one(self, item: Item, now: str, report: SweepReport) -> None:
         export = item.export
-        assert export is not None, "every acceptance makes an export record"
+        if export is None:  # every acceptance makes one; without it nothing can re-drive
+            report.stuck += 1
+            logger.error("accepted item has no export record", item_id=item.item_id,
+                         status=item.status.value)
+            return
         if item.status is Status.ACCEPTED and not item.export_enqueued:
             report.requeued += int(self.items.enqueue_export(item).export_enqueued)
             return
@@ -91,9 +95,8 @@ class SweeperService:
                          redrives=export.redrives, since=since)
             return
         redrive = export.redrives + 1
-        marked = item.model_copy(deep=True)
-        assert marked.export is not None
-        marked.export.redrives, marked.export.last_redrive_at = redrive, now
+        marked = item.model_copy(deep=True, update={"export": export.model_copy(
+            update={"redrives": redrive, "last_redrive_at": now})})
         try:
             self.store.save_fields(marked)
         except StaleItem:
