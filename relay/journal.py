@@ -133,7 +133,7 @@ class Journal:
             self._db.close()
 
     def _get(self, command_id: str) -> JournalEntry | None:
-        row = self._db.execute(f"SELECT {_COLUMNS} FROM journal WHERE command_id = ?",  # noqa: S608
+        row = self._db.execute(f"SELECT {_COLUMNS} FROM journal WHERE command_id = ?",  # noqa: S608 # nosec B608
                                (command_id,)).fetchone()
         if row is None:
             return None

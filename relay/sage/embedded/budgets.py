@@ -294,7 +294,7 @@ class Budgets(SageDatabase):
                 **amounts, "insusr": self.user,
             }
             conn.execute(
-                f"INSERT INTO bdglin ({', '.join(row)}) "  # noqa: S608 (fixed identifiers)
+                f"INSERT INTO bdglin ({', '.join(row)}) "  # noqa: S608 # nosec B608 (fixed identifiers)
                 f"VALUES ({', '.join('?' for _ in row)})",
                 tuple(_bindable(value) for value in row.values()),
             )
@@ -311,7 +311,7 @@ class Budgets(SageDatabase):
             return 0
         assignments = ", ".join(f"{column} = ?" for column in differ)
         conn.execute(
-            f"UPDATE bdglin SET {assignments}, updusr = ? "  # noqa: S608 (fixed identifiers)
+            f"UPDATE bdglin SET {assignments}, updusr = ? "  # noqa: S608 # nosec B608 (fixed identifiers)
             "WHERE _idnum = ?",
             (*(_bindable(value) for value in differ.values()), self.user, row["_idnum"]),
         )

@@ -106,7 +106,7 @@ class SageDatabase:
         same number.
         """
         highest = conn.execute(
-            f"SELECT MAX(recnum) FROM {table}"  # noqa: S608 (fixed identifiers)
+            f"SELECT MAX(recnum) FROM {table}"  # noqa: S608 # nosec B608 (fixed identifiers)
         ).fetchone()[0]
         return 1 if highest is None else int(highest) + 1
 

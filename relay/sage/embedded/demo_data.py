@@ -84,7 +84,7 @@ class Seeding(SageDatabase):
         with self._write() as conn:
             match = " AND ".join(f"{name} = ?" for name in key_columns)
             exists = conn.execute(
-                f"SELECT 1 FROM {table} WHERE {match}",  # noqa: S608 (fixed identifiers)
+                f"SELECT 1 FROM {table} WHERE {match}",  # noqa: S608 # nosec B608 (fixed identifiers)
                 tuple(values[name] for name in key_columns),
             ).fetchone()
             if exists is not None:
@@ -94,7 +94,7 @@ class Seeding(SageDatabase):
                                                f"({table}.{'/'.join(key_columns)})")
             row = {"_idnum": _guid(), **values, "insusr": self.user}
             conn.execute(
-                f"INSERT INTO {table} ({', '.join(row)}) "  # noqa: S608 (fixed identifiers)
+                f"INSERT INTO {table} ({', '.join(row)}) "  # noqa: S608 # nosec B608 (fixed identifiers)
                 f"VALUES ({', '.join('?' for _ in row)})",
                 tuple(row.values()),
             )

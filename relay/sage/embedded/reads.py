@@ -132,7 +132,7 @@ class Reads(SageDatabase):
             raise KeyError(f"{table} has no column {unknown[0]!r}")
         clause = " AND ".join(f"{name} = ?" for name in where) or "1"
         # Identifiers were checked against sqlite_master and PRAGMA table_info above.
-        sql = f"SELECT * FROM {table} WHERE {clause} ORDER BY rowid"  # noqa: S608
+        sql = f"SELECT * FROM {table} WHERE {clause} ORDER BY rowid"  # noqa: S608 # nosec B608
         with self._read() as conn:
             found = conn.execute(sql, tuple(where.values())).fetchall()
         return [{name: value if decoders[name] is None or value is None
@@ -143,7 +143,7 @@ class Reads(SageDatabase):
         """Number of rows in ``table``."""
         self.columns(table)  # validates the name
         with self._read() as conn:
-            return conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]  # noqa: S608
+            return conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]  # noqa: S608 # nosec B608
 
     def subcontract(self, recnum: int | str) -> dict[str, Any]:
         """The subcon row with its sbcnln rows under "lines" (KeyError if absent)."""

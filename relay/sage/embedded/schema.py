@@ -35,7 +35,7 @@ def schema_script() -> str:
     schema = SCHEMA_FILE.read_text(encoding="utf-8")
     triggers = []
     for table in _TABLE.findall(schema):  # Sage sets upddte in a trigger; so do we
-        update = f"UPDATE {table} SET upddte = {_NOW} WHERE rowid = NEW.rowid;"  # noqa: S608
+        update = f"UPDATE {table} SET upddte = {_NOW} WHERE rowid = NEW.rowid;"  # noqa: S608 # nosec B608
         triggers.append(
             f"CREATE TRIGGER IF NOT EXISTS {table}_upddte AFTER UPDATE ON {table} "
             f"FOR EACH ROW WHEN NEW.upddte IS OLD.upddte BEGIN {update} END;"

@@ -70,7 +70,7 @@ def update_columns(conn: sqlite3.Connection, user: str, table: str,
     transaction; ``table``, the columns and ``where`` are fixed identifiers."""
     assignments = ", ".join(f"{column} = ?" for column in values)
     conn.execute(
-        f"UPDATE {table} SET {assignments}, updusr = ? "  # noqa: S608 (fixed identifiers)
+        f"UPDATE {table} SET {assignments}, updusr = ? "  # noqa: S608 # nosec B608 (fixed identifiers)
         f"WHERE {where}",
         (*(_bindable(value) for value in values.values()), user, *key),
     )

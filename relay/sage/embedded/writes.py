@@ -243,7 +243,7 @@ class Writes(SageDatabase):
             row = None
             if _storable(job) and _storable(record):
                 row = conn.execute(
-                    f"SELECT * FROM {header.table} "  # noqa: S608 (fixed identifiers)
+                    f"SELECT * FROM {header.table} "  # noqa: S608 # nosec B608 (fixed identifiers)
                     "WHERE recnum = ? AND jobnum = ?", (record, job),
                 ).fetchone()
             if row is None:
@@ -263,7 +263,7 @@ class Writes(SageDatabase):
             if differ:
                 assignments = ", ".join(f"{column} = ?" for column in differ)
                 conn.execute(
-                    f"UPDATE {header.table} SET {assignments}, updusr = ? "  # noqa: S608
+                    f"UPDATE {header.table} SET {assignments}, updusr = ? "  # noqa: S608 # nosec B608
                     "WHERE recnum = ?",
                     (*(_bindable(value) for value in differ.values()), self.user, record),
                 )
@@ -328,7 +328,7 @@ class Writes(SageDatabase):
                                                "exists (actpay.recnum)")
             row = {"_idnum": _guid(), "recnum": recnum, **values, "insusr": self.user}
             conn.execute(
-                f"INSERT INTO actpay ({', '.join(row)}) "  # noqa: S608 (fixed identifiers)
+                f"INSERT INTO actpay ({', '.join(row)}) "  # noqa: S608 # nosec B608 (fixed identifiers)
                 f"VALUES ({', '.join('?' for _ in row)})",
                 tuple(row.values()),
             )
