@@ -7,6 +7,8 @@ deployment has no one to grant them rights through the API).
     python -m chalicelib.admin_cli backfill-job-costs PROJECT_ID --as SUBJECT [--enable]
         [--timeout SECONDS]    (the first job cost sync of a large job, with a progress
                                bar; interrupted, the run goes on: run it again to follow)
+    python -m chalicelib.admin_cli register-webhooks [--company 4264]
+        (--url URL | --stack STACK) [--dry-run]   (Procore's hook and triggers; docs/webhooks.md)
 
 Uses TABLE_NAME (and PROCORE_COMPANY_ID unless --company) and the usual AWS credentials.
 """
@@ -45,12 +47,19 @@ def main(argv: list[str] | None = None) -> int:
     backfill.add_argument("--enable", action="store_true",
                           help="enable the project's job cost sync first")
     backfill.add_argument("--timeout", type=float, default=6 * 3600)
-    for sub in (put, listing, backfill):
+    hooks = commands.add_parser("register-webhooks",
+                                help="create or correct Procore's webhook hook and triggers")
+    hooks.add_argument("--url", help="the deployment's WebhookUrl (.../webhooks/procore)")
+    hooks.add_argument("--stack", help="read the URL from this stack's WebhookUrl output")
+    hooks.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
+    for sub in (put, listing, backfill, hooks):
         sub.add_argument("--company", type=int, default=None)
     args = parser.parse_args(argv)
     company = args.company or get_settings().procore_company_id
     if not company:
         parser.error("no company: pass --company or set PROCORE_COMPANY_ID")
+    if args.command == "register-webhooks":
+        return _register_webhooks(company, args)
     store = get_store()
     if args.command == "backfill-job-costs":
         return _backfill(store, company, args)
@@ -94,6 +103,40 @@ def _backfill(store: object, company: int, args: argparse.Namespace) -> int:
         return 3
     sys.stdout.write(json.dumps(summary, indent=2) + "\n")
     return 0 if summary.get("status") == "ok" else 1
+
+
+def _register_webhooks(company: int, args: argparse.Namespace) -> int:
+    """Plan, then (unless --dry-run) apply; the token is read, never printed."""
+    from chalicelib import aws
+    from chalicelib.adapters.procore_hooks import ProcoreHooks
+    from chalicelib.errors import ConfigurationError, ConnectorError
+    from chalicelib.services import webhook_registration as registration
+    from chalicelib.settings import get_settings, read_secret
+    from chalicelib.wiring import get_procore
+
+    settings = get_settings()
+    try:
+        url = args.url or ""
+        if not url and args.stack:
+            url = registration.webhook_url_from_stack(aws.client("cloudformation"), args.stack)
+        if not url:
+            raise ConfigurationError("no webhook URL: pass --url (the stack's WebhookUrl "
+                                     "output) or --stack STACK")
+        desired = registration.DesiredHook(
+            registration.namespace_for(settings.stage), url, registration.HOOK_API_VERSION,
+            read_secret(settings, "webhook_token"))
+        outcome = registration.register(ProcoreHooks(get_procore(company)), desired,
+                                        dry_run=args.dry_run)
+    except ConnectorError as exc:
+        sys.stderr.write(f"register-webhooks: {exc.message}\n")
+        return 1
+    lines = outcome.plan.lines()
+    if args.dry_run and not outcome.plan.up_to_date:
+        lines.append("dry run: nothing changed")
+    elif outcome.applied:
+        lines.append(f"applied: hook {outcome.hook_id}")
+    sys.stdout.write("\n".join(lines) + "\n")
+    return 0
 
 
 if __name__ == "__main__":

@@ -142,7 +142,8 @@ per resource family; each mixin lists its own routes.
   the PCOs holding them), ``change_events``, ``billing_periods``, ``requisitions``
   (subcontractor invoices, v1.0 and v1.1), ``requisition_items`` (their items, summary
   figures and ``bulk_item_update``), ``contract_payments``, ``direct_costs`` (v1.0 and
-  v1.1, their sync), ``direct_cost_lines`` (their line items and line item sync); ``common``
+  v1.1, their sync), ``direct_cost_lines`` (their line items and line item sync), ``hooks``
+  (Procore's webhooks API: hooks, triggers, resources; ``hook_fields``); ``common``
   holds what they share (list pages, the sync rules, validated writes). Budget choices:
   docs/decisions.md ("Sandbox budgets follow Procore's budget endpoints"); change orders
   and change events: ("Sandbox commitment change orders ..." and "Sandbox change events

@@ -41,6 +41,7 @@ from devstack.procore_sandbox.resources.contract_payments import ContractPayment
 from devstack.procore_sandbox.resources.cost_codes import CostCodesMixin
 from devstack.procore_sandbox.resources.direct_cost_lines import DirectCostLinesMixin
 from devstack.procore_sandbox.resources.direct_costs import DirectCostsMixin
+from devstack.procore_sandbox.resources.hooks import HooksMixin
 from devstack.procore_sandbox.resources.line_items import LineItemsMixin
 from devstack.procore_sandbox.resources.payment_applications import PaymentApplicationsMixin
 from devstack.procore_sandbox.resources.prime_change_orders import PrimeChangeOrdersMixin
@@ -102,6 +103,7 @@ API_ROUTES: tuple[Route, ...] = (
     *PrimeContractLinesMixin.ROUTES,
     *PrimeChangeOrdersMixin.ROUTES,
     *PaymentApplicationsMixin.ROUTES,
+    *HooksMixin.ROUTES,
 )
 #: ``/_sandbox/*``: no auth, no quota.
 CONTROL_ROUTES: tuple[Route, ...] = (
@@ -141,6 +143,7 @@ class ProcoreSandbox(
     PrimeContractLinesMixin,
     PrimeChangeOrdersMixin,
     PaymentApplicationsMixin,
+    HooksMixin,
     AuthMixin,
     FaultsMixin,
     WebhooksMixin,

@@ -141,6 +141,10 @@ class SandboxState:
     pcco_lines: dict[int, dict[int, dict[str, Any]]] = field(default_factory=dict)
     #: payment application (owner invoice) id -> record (``project_id``, ``contract_id``)
     payment_applications: dict[int, dict[str, Any]] = field(default_factory=dict)
+    #: webhooks hook id -> record (``owned_by_company_id`` or ``owned_by_project_id``)
+    hooks: dict[int, dict[str, Any]] = field(default_factory=dict)
+    #: webhooks hook id -> trigger id -> record
+    hook_triggers: dict[int, dict[int, dict[str, Any]]] = field(default_factory=dict)
     #: access token -> {"client_id", "expires_at"}
     tokens: dict[str, dict[str, Any]] = field(default_factory=dict)
     faults: list[Fault] = field(default_factory=list)
