@@ -4,9 +4,12 @@ The file lives on the customer's server next to the agent; environment variables
 service manager (systemd, Windows service wrapper) or a test override any value.
 
 AWS credentials are never settings here: boto3 finds them through its normal chain
-(environment, shared credentials file/profile, instance role). The agent's IAM identity
-should allow nothing but receive/delete on its command queue and send on the results
-queue. A config file that names a credential is refused, so one is not left on disk.
+(environment, shared credentials file/profile, instance role). ``aws_profile`` names the
+profile the agent's session is built from, e.g. one whose ``credential_process`` is IAM
+Roles Anywhere's signing helper (docs/iam.md): boto3 then refreshes the temporary
+credentials itself. The agent's IAM identity should allow nothing but receive/delete on
+its command queue and send on the results queue. A config file that names a credential is
+refused, so one is not left on disk.
 
 Sage: ``sage_db`` is the embedded stand-in's SQLite file. ``sage_database_url`` (optional)
 is a real Sage 100 Contractor company database, e.g.
@@ -21,6 +24,7 @@ or use Windows authentication.
 from __future__ import annotations
 
 import os
+import sys
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -37,6 +41,7 @@ ENV_VARS: dict[str, str] = {
     "commands_queue_url": "RELAY_COMMANDS_QUEUE_URL",
     "results_queue_url": "RELAY_RESULTS_QUEUE_URL",
     "region": "AWS_REGION",
+    "aws_profile": "RELAY_AWS_PROFILE",
     "endpoint_url": "AWS_ENDPOINT_URL",
     "journal_path": "RELAY_JOURNAL",
     "sage_db": "RELAY_SAGE_DB",
@@ -67,6 +72,9 @@ class AgentConfig(BaseModel):
     commands_queue_url: str
     results_queue_url: str
     region: str = "us-east-1"
+    # A profile of the AWS config file (credential_process: IAM Roles Anywhere's signing
+    # helper); None: boto3's default chain (AWS_PROFILE, environment, instance role).
+    aws_profile: str | None = Field(None, min_length=1, max_length=128)
     endpoint_url: str | None = None  # e.g. the local moto server; None = real AWS
     journal_path: str = Field(min_length=1)
     sage_db: str = Field(min_length=1)  # the embedded stand-in's file
@@ -101,6 +109,31 @@ class AgentConfig(BaseModel):
             raise ValueError(f"must be a SQL Server (mssql+pyodbc://...) or SQLite URL, "
                              f"not {backend}")
         return value
+
+
+# Where `relay run`, `relay doctor` and the Windows service find the file when no
+# --config is given: RELAY_CONFIG, else (Windows) the service's file under ProgramData.
+CONFIG_ENV_VAR = "RELAY_CONFIG"
+SERVICE_DIR_NAME = "ProcoreSageRelay"
+
+
+def windows_config_path(env: Mapping[str, str] = os.environ) -> Path:
+    """%ProgramData%\\ProcoreSageRelay\\relay.toml, the Windows service's config file."""
+    program_data = env.get("ProgramData") or env.get("PROGRAMDATA") or r"C:\ProgramData"
+    return Path(program_data) / SERVICE_DIR_NAME / "relay.toml"
+
+
+def resolve_config_path(explicit: str | None, env: Mapping[str, str] = os.environ, *,
+                        platform: str = sys.platform) -> str | None:
+    """The file to read: --config, else RELAY_CONFIG, else the service's file on Windows
+    when it exists; None (environment variables only) otherwise."""
+    if explicit:
+        return explicit
+    if env.get(CONFIG_ENV_VAR, "").strip():
+        return env[CONFIG_ENV_VAR].strip()
+    if platform == "win32" and windows_config_path(env).is_file():
+        return str(windows_config_path(env))
+    return None
 
 
 def load_config(path: str | None, env: Mapping[str, str] = os.environ) -> AgentConfig:

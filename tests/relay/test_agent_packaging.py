@@ -27,11 +27,17 @@ AGENT_FILES = (ROOT / "chalicelib" / "__init__.py", ROOT / "chalicelib" / "relay
 # Installed with the cloud (requirements.txt) or the tests, never on the agent's machine.
 CLOUD_ONLY = ("chalice", "aws_lambda_powertools", "moto", "pydantic_settings")
 AGENT_MODULES = ("relay.__main__", "relay.agent", "relay.config", "relay.journal",
-                 "chalicelib.relay_protocol")
+                 "relay.doctor", "relay.credentials", "relay.runtime", "relay.windows_service",
+                 "relay.dist", "chalicelib.relay_protocol")
 # Imported by the agent's files but deliberately not pinned in relay/requirements.txt.
 OPTIONAL_MODULES = {
     "pyodbc": "only for a real Sage SQL Server database: a native module built against the "
               "machine's ODBC driver manager, installed beside Sage with its ODBC driver",
+    # pywin32 (the Windows service): pinned with a `; sys_platform == "win32"` marker, so
+    # pip installs it on Windows only and it is absent here.
+    "servicemanager": "pywin32, Windows only (relay/windows_service.py)",
+    "win32service": "pywin32, Windows only (relay/windows_service.py)",
+    "win32serviceutil": "pywin32, Windows only (relay/windows_service.py)",
 }
 
 # Runs in the child interpreter: refuse the cloud-only packages before anything imports.
@@ -65,7 +71,8 @@ def _pins(path: Path) -> dict[str, str]:
     """name (normalised) -> pinned version, for every ``name[extras]==version`` line."""
     pins = {}
     for line in _requirement_lines(path):
-        match = re.fullmatch(r"([A-Za-z0-9][A-Za-z0-9._-]*)(\[[^\]]*\])?==(\S+)", line)
+        match = re.fullmatch(r"([A-Za-z0-9][A-Za-z0-9._-]*)(\[[^\]]*\])?==([^\s;]+)"
+                             r"(\s*;.+)?", line)
         if match:
             pins[_pep503(match.group(1))] = match.group(3)
     return pins
@@ -192,11 +199,13 @@ def test_optional_modules_are_not_pinned() -> None:
 
 
 def test_agent_requirements_pin_exact_versions() -> None:
-    # GIVEN relay/requirements.txt; THEN each line is `name==version`, nothing else
+    # GIVEN relay/requirements.txt; THEN each line is `name==version`, nothing else (but
+    # the Windows-only marker of pywin32)
     lines = _requirement_lines(AGENT_REQUIREMENTS)
     assert lines, "relay/requirements.txt lists no requirement"
     loose = [line for line in lines
-             if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*(\[[^\]]*\])?==[0-9][^\s,;]*", line)]
+             if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*(\[[^\]]*\])?==[0-9][^\s,;]*"
+                                 r"(\s*;\s*sys_platform\s*==\s*\"win32\")?", line)]
     assert loose == [], "pin exact versions (name==version), no includes or ranges"
 
 
@@ -209,3 +218,17 @@ def test_agent_pins_match_the_cloud_and_dev_pins() -> None:
     assert {name: (version, others[name]) for name, version in agent.items()
             if name in others and others[name] != version} == {}
     assert "-r relay/requirements.txt" in _requirement_lines(ROOT / "requirements-dev.txt")
+
+
+def test_pip_skips_the_windows_only_pin_elsewhere() -> None:
+    # GIVEN the agent's requirements with pywin32 marked Windows-only; WHEN pip reads them
+    # here (a dry run, offline: everything else is already installed)
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--dry-run", "--no-index",
+         "--disable-pip-version-check", "-r", str(AGENT_REQUIREMENTS)],
+        capture_output=True, text=True, timeout=120, check=False)
+
+    # THEN it accepts the file and ignores pywin32 by its marker
+    assert done.returncode == 0, done.stderr
+    assert "Ignoring pywin32: markers 'sys_platform == \"win32\"'" in done.stdout
+    assert _pins(AGENT_REQUIREMENTS)["pywin32"] == "312"
