@@ -4,7 +4,8 @@ outputs.
 
 Why fragments: one file per concern (storage and queues, identity, alarms, sign-in, API)
 stays readable; ``chalice package --merge-template`` takes one file, so they are joined
-here. A key defined in two fragments is an error, never a silent override.
+here. A key defined in two fragments is an error, never a silent override; SAM
+``Globals`` (the functions' environment) are merged the same way, key by key.
 
     python -m infra.template build/merged.json
 """
@@ -36,7 +37,21 @@ def merged() -> dict[str, Any]:
                 if key in into:
                     raise ValueError(f"{path.name}: {section}.{key} is already defined")
                 into[key] = value
+        _merge_globals(template.setdefault("Globals", {}), fragment.get("Globals", {}),
+                       f"{path.name}: Globals")
     return {k: v for k, v in template.items() if v != {}}
+
+
+def _merge_globals(into: dict[str, Any], extra: dict[str, Any], where: str) -> None:
+    """SAM Globals nest (Function.Environment.Variables): merged key by key, a value
+    defined twice is an error as elsewhere."""
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            _merge_globals(into[key], value, f"{where}.{key}")
+        elif key in into:
+            raise ValueError(f"{where}.{key} is already defined")
+        else:
+            into[key] = value
 
 
 def main(argv: list[str] | None = None) -> int:
