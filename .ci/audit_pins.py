@@ -23,7 +23,8 @@ PYPI = "https://pypi.org/pypi/{name}/json"
 
 def _project(name: str) -> dict | None:
     try:
-        with urllib.request.urlopen(PYPI.format(name=name), timeout=30) as response:  # noqa: S310  # nosec B310 - fixed https URL
+        url = PYPI.format(name=name)  # a fixed https URL
+        with urllib.request.urlopen(url, timeout=30) as response:  # nosec B310
             return json.loads(response.read())
     except OSError:
         return None
