@@ -7,10 +7,14 @@ Metrics are imported lazily (only handlers that count something pay for them).
 
 from __future__ import annotations
 
+import json
+import logging
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
+
+from chalicelib.domain.tax_ids import redact, redact_text
 
 if TYPE_CHECKING:
     from aws_lambda_powertools import Metrics
@@ -18,7 +22,41 @@ if TYPE_CHECKING:
 SERVICE = "connector"
 NAMESPACE = "ProcoreSageConnector"
 
-logger = Logger(service=SERVICE)
+# Attributes every LogRecord has; the others are the keys a call logged (extra=...).
+_RECORD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
+    "message", "asctime"}
+
+
+class TaxIdRedaction(logging.Filter):
+    """Vendors' tax ids never reach a log in clear: the message and every key logged are
+    masked (tax-id keys' values, EIN/SSN shapes, nine-digit runs; domain.tax_ids), and an
+    exception's text. On the logger and on its handler (records of child loggers pass the
+    handler, not the logger's filters), so every handler after it (pytest's caplog at the
+    root) sees the masked record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not isinstance(record.msg, str) or record.args:
+            record.msg, record.args = record.getMessage(), None
+        record.msg = redact_text(record.msg)
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact_text(record.exc_text)
+        for name, value in list(vars(record).items()):
+            if name not in _RECORD_ATTRIBUTES:
+                setattr(record, name, redact({name: value})[name])
+        return True
+
+
+def _redacted_json(log: dict[str, Any]) -> str:
+    # Keys appended to every line (append_keys) and exceptions pass here, not the filter.
+    plain = json.loads(json.dumps(log, default=str))  # exceptions etc. as their text
+    return json.dumps(redact(plain), separators=(",", ":"))
+
+
+logger = Logger(service=SERVICE, json_serializer=_redacted_json)
+logger.addFilter(TaxIdRedaction())
+logger.registered_handler.addFilter(TaxIdRedaction())
 
 
 @lru_cache(maxsize=1)

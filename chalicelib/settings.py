@@ -75,6 +75,12 @@ class Settings(BaseSettings):
     # instead (jwt_private_key_pem, a plain secret: local/test only).
     cognito_domain: str = ""
 
+    # Approver e-mails (SES). No sender: no e-mails at all. The hourly notify-approvers
+    # run sends each "daily" approver's digest once, at the first run from this UTC hour.
+    notify_from_email: str = ""
+    notify_digest_hour_utc: int = Field(13, ge=0, le=23)
+    inbox_url: str = ""  # the web inbox the e-mails link to
+
     # Readiness limits (Procore's documented Sage 100 limits; UNCONFIRMED, so settable)
     commitment_number_max: int = 12
     commitment_title_max: int = 30
@@ -83,10 +89,14 @@ class Settings(BaseSettings):
     webhook_token_parameter: str = ""
     procore_client_secret_parameter: str = ""
     jwt_public_key_parameter: str = ""
+    # The key of vendors' tax id fingerprints (HMAC-SHA256; SSM SecureString
+    # /procore-sage/<stage>/tax-id-key). Changing it orphans the fingerprints kept.
+    tax_id_key_parameter: str = ""
     webhook_token: SecretStr | None = None
     procore_client_secret: SecretStr | None = None
     jwt_public_key_pem: SecretStr | None = None
     jwt_private_key_pem: SecretStr | None = None
+    tax_id_key: SecretStr | None = None
     secret_max_age: int = 300
 
     @model_validator(mode="after")
@@ -94,7 +104,7 @@ class Settings(BaseSettings):
         plain = [
             name
             for name in ("webhook_token", "procore_client_secret", "jwt_public_key_pem",
-                         "jwt_private_key_pem")
+                         "jwt_private_key_pem", "tax_id_key")
             if getattr(self, name) is not None
         ]
         if plain and self.stage not in PLAIN_SECRET_STAGES:
@@ -135,6 +145,11 @@ def read_secret(settings: Settings, name: str) -> str:
     if not isinstance(value, str) or not value:
         raise ConfigurationError(f"secret {name} is empty")
     return value
+
+
+def tax_id_key() -> str:
+    """The deployment's tax id fingerprint key (chalicelib.domain.tax_ids)."""
+    return read_secret(get_settings(), "tax_id_key")
 
 
 def four_eyes_on(settings: Settings) -> bool:

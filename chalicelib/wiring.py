@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from chalicelib.adapters.queues import FifoQueue
     from chalicelib.adapters.store import ItemStore
     from chalicelib.auth import TokenVerifier
+    from chalicelib.domain.models import Item
     from chalicelib.services.budget_import import BudgetImportService
     from chalicelib.services.budget_reconcile import BudgetReconcile
     from chalicelib.services.company_settings import CompanySettingsService
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from chalicelib.services.job_cost_reports import JobCostReports
     from chalicelib.services.job_cost_sync import JobCostSync
     from chalicelib.services.link_views import LinkViews
+    from chalicelib.services.notifications import ApproverNotifications
     from chalicelib.services.owner_receipts import OwnerReceipts
     from chalicelib.services.paid_notices import PaidInvoiceNotices
     from chalicelib.services.preview import ExportPreview
@@ -78,7 +80,7 @@ def get_exporter() -> ExporterService:
     from chalicelib.services.exporter import ExporterService
 
     return ExporterService(get_store(), get_item_service(), get_relay_commands_queue(),
-                           get_settings().cost_type_map)
+                           get_settings().cost_type_map, procore_for=get_procore)
 
 
 @lru_cache(maxsize=1)
@@ -102,6 +104,10 @@ def get_results() -> ResultsService:
     # The prime contract import's read of the job's contract comes back as a Result.
     results.reads["import:prime_contract:"] = (
         lambda result: get_prime_contract_import().handle_result(result))
+    # An imported vendor's tax id: Sage's vendor list read again, set in Procore.
+    from chalicelib.services.vendor_tax_ids import TAX_ID_READ, VendorTaxIdRead
+
+    results.reads[TAX_ID_READ] = VendorTaxIdRead(get_store(), get_procore).handle
     return results
 
 
@@ -223,7 +229,26 @@ def get_item_service() -> ItemService:
 
     return ItemService(get_store(), get_export_queue(),
                        stale_after_seconds=get_settings().export_stale_seconds,
-                       four_eyes=four_eyes_on(get_settings()))
+                       four_eyes=four_eyes_on(get_settings()),
+                       on_ready=_item_ready if get_settings().notify_from_email else None)
+
+
+def _item_ready(item: Item) -> None:
+    get_notifications().item_ready(item)
+
+
+@lru_cache(maxsize=1)
+def get_notifications() -> ApproverNotifications:
+    from chalicelib.adapters.mailer import Mailer
+    from chalicelib.adapters.store_notices import NoticeRecords
+    from chalicelib.services.notifications import ApproverNotifications
+
+    settings = get_settings()
+    mailer = (Mailer(settings.notify_from_email, aws.client("sesv2"))
+              if settings.notify_from_email else None)
+    return ApproverNotifications(
+        get_store(), NoticeRecords(settings.table_name, aws.client("dynamodb")), mailer,
+        inbox_url=settings.inbox_url, digest_hour_utc=settings.notify_digest_hour_utc)
 
 
 @lru_cache(maxsize=1)

@@ -116,6 +116,7 @@ class Stack:
             "PROCORE_CLIENT_ID": CLIENT_ID, "PROCORE_CLIENT_SECRET": CLIENT_SECRET,
             "PROCORE_COMPANY_ID": str(COMPANY_ID), "CONNECTOR_APPLICATION_ID": CLIENT_ID,
             "WEBHOOK_TOKEN": WEBHOOK_TOKEN, "JWT_ISSUER": ISSUER, "JWT_AUDIENCE": AUDIENCE,
+            "TAX_ID_KEY": "local-tax-id-key",  # the fingerprint key (a secret in AWS)
             "JWT_PUBLIC_KEY_PEM": public_pem, "POWERTOOLS_METRICS_NAMESPACE": "Local",
             # POST /auth/local-token signs with it (read in stages local and test only).
             "JWT_PRIVATE_KEY_PEM": private_pem,

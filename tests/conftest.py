@@ -61,6 +61,7 @@ def aws(monkeypatch: pytest.MonkeyPatch, signing_keys: tuple[str, str]) -> Itera
         monkeypatch.setenv("STAGE", "test")
         monkeypatch.setenv("PROCORE_COMPANY_ID", str(COMPANY_ID))
         monkeypatch.setenv("WEBHOOK_TOKEN", WEBHOOK_TOKEN)
+        monkeypatch.setenv("TAX_ID_KEY", "test-tax-id-key")
         monkeypatch.setenv("CONNECTOR_APPLICATION_ID", CONNECTOR_APP_ID)
         monkeypatch.setenv("JWT_ISSUER", ISSUER)
         monkeypatch.setenv("JWT_AUDIENCE", AUDIENCE)

@@ -16,6 +16,7 @@ import time
 from typing import Any
 
 from chalicelib.adapters.store import StaleItem, decode_cursor, encode_cursor
+from chalicelib.domain.tax_ids import redact, redact_text
 from chalicelib.errors import ServiceUnavailable
 from chalicelib.observability import logger
 
@@ -36,7 +37,14 @@ class QuarantineStore:
         self.client = client
 
     def put(self, company_id: int, entry_id: str, body: bytes, doc: dict[str, Any]) -> None:
-        """Keep one delivery: ``body`` as bytes (already cut to the bound), ``doc`` the rest."""
+        """Keep one delivery: ``body`` as bytes (already cut to the bound), ``doc`` the rest.
+
+        Tax ids are masked first (a company's business_register may ride in a body): EIN
+        and SSN shapes and tax-id keys' values; bare nine-digit ids stay, for the replay.
+        """
+        text = body.decode("utf-8", errors="surrogateescape")
+        body = redact_text(text, bare_nine=False).encode("utf-8", errors="surrogateescape")
+        doc = redact(doc, bare_nine=False)
         self._call("put_item", TableName=self.table_name, Item={
             "PK": _s(f"QUARANTINE#{company_id}"), "SK": _s(entry_id),
             "body": {"B": body}, "status": _s(doc["status"]),

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from chalicelib.domain import tax_ids
 from chalicelib.domain.models import Item
-from chalicelib.domain.permissions import Permission, User, require
+from chalicelib.domain.permissions import Level, Permission, User, require
 from chalicelib.domain.state_machine import Action, Status, allowed_actions
 from chalicelib.errors import Forbidden
 
@@ -71,9 +72,15 @@ def item_view(item: Item, user: User, *, four_eyes: bool = False) -> dict[str, A
 def item_detail(item: Item, user: User, *, four_eyes: bool = False) -> dict[str, Any]:
     """The list's view plus what an approver reads before deciding: the snapshot, what
     Sage holds since the last export, a change that waits, the drift Sage will not take."""
-    return {**item_view(item, user, four_eyes=four_eyes), "snapshot": item.snapshot,
-            "synced_snapshot": item.synced_snapshot,
-            "waiting_change": item.pending_snapshot, "drift": item.drift}
+    def shown(snapshot: dict[str, Any] | None) -> dict[str, Any] | None:
+        # A company's tax id: masked (last four) for ERP standard and up, else not at all.
+        if item.kind != "vendor" or snapshot is None:
+            return snapshot
+        return tax_ids.shown(snapshot, visible=user.erp_level >= Level.STANDARD)
+
+    return {**item_view(item, user, four_eyes=four_eyes), "snapshot": shown(item.snapshot),
+            "synced_snapshot": shown(item.synced_snapshot),
+            "waiting_change": shown(item.pending_snapshot), "drift": item.drift}
 
 
 def actions_for(item: Item, user: User, *, four_eyes: bool = False

@@ -126,14 +126,6 @@ def normalize_tax_id(value: Any) -> str | None:
     return digits or None
 
 
-def _usable_tax_id(value: Any) -> str | None:
-    """A tax id worth comparing: placeholders such as 00-0000000 say nothing."""
-    digits = normalize_tax_id(value)
-    if digits is None or len(set(digits)) == 1:
-        return None
-    return digits
-
-
 @dataclass(frozen=True)
 class Suggestion:
     """A Sage vendor that looks like a Procore company, with the reasons a person can check."""
@@ -217,10 +209,9 @@ def _name_score(sage: Mapping[str, Any], procore: Mapping[str, Any]) -> tuple[fl
 
 def _score(sage: Mapping[str, Any], procore: Mapping[str, Any]) -> tuple[float, list[str]]:
     names, reasons = _name_score(sage, procore)
-    sage_tax = _usable_tax_id(sage.get("tax_id"))
-    register = procore.get("business_register")
-    procore_tax = _usable_tax_id(register.get("identifier")
-                                 if isinstance(register, Mapping) else None)
+    # Keyed fingerprints (tax_ids.fingerprint): None for no tax id or a placeholder.
+    sage_tax = sage.get("tax_id_fingerprint") or None
+    procore_tax = procore.get("tax_id_fingerprint") or None
     if sage_tax and procore_tax and sage_tax == procore_tax:
         if names >= IDENTICAL_NAME:
             return 1.0, ["same tax id", *reasons]
@@ -246,9 +237,10 @@ def suggest(sage_vendors: list[Mapping[str, Any]], procore_companies: list[Mappi
             threshold: float = 0.6) -> list[Suggestion]:
     """Likely links for each unlinked Sage vendor, best first (score >= threshold).
 
-    Sage rows: {"vendor", "name", "short_name", "tax_id"}; Procore rows: {"id", "name",
-    "abbreviated_name", "business_register": {"identifier"} | None}. Sides already linked
-    are left out. Ranked by score, then Sage name, then Procore name; ids break ties.
+    Sage rows: {"vendor", "name", "short_name", "tax_id_fingerprint"}; Procore rows: {"id",
+    "name", "abbreviated_name", "tax_id_fingerprint"} (tax_ids.protect: the clear tax id is
+    never compared, nor kept). Sides already linked are left out. Ranked by score, then
+    Sage name, then Procore name; ids break ties.
     """
     companies = [(pid, row) for row in procore_companies
                  if (pid := _id(row.get("id"))) is not None and pid not in linked_procore]

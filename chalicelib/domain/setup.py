@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from chalicelib.domain.matching import normalize_tax_id
+from chalicelib.domain import tax_ids
 from chalicelib.domain.sage_mapping import MappingError
 from chalicelib.relay_protocol import JobPayload, VendorPayload
 
@@ -128,9 +128,15 @@ def build_job_payload(snapshot: Mapping[str, Any], job_number: int) -> JobPayloa
 
 
 # ---- companies -> vendors ------------------------------------------------------------------
-def vendor_snapshot(vendor: Mapping[str, Any]) -> dict[str, Any]:
-    """The Directory company fields a Sage vendor is made from."""
+def procore_tax_id(vendor: Mapping[str, Any]) -> str | None:
+    """The clear tax id of a Procore company record (its business register's identifier)."""
     register = vendor.get("business_register")
+    return _text(register.get("identifier")) if isinstance(register, Mapping) else None
+
+
+def vendor_snapshot(vendor: Mapping[str, Any], tax_id_key: str) -> dict[str, Any]:
+    """The Directory company fields a Sage vendor is made from; of the tax id only its last
+    four, keyed fingerprint and length (the clear value is re-read at export)."""
     return {
         "id": vendor.get("id"),
         "name": _text(vendor.get("name")) or "",
@@ -140,7 +146,7 @@ def vendor_snapshot(vendor: Mapping[str, Any]) -> dict[str, Any]:
         "state_code": _text(vendor.get("state_code")),
         "zip": _text(vendor.get("zip")),
         "is_active": vendor.get("is_active") is not False,
-        "tax_id": _text(register.get("identifier")) if isinstance(register, Mapping) else None,
+        **tax_ids.protect(procore_tax_id(vendor), tax_id_key),
         "origin_id": _text(vendor.get("origin_id")),
     }
 
@@ -156,10 +162,11 @@ def _vendor_data_reasons(snapshot: Mapping[str, Any], name_max: int) -> list[str
                        "too). Shorten it in the Directory or link it to an existing Sage "
                        "vendor.")
     reasons += _width_reasons(snapshot, "the company's Directory entry")
-    tax_id = snapshot.get("tax_id") or ""
-    if len(tax_id) > TAX_ID_MAX:
-        reasons.append(f"Tax id '{tax_id}' is {len(tax_id)} characters; Sage 100 Contractor "
-                       f"takes at most {TAX_ID_MAX}. Fix it in the company's Directory entry.")
+    length = int(snapshot.get(tax_ids.LENGTH) or 0)
+    if length > TAX_ID_MAX:
+        reasons.append(f"Tax id {tax_ids.mask(snapshot.get(tax_ids.LAST4))} is {length} "
+                       f"characters; Sage 100 Contractor takes at most {TAX_ID_MAX}. Fix it "
+                       "in the company's Directory entry.")
     return reasons
 
 
@@ -180,11 +187,14 @@ def vendor_reasons(snapshot: Mapping[str, Any], *, linked_vendor: int | None,
 
 
 def build_vendor_payload(snapshot: Mapping[str, Any], vendor_number: int | None, *,
+                         tax_id: str | None = None,
                          name_max: int = SAGE_VENDOR_NAME_MAX) -> VendorPayload:
     """The add_vendor payload (None = Sage's next free number); MappingError if it can't be.
 
-    Checks only what Sage itself would refuse; the stricter 30-character policy belongs to
-    vendor_reasons, so a company whose limit was raised in settings can still be built.
+    ``tax_id``: the clear value, re-read from Procore by the caller when the snapshot says
+    there is one (the snapshot keeps only its last four and fingerprint). Checks only what
+    Sage itself would refuse; the stricter 30-character policy belongs to vendor_reasons,
+    so a company whose limit was raised in settings can still be built.
     """
     if vendor_number is not None and (isinstance(vendor_number, bool)
                                       or not isinstance(vendor_number, int)
@@ -200,7 +210,7 @@ def build_vendor_payload(snapshot: Mapping[str, Any], vendor_number: int | None,
                              short_name=_short(snapshot.get("abbreviated_name") or name),
                              address=snapshot.get("address"), city=snapshot.get("city"),
                              state=snapshot.get("state_code"), zip_code=snapshot.get("zip"),
-                             tax_id=snapshot.get("tax_id"))
+                             tax_id=tax_id)
     except ValidationError as exc:
         raise _payload_error(exc) from exc
 
@@ -249,11 +259,16 @@ def job_differences(project_snapshot: Mapping[str, Any],
     ])
 
 
+def _masked(kept: Mapping[str, Any]) -> str | None:
+    return tax_ids.mask(kept.get(tax_ids.LAST4)) if tax_ids.present(kept) else None
+
+
 def vendor_differences(vendor_snapshot: Mapping[str, Any],
                        sage_vendor: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Where a company and the Sage vendor it would be linked to disagree, values as written.
 
-    Tax ids compare by their digits; the short name only when Procore has an abbreviated
+    Tax ids compare by their keyed fingerprints (both sides keep only the last four, shown
+    masked, and the fingerprint); the short name only when Procore has an abbreviated
     name; active only when the Sage row says whether it is inactive.
     """
     pairs: list[tuple[str, Any, Any, bool]] = [
@@ -264,9 +279,8 @@ def vendor_differences(vendor_snapshot: Mapping[str, Any],
     if abbreviated:
         pairs.append(("short_name", abbreviated, sage_vendor.get("short_name"),
                       _same_text(abbreviated, sage_vendor.get("short_name"))))
-    tax_id, sage_tax = vendor_snapshot.get("tax_id"), sage_vendor.get("tax_id")
-    pairs.append(("tax_id", tax_id, sage_tax,
-                  normalize_tax_id(tax_id) == normalize_tax_id(sage_tax)))
+    pairs.append(("tax_id", _masked(vendor_snapshot), _masked(sage_vendor),
+                  tax_ids.same(vendor_snapshot, sage_vendor)))
     pairs += _address_pairs(vendor_snapshot, sage_vendor)
     if "inactive" in sage_vendor:
         active = vendor_snapshot.get("is_active") is not False

@@ -28,10 +28,12 @@ from typing import Any
 
 from chalicelib.adapters.queues import FifoQueue
 from chalicelib.adapters.store import ItemStore, StaleItem
+from chalicelib.domain import tax_ids
 from chalicelib.domain.models import seconds_between, utc_now
 from chalicelib.errors import ServiceUnavailable
 from chalicelib.observability import count, logger
 from chalicelib.relay_protocol import Command, CommandType, PullPayload, Result
+from chalicelib.settings import tax_id_key as deployment_tax_id_key
 
 PULL_FOR_LIST: dict[str, CommandType] = {
     "jobs": CommandType.PULL_JOBS, "vendors": CommandType.PULL_VENDORS,
@@ -179,10 +181,12 @@ def record_sweep(state: Mapping[str, Any], run_id: str, removed: int,
 
 class ErpLists:
     def __init__(self, store: ItemStore, commands: FifoQueue,
-                 clock: Callable[[], str] = utc_now) -> None:
+                 clock: Callable[[], str] = utc_now,
+                 tax_id_key: Callable[[], str] = deployment_tax_id_key) -> None:
         self.store = store
         self.commands = commands
         self.clock = clock
+        self.tax_id_key = tax_id_key
         # What runs when a list's run completes (e.g. budget imports waiting for Sage's
         # budget lines); a failure there is logged and left to the hook's own retry.
         self.on_complete: dict[str, Callable[[int], object]] = {}
@@ -227,7 +231,7 @@ class ErpLists:
                 return self._superseded(list_name, run_id)
             logger.error("pull failed", list=list_name, run_id=run_id, error=message)
             return "pull_failed"
-        rows = result.data or []
+        rows = self._kept(list_name, result.data or [])
         # Rows first, then the page in the state: a page recorded is a page stored, so
         # the sweep never removes a row of this run.
         self.store.put_erp_rows(company_id, list_name, rows, run_id)
@@ -248,6 +252,28 @@ class ErpLists:
             logger.warning("pull incomplete; nothing removed", list=list_name, run_id=run_id,
                            missing_pages=state["missing_pages"], reason=state.get("reason"))
         return "pull_page"
+
+    def _kept(self, list_name: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Rows as the cache keeps them: a vendor's tax id never in clear (its last four,
+        keyed fingerprint and length instead; tax_ids)."""
+        if list_name != "vendors" or not any(r.get("tax_id") for r in rows):
+            return rows
+        key = self.tax_id_key()
+        return [tax_ids.protect_row(r, key) for r in rows]
+
+    def request_vendor_row(self, company_id: int, item_id: str) -> str:
+        """Read Sage's vendor list again for one vendor's clear tax id, answered to
+        ``item_id`` (a results read handler; the rows travel in SQS only, never cached)."""
+        now = self.clock()
+        run_id = now.replace("-", "").replace(":", "").replace(".", "")
+        command = Command(command_id=f"{company_id}:{item_id}:{run_id}",
+                          company_id=company_id, type=CommandType.PULL_VENDORS,
+                          item_id=item_id, export_version=0,
+                          payload=PullPayload().model_dump(mode="json"), issued_at=now)
+        self.commands.send(command.model_dump(mode="json"),
+                           deduplication_id=command.command_id,
+                           group_id=f"{company_id}:pulls")
+        return command.command_id
 
     def _completed(self, company_id: int, list_name: str) -> None:
         hook = self.on_complete.get(list_name)

@@ -17,11 +17,11 @@ pending change): the export record, not the version, says what to send.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.adapters.queues import FifoQueue
 from chalicelib.adapters.store import ItemStore, StaleItem
-from chalicelib.domain import setup
+from chalicelib.domain import setup, tax_ids
 from chalicelib.domain.cost_codes import DEFAULT_RULE
 from chalicelib.domain.models import SYSTEM_EXPORTER, Item, utc_now
 from chalicelib.domain.sage_mapping import (
@@ -31,23 +31,32 @@ from chalicelib.domain.sage_mapping import (
     cost_type_map,
 )
 from chalicelib.domain.state_machine import Action, Status
-from chalicelib.errors import ServiceUnavailable
+from chalicelib.errors import ConfigurationError, ServiceUnavailable, UpstreamNotFound
 from chalicelib.kinds import ExportContext, kind_module
 from chalicelib.observability import count, logger
 from chalicelib.relay_protocol import Command, CommandType, PayloadTooLarge
 from chalicelib.services.items import ItemService
+from chalicelib.settings import tax_id_key as deployment_tax_id_key
+
+if TYPE_CHECKING:
+    from chalicelib.adapters.procore import ProcoreClient
 
 WRITE_ATTEMPTS = 3
 
 
 class ExporterService:
     def __init__(self, store: ItemStore, items: ItemService, commands: FifoQueue,
-                 cost_types: Mapping[str, int], clock: Callable[[], str] = utc_now) -> None:
+                 cost_types: Mapping[str, int], clock: Callable[[], str] = utc_now, *,
+                 procore_for: Callable[[int], ProcoreClient] | None = None,
+                 tax_id_key: Callable[[], str] = deployment_tax_id_key) -> None:
         self.store = store
         self.items = items
         self.commands = commands
         self.cost_types = cost_types
         self.clock = clock
+        # A new vendor's tax id is re-read from Procore when its command is built.
+        self.procore_for = procore_for
+        self.tax_id_key = tax_id_key
 
     def handle(self, message: Mapping[str, Any]) -> str:
         company_id, kind = int(message["company_id"]), str(message["kind"])
@@ -139,6 +148,7 @@ class ExporterService:
             advanced = self.store.get_company_settings(item.company_id).get("advanced", {})
             payload = setup.build_vendor_payload(
                 item.snapshot, item.accept_params.get("sage_vendor_number"),
+                tax_id=self._vendor_tax_id(item),
                 name_max=int(advanced.get("vendor_name_max", 30)))
             command_type = CommandType.ADD_VENDOR
         else:
@@ -153,6 +163,29 @@ class ExporterService:
         return Command.packed(command_id=item.command_id or "", company_id=item.company_id,
                               type=command_type, item_id=item.item_id, export_version=version,
                               payload=payload.model_dump(mode="json"), issued_at=issued_at)
+
+    def _vendor_tax_id(self, item: Item) -> str | None:
+        """The company's clear tax id, read from Procore now (the snapshot keeps only its
+        last four and fingerprint); MappingError when it is no longer the one accepted."""
+        kept = {key: item.snapshot.get(key) for key in tax_ids.KEPT}
+        legacy = item.snapshot.get("tax_id")  # a snapshot taken before tax ids were kept so
+        if not tax_ids.present(kept) and not legacy:
+            return None
+        if self.procore_for is None:
+            raise ConfigurationError("the exporter has no Procore client to read tax ids")
+        try:
+            company = self.procore_for(item.company_id).get_vendor(item.procore_id)
+        except UpstreamNotFound as exc:
+            raise MappingError(f"Procore has no company {item.procore_id} any more") from exc
+        clear = setup.procore_tax_id(company)
+        if (tax_ids.digits_of(clear) != tax_ids.digits_of(legacy) if legacy
+                else tax_ids.protect(clear, self.tax_id_key()) != kept):
+            now = tax_ids.mask_value(clear) if clear else "none"
+            accepted = tax_ids.mask_value(legacy) if legacy else tax_ids.mask(kept[tax_ids.LAST4])
+            raise MappingError(
+                f"The company's tax id changed in Procore since it was accepted (accepted "
+                f"{accepted}, now {now}); send the company again for a new acceptance.")
+        return clear
 
     def export_context(self, item: Item) -> ExportContext:
         """What a kind module reads to build the item's command (or its origin ids)."""

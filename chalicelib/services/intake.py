@@ -33,6 +33,7 @@ from chalicelib.services.items import ItemService
 from chalicelib.services.owner_invoice_intake import OwnerInvoiceIntake, owner_invoice_target
 from chalicelib.services.pcco_intake import PccoIntake
 from chalicelib.services.setup_export_intake import SetupExportIntake, setup_export_target
+from chalicelib.settings import tax_id_key as deployment_tax_id_key
 
 COMMITMENT = "commitment"
 PATH = {"work_order_contract": "work_order_contracts",
@@ -53,8 +54,10 @@ def refusal_reason(exc: FatalUpstreamError, kind: str, commitment_id: int) -> st
 class IntakeService:
     def __init__(self, store: ItemStore, items: ItemService,
                  procore_for: Callable[[int], ProcoreClient], limits: commitments.Limits,
-                 cost_types: Mapping[str, int] | None = None) -> None:
+                 cost_types: Mapping[str, int] | None = None,
+                 tax_id_key: Callable[[], str] = deployment_tax_id_key) -> None:
         self.store = store
+        self.tax_id_key = tax_id_key  # vendors' tax id fingerprints (domain.tax_ids)
         # Budgets: one item per project, read whole (services.budget_intake).
         self.budgets = BudgetIntake(store, items, procore_for, cost_types or {},
                                     direct_export=self._direct_export)
@@ -234,7 +237,7 @@ class IntakeService:
                            f"{link.sage_key}", sage_vendor=link.sage_key)
         record = self._read(lambda p: p.get_vendor(vendor_id), company_id,
                             f"company {vendor_id}")
-        snapshot = setup.vendor_snapshot(record)
+        snapshot = setup.vendor_snapshot(record, self.tax_id_key())
         wanted = matching.normalize_name(snapshot.get("name") or "")
         twin = next((r for r in self.store.list_erp_rows(company_id, "vendors")
                      if matching.normalize_name(r.get("name") or "") == wanted), None)

@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.adapters.store import ItemStore
-from chalicelib.domain import budgets
-from chalicelib.domain.permissions import Permission, User, require
+from chalicelib.domain import budgets, tax_ids
+from chalicelib.domain.permissions import Level, Permission, User, require
 from chalicelib.domain.sage_mapping import MappingError
 from chalicelib.services.budget_intake import sage_budget_lines
 from chalicelib.services.exporter import ExporterService
@@ -33,7 +33,8 @@ class ExportPreview:
         except MappingError as exc:
             return {**answer, "command": None, "problem": str(exc)}
         payload = command.payload_data()
-        answer.update(command=command.type.value, payload=payload, problem=None)
+        answer.update(command=command.type.value, payload=_shown(payload, item.kind, user),
+                      problem=None)
         if item.kind == "budget":
             link = self.store.get_link(user.company_id, "project", item.project_id or 0)
             state = self.store.get_pull_state(user.company_id, "budgets")
@@ -43,3 +44,14 @@ class ExportPreview:
             answer["sage_as_of"] = pulled
             answer["against_sage"] = budgets.against_sage(payload.get("lines") or [], sage)
         return answer
+
+
+def _shown(payload: dict[str, Any], kind: str, user: User) -> dict[str, Any]:
+    """A new vendor's command carries the tax id read from Procore: masked (last four) for
+    ERP standard and up, left out for read-only users (as everywhere else)."""
+    if kind != "vendor":
+        return payload
+    shown: dict[str, Any] = tax_ids.redact(payload, bare_nine=False)
+    if user.erp_level < Level.STANDARD:
+        shown.pop("tax_id", None)
+    return shown

@@ -19,13 +19,15 @@ from typing import TYPE_CHECKING, Any
 
 from chalicelib.adapters.intents import CreateIntents
 from chalicelib.adapters.store import ItemStore
-from chalicelib.domain import matching, setup
+from chalicelib.domain import matching, setup, tax_ids
 from chalicelib.domain.models import Link, utc_now
-from chalicelib.domain.permissions import Permission, User, require
+from chalicelib.domain.permissions import Level, Permission, User, require
 from chalicelib.errors import BadRequest, Conflict, NotFound
 from chalicelib.observability import logger
 from chalicelib.services.erp_lists import ErpLists
 from chalicelib.services.origins import ORIGIN_WRITERS
+from chalicelib.services.vendor_tax_ids import TAX_ID_READ, without_tax_id
+from chalicelib.settings import tax_id_key as deployment_tax_id_key
 
 if TYPE_CHECKING:
     from chalicelib.adapters.procore import ProcoreClient
@@ -74,11 +76,13 @@ class SetupService:
     def __init__(self, store: ItemStore, lists: ErpLists,
                  procore_for: Callable[[int], ProcoreClient],
                  clock: Callable[[], str] = utc_now,
-                 intents: CreateIntents | None = None) -> None:
+                 intents: CreateIntents | None = None,
+                 tax_id_key: Callable[[], str] = deployment_tax_id_key) -> None:
         self.store = store
         self.lists = lists
         self.procore_for = procore_for
         self.clock = clock
+        self.tax_id_key = tax_id_key
         self.intents = intents or CreateIntents(store.table_name, store.client)
 
     # ---- lists ---------------------------------------------------------------------------
@@ -101,7 +105,10 @@ class SetupService:
                 Permission.READ_INBOX)
         links = {link.sage_key: link.procore_id
                  for link in self.store.list_links(user.company_id, "vendor")}
-        return [{**_public(row), "archived": bool(row.get("_archived")),
+        # Tax ids masked (last four) for ERP standard and admin; none at all for read-only.
+        visible = user.erp_level >= Level.STANDARD
+        return [{**tax_ids.shown(_public(row), visible=visible),
+                 "archived": bool(row.get("_archived")),
                  "linked_company": links.get(str(row["vendor"]))}
                 for row in self.lists.rows(user.company_id, "vendors")
                 if bool(row.get("_archived")) == archived]
@@ -151,7 +158,10 @@ class SetupService:
         require(user, Permission.LINK_COMPANIES)
         sage = [r for r in self.lists.rows(user.company_id, "vendors")
                 if not r.get("_archived")]
-        companies = self.procore_for(user.company_id).list_vendors()
+        key = self.tax_id_key()
+        companies = [{**{k: v for k, v in c.items() if k != "business_register"},
+                      **tax_ids.protect(setup.procore_tax_id(c), key)}
+                     for c in self.procore_for(user.company_id).list_vendors()]
         links = self.store.list_links(user.company_id, "vendor")
         found = matching.suggest(sage, companies,
                                  linked_sage={int(link.sage_key) for link in links},
@@ -199,14 +209,18 @@ class SetupService:
                 "origin_id": key, "origin_code": key, "address": row.get("address"),
                 "city": row.get("city"), "state_code": row.get("state"),
                 "zip": row.get("zip_code"), "is_active": True})))
-        # Also after adopting: the lost attempt may have stopped before the tax id. Setting
-        # it again would do no harm (the same value), but one that is there is left alone.
-        if row.get("tax_id") and not (company.get("business_register") or {}).get(
-                "identifier"):
-            procore.set_vendor_tax_id(int(company["id"]), "ein", str(row["tax_id"]))
         self._finish_create(user, "vendor", int(company["id"]), key, adopted,
                             "imported from Sage")
-        return {"company": company, "sage_vendor": vendor, "adopted": adopted is not None}
+        # The tax id: the cache keeps no clear value, so Sage's vendor list is read again
+        # and the row's value set in Procore when it arrives (vendor_tax_ids). Also
+        # after adopting: the lost attempt may have stopped before the tax id; one that
+        # is there is left alone.
+        requested = tax_ids.present(row) and not setup.procore_tax_id(company)
+        if requested:
+            self.lists.request_vendor_row(
+                user.company_id, f"{TAX_ID_READ}{int(company['id'])}:{vendor}")
+        return {"company": without_tax_id(company), "sage_vendor": vendor,
+                "adopted": adopted is not None, "tax_id_requested": requested}
 
     def archive_vendor(self, user: User, vendor: int, archived: bool) -> dict[str, Any]:
         require(user, Permission.ARCHIVE_ERP_COMPANY)
@@ -297,8 +311,8 @@ class SetupService:
             differences = setup.job_differences(
                 setup.project_snapshot(procore.get_project(pair.procore_id)), row)
         else:
-            differences = setup.vendor_differences(
-                setup.vendor_snapshot(procore.get_vendor(pair.procore_id)), row)
+            differences = setup.vendor_differences(setup.vendor_snapshot(
+                procore.get_vendor(pair.procore_id), self.tax_id_key()), row)
         self._both_unlinked(user.company_id, pair.kind, pair.procore_id, key,
                             pair.procore_noun, pair.sage_noun)
         procore_key, sage_key = pair.answer_keys

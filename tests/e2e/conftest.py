@@ -243,6 +243,7 @@ def stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sandbox: Any,
     for key, value in {
         **resources.environment, "STAGE": "test", "PROCORE_COMPANY_ID": str(COMPANY_ID),
         "WEBHOOK_TOKEN": WEBHOOK_TOKEN, "CONNECTOR_APPLICATION_ID": CONNECTOR_APP_ID,
+        "TAX_ID_KEY": "e2e-tax-id-key",
         "CONNECTOR_PROCORE_USER_ID": str(sandbox.service_account_user_id),
         "JWT_ISSUER": ISSUER, "JWT_AUDIENCE": AUDIENCE, "JWT_PUBLIC_KEY_PEM": signing_keys[1],
         "PROCORE_CLIENT_ID": CONNECTOR_APP_ID, "PROCORE_CLIENT_SECRET": "connector-secret",

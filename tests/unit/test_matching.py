@@ -15,17 +15,23 @@ from chalicelib.domain.matching import (
     similarity,
     suggest,
 )
+from chalicelib.domain.tax_ids import protect
+
+KEY = "unit-test-tax-id-key"
 
 
 def sage(vendor: int, name: str, short_name: str | None = None,
          tax_id: str | None = None) -> dict[str, Any]:
-    return {"vendor": vendor, "name": name, "short_name": short_name, "tax_id": tax_id}
+    """A Sage row as the list cache keeps it (the tax id protected)."""
+    return {"vendor": vendor, "name": name, "short_name": short_name,
+            **protect(tax_id, KEY)}
 
 
 def procore(pid: int, name: str, abbreviated_name: str | None = None,
             tax_id: str | None = None) -> dict[str, Any]:
+    """A Procore company as the setup service hands it to matching (the tax id protected)."""
     return {"id": pid, "name": name, "abbreviated_name": abbreviated_name,
-            "business_register": {"identifier": tax_id} if tax_id is not None else None}
+            **protect(tax_id, KEY)}
 
 
 def only(suggestions: list[Suggestion]) -> Suggestion:

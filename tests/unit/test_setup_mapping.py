@@ -18,11 +18,17 @@ from chalicelib.domain.setup import (
     proposed_job_number,
     vendor_differences,
     vendor_reasons,
-    vendor_snapshot,
 )
+from chalicelib.domain.setup import vendor_snapshot as keyed_vendor_snapshot
+from chalicelib.domain.tax_ids import fingerprint, protect_row
 from chalicelib.relay_protocol import JobPayload, VendorPayload
 
 LONG_COMPANY = "Northern California Electrical Contractors Incorporated"
+KEY = "unit-test-tax-id-key"
+
+
+def vendor_snapshot(vendor: dict[str, Any]) -> dict[str, Any]:
+    return keyed_vendor_snapshot(vendor, KEY)
 
 
 def project(**changes: Any) -> dict[str, Any]:
@@ -177,13 +183,25 @@ def test_vendor_snapshot() -> None:
     assert vendor_snapshot(company()) == {
         "id": 20, "name": "Granite Bay Concrete", "abbreviated_name": "GBC",
         "address": "5 Quarry Rd", "city": "Granite Bay", "state_code": "CA", "zip": "95746",
-        "is_active": True, "tax_id": "12-3456789", "origin_id": None,
+        "is_active": True, "tax_id_last4": "6789",
+        "tax_id_fingerprint": fingerprint("123456789", KEY), "tax_id_length": 10,
+        "origin_id": None,
     }
 
 
+def test_vendor_snapshot_keeps_no_clear_tax_id() -> None:
+    snap = vendor_snapshot(company())
+    assert "tax_id" not in snap and "3456789" not in repr(snap).replace("6789", "")
+    # the fingerprint is keyed: another deployment's key gives another one
+    assert keyed_vendor_snapshot(company(), "another key")["tax_id_fingerprint"] != \
+        snap["tax_id_fingerprint"]
+
+
 def test_vendor_snapshot_without_a_business_register() -> None:
-    assert vendor_snapshot(company(business_register=None))["tax_id"] is None
-    assert vendor_snapshot(company(business_register={"identifier": " "}))["tax_id"] is None
+    for register in (None, {"identifier": " "}):
+        snap = vendor_snapshot(company(business_register=register))
+        assert (snap["tax_id_last4"], snap["tax_id_fingerprint"], snap["tax_id_length"]) == (
+            None, None, 0)
 
 
 # ---- vendor_reasons ------------------------------------------------------------------------
@@ -237,12 +255,13 @@ def test_company_address_beyond_sage_widths(field: str, value: str, start: str) 
 def test_company_tax_id_too_long() -> None:
     snap = vendor_snapshot(company(business_register={"identifier": "1" * 21}))
     (reason,) = vendor_reasons(snap, linked_vendor=None)
-    assert reason.startswith("Tax id '111111111111111111111' is 21 characters")
+    assert reason.startswith("Tax id •••••1111 is 21 characters")
+    assert "1" * 5 not in reason
 
 
 # ---- build_vendor_payload ------------------------------------------------------------------
 def test_build_vendor_payload() -> None:
-    payload = build_vendor_payload(vendor_snapshot(company()), 3001)
+    payload = build_vendor_payload(vendor_snapshot(company()), 3001, tax_id="12-3456789")
     assert payload == VendorPayload(vendor=3001, name="Granite Bay Concrete", short_name="GBC",
                                     address="5 Quarry Rd", city="Granite Bay", state="CA",
                                     zip_code="95746", tax_id="12-3456789")
@@ -341,11 +360,12 @@ def test_blank_and_missing_are_the_same() -> None:
 
 
 def sage_vendor(**changes: Any) -> dict[str, Any]:
+    """A Sage row as the list cache keeps it (the tax id protected)."""
     base = {"vendor": 3001, "name": "GRANITE BAY CONCRETE", "short_name": "gbc",
             "inactive": False, "tax_id": "123456789", "address": "5 Quarry Rd",
             "city": "Granite Bay", "state": "CA", "zip_code": "95746"}
     base.update(changes)
-    return base
+    return protect_row(base, KEY)
 
 
 def test_vendor_differences_none_when_they_agree() -> None:
@@ -361,7 +381,7 @@ def test_vendor_differences_report_originals() -> None:
     assert differences == [
         {"field": "name", "procore": "Granite Bay Concrete", "sage": "Granite Bay Concrete Inc"},
         {"field": "short_name", "procore": "GBC", "sage": "GRANITE"},
-        {"field": "tax_id", "procore": "12-3456789", "sage": "98-7654321"},
+        {"field": "tax_id", "procore": "•••••6789", "sage": "•••••4321"},
         {"field": "address", "procore": "5 Quarry Rd", "sage": "PO Box 5"},
         {"field": "city", "procore": "Granite Bay", "sage": "Roseville"},
         {"field": "state", "procore": "CA", "sage": "NV"},
@@ -373,7 +393,7 @@ def test_vendor_differences_report_originals() -> None:
 def test_vendor_tax_id_missing_on_one_side_is_a_difference() -> None:
     snap = vendor_snapshot(company(business_register=None))
     assert vendor_differences(snap, sage_vendor()) == [
-        {"field": "tax_id", "procore": None, "sage": "123456789"}]
+        {"field": "tax_id", "procore": None, "sage": "•••••6789"}]
 
 
 def test_vendor_short_name_compared_only_when_procore_has_one() -> None:
