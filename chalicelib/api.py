@@ -33,12 +33,17 @@ def http_errors(view: Callable[..., Any]) -> Callable[..., Any]:
             log("request refused", status=exc.http_status, error=exc.code, reason=exc.message)
             if view.__name__ == "procore_webhook" and exc.http_status < 500:
                 count("WebhooksRejected")
-            return json_response(exc.http_status, exc.to_body())
+            body = exc.to_body()
+            if exc.http_status >= 500:  # fixed words here; the log under this id has AWS's
+                body["request_id"] = logger.get_current_keys().get("request_id")
+            return json_response(exc.http_status, body)
         except Exception:  # noqa: BLE001 - a bug of ours: log it whole, answer with an id
             logger.exception("unhandled error")
             return json_response(500, {"error": "internal_error",
                                        "message": "unexpected error; see the connector logs",
-                                       "correlation_id": logger.get_correlation_id()})
+                                       "correlation_id": logger.get_correlation_id(),
+                                       "request_id": logger.get_current_keys().get(
+                                           "request_id")})
 
     return wrapper
 

@@ -167,6 +167,16 @@ class UserBody(BaseModel):
     can_push_to_accounting: bool = False
     tool_levels: dict[ToolName, LevelName] = Field(default_factory=dict)
     privileges: list[Literal["create_new_project"]] = Field(default_factory=list)
+    # Approver e-mails: sent only to accounting approvers with an address and not "off".
+    email: str | None = Field(default=None, max_length=254,
+                              pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    notify: Literal["immediate", "daily", "off"] = "off"
+
+    @model_validator(mode="after")
+    def _email_when_notified(self) -> UserBody:
+        if self.notify != "off" and not self.email:
+            raise ValueError(f"notify {self.notify!r} needs an email address")
+        return self
 
 
 class JobCostSyncBody(BaseModel):

@@ -210,6 +210,7 @@ class TableRecords(TableAdapter):
                "can_push_to_accounting": user.can_push_to_accounting,
                "tool_levels": {k: Level(v).label for k, v in user.tool_levels.items()},
                "privileges": sorted(user.privileges),
+               "email": user.email, "notify": user.notify,
                "updated_by": updated_by, "updated_at": updated_at}
         self._call("put_item", TableName=self.table_name, Item={
             "PK": _s(f"COMPANY#{user.company_id}"), "SK": _s(f"USER#{user.subject}"),
@@ -329,6 +330,7 @@ def _user(company_id: int, subject: str, doc: str) -> User:
         can_push_to_accounting=bool(data.get("can_push_to_accounting")),
         tool_levels={k: Level.parse(v) for k, v in data.get("tool_levels", {}).items()},
         privileges=frozenset(data.get("privileges", [])),
+        email=data.get("email"), notify=data.get("notify") or "off",
     )
 
 

@@ -70,6 +70,9 @@ class User:
     tool_levels: dict[str, Level] = field(default_factory=dict)
     privileges: frozenset[str] = frozenset()  # granular, e.g. "create_new_project"
     name: str | None = None
+    # Approver e-mails (services/notifications): where, and "immediate" | "daily" | "off".
+    email: str | None = None
+    notify: str = "off"
 
     def tool(self, tool: Tool) -> Level:
         if tool is Tool.ERP:

@@ -57,8 +57,11 @@ _IGNORED_AFTER = (Status.WITHDRAWN, Status.UNLINKED)
 class ItemService:
     def __init__(self, store: ItemStore, export_queue: FifoQueue,
                  clock: Callable[[], str] = utc_now, *, stale_after_seconds: int = 300,
-                 four_eyes: bool = False) -> None:
+                 four_eyes: bool = False,
+                 on_ready: Callable[[Item], None] | None = None) -> None:
         self.store = store
+        # Told of every item that has just entered ready_to_export (approver e-mails).
+        self.on_ready = on_ready
         self.four_eyes = four_eyes
         self.export_queue = export_queue
         self.clock = clock
@@ -335,6 +338,10 @@ class ItemService:
                         from_status=event.from_status, to_status=event.to_status,
                         version=event.version, actor=actor, number=new.number,
                         reason=event.reason)
+        entered = any(e.to_status == Status.READY_TO_EXPORT.value != e.from_status
+                      for e in events)
+        if entered and self.on_ready is not None:
+            self.on_ready(new)  # every kind, every path (intake, send, resend) passes here
         return new
 
     def _step(self, item: Item, action: Action, *, actor: str, reason: str | None,

@@ -16,7 +16,7 @@ def user_from_body(company_id: int, subject: str, body: UserBody) -> User:
                 erp_level=Level.parse(body.erp_level),
                 can_push_to_accounting=body.can_push_to_accounting,
                 tool_levels={k: Level.parse(v) for k, v in body.tool_levels.items()},
-                privileges=frozenset(body.privileges))
+                privileges=frozenset(body.privileges), email=body.email, notify=body.notify)
 
 
 def public(user: User) -> dict[str, Any]:
@@ -24,7 +24,8 @@ def public(user: User) -> dict[str, Any]:
             "can_push_to_accounting": user.can_push_to_accounting,
             "accounting_approver": user.is_accounting_approver,
             "tool_levels": {k: Level(v).label for k, v in user.tool_levels.items()},
-            "privileges": sorted(user.privileges)}
+            "privileges": sorted(user.privileges), "email": user.email,
+            "notify": user.notify}
 
 
 def put_user(store: ItemStore, admin: User, subject: str, body: UserBody, *,
