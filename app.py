@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalice import Chalice, Rate
+from chalice import Chalice, Cron, Rate
 
 from chalicelib.api import (
     caller,
@@ -41,16 +41,22 @@ WEBHOOK_CONTENT_TYPES = ["application/json", "text/plain", "application/octet-st
 
 @app.middleware("all")
 def observability(event: Any, get_response: Any) -> Any:
-    """Correlation id per invocation, and metrics flushed as the invocation ends."""
+    """Correlation id per invocation, and metrics flushed as the invocation ends.
+
+    Every log line carries ``request_id`` (API Gateway's, else the Lambda's): a 5xx answer
+    names it, and the log under it holds what AWS said."""
     context = getattr(event, "context", None)
     request_id = context.get("requestId") if isinstance(context, dict) else None
+    lambda_context = getattr(event, "lambda_context", None) or (
+        None if isinstance(context, dict) else context)
     logger.set_correlation_id(request_id)
+    logger.append_keys(request_id=request_id or getattr(lambda_context, "aws_request_id", None))
     try:
         return get_response(event)
     finally:
         flush_metrics()
         logger.remove_keys(["event_id", "resource", "resource_id", "action", "item_id",
-                            "user"])
+                            "user", "request_id"])
 
 
 # ---- Procore webhooks ---------------------------------------------------------------------
@@ -315,12 +321,36 @@ def user_level_changes() -> Any:
 
 # ---- operations -----------------------------------------------------------------------------
 @app.route("/health", methods=["GET"])
-@http_errors
 def health() -> Any:
-    from chalicelib.services.health import check
+    """Liveness, unauthenticated: the same answer whatever AWS does (no detail to leak)."""
+    return json_response(200, {"status": "ok"})
 
-    report = check()
+
+@app.route("/health/ready", methods=["GET"])
+@http_errors
+def health_ready() -> Any:
+    """Readiness of each dependency, for any signed-in user (a verified token; no table
+    read, so it answers while the table is failing: docs/decisions.md)."""
+    from chalicelib.services.health import readiness
+    from chalicelib.wiring import get_verifier
+
+    principal = get_verifier().verify(app.current_request.headers.get("authorization"))
+    logger.append_keys(user=principal.subject)
+    report = readiness()
+    report["request_id"] = logger.get_current_keys().get("request_id")
     return json_response(200 if report["status"] == "ok" else 503, report)
+
+
+@app.route("/openapi.json", methods=["GET"])
+@http_errors
+def openapi_document() -> Any:
+    """The API's OpenAPI 3.1 document (public: it names routes and rules, no data)."""
+    from chalice import Response
+
+    from chalicelib.openapi import document
+
+    return Response(body=document(app.routes), status_code=200, headers={
+        "Content-Type": "application/json", "Cache-Control": "public, max-age=300"})
 
 
 @app.route("/ops/quarantine", methods=["GET"])
@@ -377,6 +407,16 @@ def scheduled_pulls(event: Any) -> dict[str, list[str]]:
     minutes = get_company_settings().get_for(company_id)["sync_schedule"]["job_costs"]
     job_costs = get_job_cost_sync().run_due(company_id, int(minutes))
     return {"requested": due, "job_cost_projects": [str(p) for p in job_costs]}
+
+
+@app.schedule(Cron(0, "*", "*", "*", "?", "*"), name="notify-approvers")
+def notify_approvers(event: Any) -> dict[str, int]:
+    """Hourly: e-mails that failed go again (bounded), missed ones go now, and each "daily"
+    approver's digest goes once, from the digest hour on (docs/decisions.md)."""
+    from chalicelib.settings import get_settings
+    from chalicelib.wiring import get_notifications
+
+    return get_notifications().run(get_settings().procore_company_id)
 
 
 @app.schedule(Rate(5, unit=Rate.MINUTES), name="sweep-exports")
