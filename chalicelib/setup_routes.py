@@ -170,12 +170,11 @@ def list_links() -> Any:
 def unlink(kind: str, procore_id: str) -> Any:
     from chalicelib.errors import NotFound
     from chalicelib.services.link_views import LINK_KINDS
-
-    if kind not in LINK_KINDS:
-        raise NotFound(f"no link kind {kind!r}; kinds: {', '.join(LINK_KINDS)}")
     from chalicelib.wiring import get_unlinker
 
-    user = caller(_request())
+    user = caller(_request())  # signed in before anything about the path is said
+    if kind not in LINK_KINDS:
+        raise NotFound(f"no link kind {kind!r}; kinds: {', '.join(LINK_KINDS)}")
     return json_response(200, get_unlinker().unlink_record(user, LINK_KINDS[kind].kind,
                                                            _number(procore_id, "procore_id")))
 

@@ -10,6 +10,7 @@ any verified caller in.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -127,6 +128,21 @@ def test_without_a_token_every_non_public_route_answers_401(call: Any) -> None:
             status, answer = call(op, None, authorization=token)
             if status != 401 or answer.get("error") != "unauthorized":
                 wrong.append(f"{_label(op)} with {token}: {status} {answer}")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_a_caller_without_a_token_learns_nothing_from_bad_path_values(
+        aws: Any, chalice_client: Any) -> None:
+    """Authentication comes first: an unknown link kind or a garbled id answers 401 too,
+    never a 400/404 that describes the route's values to someone not signed in."""
+    wrong = []
+    for op in OPERATIONS:
+        if op.rule == PUBLIC or "{" not in op.path:
+            continue
+        path = re.sub(r"\{[^}]+\}", "zz-not-a-value", op.path)
+        response = chalice_client.http.request(op.method, path, headers={}, body=b"")
+        if response.status_code != 401:
+            wrong.append(f"{_label(op)}: {response.status_code} {response.body[:200]!r}")
     assert not wrong, "\n".join(wrong)
 
 
