@@ -1183,6 +1183,8 @@ def test_the_setup_api_sends_documented_bodies(
     a job added to Procore, a vendor imported with its tax id, a phase imported as a sub
     job, a project and a vendor linked (their origin written) and unlinked (cleared)."""
     from chalicelib import wiring
+    from chalicelib.domain.tax_ids import protect_row
+    from chalicelib.settings import get_settings, read_secret
     from chalicelib.wiring import get_store
     from tests.helpers import body, seed_personas
 
@@ -1196,11 +1198,12 @@ def test_the_setup_api_sends_documented_bodies(
          "status": 4, "address": None, "city": "Sacramento", "state": "CA", "zip_code": None},
         {"job": 24005, "name": "New Clinic", "short_name": "New Clinic", "status": 4,
          "address": "1 Main St", "city": "Davis", "state": "CA", "zip_code": "95616"}], "seed")
-    store.put_erp_rows(COMPANY_ID, "vendors", [
+    key = read_secret(get_settings(), "tax_id_key")
+    store.put_erp_rows(COMPANY_ID, "vendors", [protect_row(row, key) for row in (  # as kept
         {"vendor": 3003, "name": "Summit Steel Supply", "short_name": "Summit Steel",
          "inactive": False, "tax_id": None},
         {"vendor": 3020, "name": "Bayside Electric", "short_name": "Bayside Electric",
-         "inactive": False, "tax_id": "12-3456789"}], "seed")
+         "inactive": False, "tax_id": "12-3456789"})], "seed")
     store.put_erp_rows(COMPANY_ID, "phases", [{"job": 24001, "phase": 2, "name": "Structure"}],
                        "seed")
     main, steel = demo["project_ids"]["main"], demo["vendor_ids"]["steel"]
@@ -1221,6 +1224,11 @@ def test_the_setup_api_sends_documented_bodies(
     ):
         status, answer = api(method, path, payload)
         assert status in (200, 201), (path, status, answer)
+    # The import asked the agent for Sage's vendor list (the cache keeps no clear tax id);
+    # its page, as the agent sends it, sets the tax id in Procore.
+    _answer_tax_id_reads(aws, chalice_client, [
+        {"vendor": 3020, "name": "Bayside Electric", "short_name": "Bayside Electric",
+         "inactive": False, "tax_id": "12-3456789"}])
 
     assert {("POST", r"/rest/v1\.0/projects"), ("PATCH", r"/rest/v1\.0/projects/\d+"),
             ("POST", r"/rest/v1\.0/vendors"), ("PATCH", r"/rest/v1\.0/vendors/sync"),
@@ -1228,6 +1236,24 @@ def test_the_setup_api_sends_documented_bodies(
             ("POST", r"/rest/v1\.0/sub_jobs")} <= _writes(recorded)
     assert body_problems(recorded.sent) == {}
     assert sandbox.state.projects[main]["origin_id"] == "24001"  # written by PATCH
+
+
+def _answer_tax_id_reads(aws: Any, chalice_client: Any, rows: list[dict[str, Any]]) -> None:
+    from chalicelib.relay_protocol import Result
+    from devstack.pump import sqs_event
+
+    url = aws.resources.refs["RelayCommandsQueue"]
+    commands = [json.loads(m["Body"]) for m in aws.receive_all(url)]
+    reads = [c for c in commands if c["item_id"].startswith("import:vendor_tax_id:")]
+    assert reads, f"the vendor import asked for no tax id read: {commands}"
+    for command in reads:
+        result = Result(command_id=command["command_id"], company_id=COMPANY_ID,
+                        item_id=command["item_id"], export_version=0, ok=True, data=rows,
+                        page=1, more=False, agent_id="agent",
+                        finished_at="2026-11-26T00:00:00Z")
+        chalice_client.lambda_.invoke("results", sqs_event(
+            [{"MessageId": "m1", "ReceiptHandle": "r", "Body": result.model_dump_json()}],
+            "arn"))
 
 
 def test_the_checkers_catch_what_they_are_for() -> None:

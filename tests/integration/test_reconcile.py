@@ -458,9 +458,10 @@ def test_reconcile_settings_have_defaults_and_bounds(monkeypatch: pytest.MonkeyP
         Settings()
 
 
-def test_every_function_chalice_packages_gets_the_connector_policy() -> None:
+def test_every_function_chalice_packages_gets_an_access_policy() -> None:
     """``chalice package`` makes one role per function (``ReconcileCommitmentsRole``, ...);
-    one missing from ConnectorAccessPolicy could not read its table or queues."""
+    one without its policy in infra/iam.json could not read its table or queues (what each
+    policy allows is tests/infra/test_iam_coverage.py's business)."""
     import json
     from pathlib import Path
 
@@ -468,10 +469,11 @@ def test_every_function_chalice_packages_gets_the_connector_policy() -> None:
 
     from app import app
 
-    infra = json.loads((Path(__file__).resolve().parents[2] / "infra" / "resources.json")
+    infra = json.loads((Path(__file__).resolve().parents[2] / "infra" / "iam.json")
                        .read_text())
-    roles = {r["Ref"] for r in
-             infra["Resources"]["ConnectorAccessPolicy"]["Properties"]["Roles"]}
+    roles = {role["Ref"] for resource in infra["Resources"].values()
+             if resource["Type"] == "AWS::IAM::ManagedPolicy"
+             for role in resource["Properties"].get("Roles", [])}
     names = [e.name for e in app.event_sources] + [f.name for f in app.pure_lambda_functions]
     assert "reconcile-commitments" in names
     assert {f"{to_cfn_resource_name(name)}Role" for name in names} <= roles
