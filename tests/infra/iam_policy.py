@@ -312,18 +312,13 @@ def missing(template: Template, function: str) -> list[str]:
     return lines
 
 
-@cache
 def packaged(stage: str) -> dict[str, Any]:
-    """The template ``make package`` builds for ``stage`` (built into a temporary folder,
-    never build/package: other runs may be rebuilding that one)."""
+    """The template ``make package`` builds for ``stage`` (tests/infra/packages.py)."""
     import json
-    import tempfile
-    from pathlib import Path
 
-    from infra.package import build
+    from tests.infra.packages import packaged_text
 
-    with tempfile.TemporaryDirectory(prefix="iam-package-") as folder:
-        return dict(json.loads(build(stage, Path(folder) / "package").read_text()))
+    return dict(json.loads(packaged_text(stage)))
 
 
 def access_statements(template: Template, function: str) -> list[dict[str, Any]]:

@@ -24,9 +24,10 @@ import json
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
+
+from tests.infra.packages import packaged_text
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -46,13 +47,9 @@ def moto_lacks(resource_type: str) -> bool:
 FUNCTION_PROPERTIES = ("Handler", "Runtime", "Role", "Timeout", "MemorySize", "FunctionName")
 
 
-@lru_cache(maxsize=2)
 def packaged_template(stage: str) -> str:
-    """The stage packaged as `make package` does (infra/package.py), once per test run;
-    the sam.json text (each caller parses its own copy)."""
-    from infra.package import build
-
-    return build(stage, ROOT / "build" / f"test-package-{stage}").read_text()
+    """The stage packaged as `make package` does, once per test process."""
+    return packaged_text(stage)
 
 
 def packaged(stage: str) -> dict[str, Any]:
