@@ -20,7 +20,7 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
+import subprocess  # nosec B404 - runs the venv's own chalice (below)
 import sys
 from pathlib import Path
 from typing import Any
