@@ -51,9 +51,18 @@ def open_item(page: Any, item_id: str, number: str, status: str = "ready_to_expo
     show_tab(page, status)
     found = row(page, item_id)
     expect(found).to_be_visible()
-    found.get_by_text(number).first.click()
     detail = page.locator("#detail")
-    expect(detail).to_be_visible()
+    # Clicked again if the detail has not opened: under a loaded CI machine the list can
+    # re-render (its refresh answering late) just as the click lands, and the click is
+    # lost; opening an item twice is harmless.
+    for attempt in range(3):
+        found.get_by_text(number).first.click()
+        try:
+            expect(detail).to_be_visible(timeout=10_000)
+            break
+        except AssertionError:
+            if attempt == 2:
+                raise
     expect(detail.locator('[data-field="status"]')).to_be_visible()
     return detail
 
